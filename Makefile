@@ -1,0 +1,35 @@
+# Every target creates the virtual environment from pyproject.toml by itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+ARGS ?=
+
+.PHONY: bench bench-full test ceiling list clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+## bench: the default suite (at most 5 minutes on 2 cores): table, results/*.json, report
+bench: $(STAMP)
+	$(BIN)/concbench run $(ARGS)
+
+## bench-full: the longer profile (more sizes, longer windows, 5 repetitions)
+bench-full: $(STAMP)
+	$(BIN)/concbench run --full $(ARGS)
+
+## test: the behaviour tests (no test asserts a speed)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(ARGS)
+
+## ceiling: the load generator's verified 64 B echo ceiling against the reference C server
+ceiling: $(STAMP)
+	$(BIN)/concbench ceiling $(ARGS)
+
+list: $(STAMP)
+	$(BIN)/concbench list
+
+clean:
+	rm -rf $(VENV) build

@@ -1,0 +1,238 @@
+"""The command line (a contract other tools rely on): list, serve, load, run, ceiling.
+
+It owns argument parsing and exit codes: bad input exits 2 with one line, no traceback.
+The work itself lives in serve, loadgen, orchestrate and results.
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import socket
+import sys
+
+from . import fairness, registry
+from .errors import UsageError
+
+EXIT_BAD_INPUT = 2
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value != value or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text}")
+    return value
+
+
+def port_number(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
+    return value
+
+
+def cpu_list(text: str) -> tuple[int, ...]:
+    try:
+        return fairness.parse_cpus(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def target(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"target must be HOST:PORT, got {text!r}")
+    return host.strip("[]"), port_number(port)
+
+
+def runner_option(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"runner option must be NAME=VALUE, got {text!r}")
+    return name, value
+
+
+def scenario_name(text: str) -> str:
+    if text not in registry.SCENARIOS:
+        raise argparse.ArgumentTypeError(
+            f"unknown scenario {text!r} (known: {', '.join(registry.SCENARIOS)})")
+    return text
+
+
+def runner_name(text: str) -> str:
+    if text not in registry.RUNNERS:
+        raise argparse.ArgumentTypeError(
+            f"unknown runner {text!r} (known: {', '.join(registry.RUNNERS)})")
+    return text
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="concbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    sub.add_parser("list", help="runners and scenarios, with framework versions")
+
+    p = sub.add_parser("serve", help="one server in the foreground until SIGINT/SIGTERM")
+    p.add_argument("runner", type=runner_name)
+    p.add_argument("scenario", type=scenario_name)
+    p.add_argument("--port", type=port_number, required=True, help="0 picks a free port (printed on the ready line)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--size", type=positive_int, help="scenario parameter (echo: message size)")
+    p.add_argument("--cpus", type=cpu_list, help="pin the server to these cpus, e.g. 0 or 0,1")
+    p.add_argument("--option", "-O", type=runner_option, action="append", default=[],
+                   help="runner option NAME=VALUE, e.g. workers=8 for processes")
+
+    p = sub.add_parser("load", help="drive any server with the closed-loop load generator")
+    p.add_argument("scenario", type=scenario_name)
+    p.add_argument("--target", type=target, required=True, help="HOST:PORT")
+    p.add_argument("--connections", type=positive_int, required=True)
+    p.add_argument("--duration", type=positive_float, required=True, help="measuring window, seconds")
+    p.add_argument("--warmup", type=float, default=1.0, help="discarded warm-up, seconds (default 1)")
+    p.add_argument("--size", type=positive_int, help="scenario parameter (echo: message size, default 64)")
+    p.add_argument("--timeout", type=positive_float, default=2.0, help="per-request timeout, seconds (default 2)")
+    p.add_argument("--cpus", type=cpu_list, help="pin the load generator to these cpus")
+    p.add_argument("--json", metavar="FILE", help="write the result as JSON to FILE ('-' for stdout)")
+    p.add_argument("--events", action="store_true", help=argparse.SUPPRESS)  # JSON lines for the orchestrator
+
+    from .orchestrate import add_run_arguments, add_ceiling_arguments
+    add_run_arguments(sub.add_parser("run", help="the orchestrated suite (what make bench calls)"))
+    add_ceiling_arguments(sub.add_parser("ceiling", help="the load generator's ceiling against the reference C server"))
+    return parser
+
+
+def scenario_params(scenario: str, args) -> dict:
+    given = {"size": args.size} if getattr(args, "size", None) is not None else {}
+    try:
+        return registry.SCENARIOS[scenario].parse_params(given)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_list(args) -> int:
+    print("Runners:")
+    for runner in registry.RUNNERS.values():
+        tag = "" if runner.default else "  [not in the default suite]"
+        variant = f" (variant of {runner.variant_of})" if runner.variant_of else ""
+        print(f"  {runner.name:<16} {runner.framework} {runner.version():<10} {runner.model}{variant}{tag}")
+        print(f"  {'':<16} {runner.summary}")
+        for name, help_text in runner.options:
+            print(f"  {'':<16} option {name}: {help_text}")
+    print("Scenarios:")
+    for scenario in registry.SCENARIOS.values():
+        print(f"  {scenario.name:<16} {scenario.summary}")
+        for param in scenario.parameters:
+            print(f"  {'':<16} --{param.name} (default {param.default}): {param.help}")
+        for runner in registry.RUNNERS:
+            reason = registry.applicable(runner, scenario.name)
+            if reason:
+                print(f"  {'':<16} not on {runner}: {reason}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .serve import serve
+    params = scenario_params(args.scenario, args)
+    reason = registry.applicable(args.runner, args.scenario)
+    if reason:
+        raise UsageError(f"{args.runner} cannot serve {args.scenario}: {reason}")
+    try:
+        serve(args.runner, args.scenario, params, args.host, args.port, dict(args.option), args.cpus)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {args.port} on {args.host} is already in use") from None
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT) or isinstance(exc, socket.gaierror):
+            raise UsageError(f"cannot bind {args.host}:{args.port}: {exc.strerror or exc}") from None
+        raise
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return 0
+
+
+def cmd_load(args) -> int:
+    from .loadgen import LoadPlan, probe, run_load
+    from .measurement import loadgen_report
+    params = scenario_params(args.scenario, args)
+    if args.warmup < 0:
+        raise UsageError(f"--warmup must be 0 or more, got {args.warmup:g}")
+    host, port = args.target
+    if port == 0:
+        raise UsageError("--target needs a real port, not 0")
+    fairness.pin_to_cpus(args.cpus)
+    limit = fairness.raise_open_file_limit()
+    if args.connections + 64 > limit:
+        raise UsageError(f"{args.connections} connections need more open files than the limit ({limit}); "
+                         f"raise the hard limit (ulimit -Hn) or use fewer connections")
+    problem = probe(host, port)
+    if problem:
+        raise UsageError(problem)
+
+    def emit(event):
+        if args.events:
+            print(json.dumps({"event": event}), flush=True)
+
+    plan = LoadPlan(host, port, args.connections, args.warmup, args.duration, args.timeout)
+    outcome = run_load(plan, registry.SCENARIOS[args.scenario].client_workload(params), emit)
+    report = loadgen_report(outcome)
+    report.update(scenario=args.scenario, params=params, target=f"{host}:{port}")
+    if args.events:
+        print(json.dumps({"event": "result", "result": report}), flush=True)
+    if args.json:
+        from .results import write_json_atomically
+        if args.json == "-":
+            print(json.dumps(report, indent=2))
+        else:
+            write_json_atomically(args.json, report)
+    if not args.events and args.json != "-":
+        print(describe_load(report))
+    return 0 if report["status"] == "ok" else 1
+
+
+def describe_load(report: dict) -> str:
+    line = (f"{report['status']}: {report['throughput_rps']:,.0f} req/s, "
+            f"p50 {report['latency_p50_s'] * 1e3:.3f} ms, p99 {report['latency_p99_s'] * 1e3:.3f} ms, "
+            f"{report['requests']:,} verified replies in {report['window_s']:.2f} s, "
+            f"{report['errors']} errors, load generator CPU {report['loadgen_cpu_pct']:.0f}%")
+    if report.get("first_error"):
+        line += f"\nfirst error: {report['first_error']}"
+    if report.get("starved_connections"):
+        line += f"\nstarved connections (no reply at all): {report['starved_connections']} of {report['connections']}"
+    return line
+
+
+COMMANDS = {"list": cmd_list, "serve": cmd_serve, "load": cmd_load}
+
+
+def main(argv=None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command in COMMANDS:
+            return COMMANDS[args.command](args)
+        from . import orchestrate
+        return orchestrate.COMMANDS[args.command](args)
+    except UsageError as exc:
+        print(f"concbench: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("concbench: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,271 @@
+"""The closed-loop load generator: N connections on uvloop, every reply verified byte for byte.
+
+It owns connecting, pacing phases (warm-up, measuring window, drain), verification, error
+counting and latency recording. It knows nothing of runners, servers or result files.
+The per-reply path (Connection.data_received) is the hot path: keep work out of it.
+"""
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import socket
+import time
+from array import array
+from dataclasses import dataclass, field
+
+from scenarios.base import ClientWorkload
+
+from . import cpu
+from .fairness import configure_connection
+
+perf_counter_ns = time.perf_counter_ns
+
+ERROR_KINDS = ("mismatch", "closed", "reset", "timeout", "connect")
+
+
+@dataclass
+class LoadPlan:
+    host: str
+    port: int
+    connections: int
+    warmup_s: float
+    duration_s: float
+    timeout_s: float = 2.0
+    connect_timeout_s: float = 5.0
+
+
+@dataclass
+class LoadOutcome:
+    """What one load run saw; latencies_ns holds every reply completed inside the window."""
+    plan: LoadPlan
+    window_s: float = 0.0
+    requests: int = 0                     # verified replies completed inside the window
+    latencies_ns: array = field(default_factory=lambda: array("q"))
+    errors: dict = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
+    first_error: str = ""
+    connected: int = 0
+    served_connections: int = 0           # connections with at least one verified reply
+    loadgen_cpu_s: float = 0.0            # this process's CPU time inside the window
+    loadgen_core_busy_pct: float = 0.0    # how busy the load generator's cores were (softirq included)
+    loadgen_cores: tuple = ()
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.errors.values())
+
+    @property
+    def starved_connections(self) -> int:
+        return self.plan.connections - self.served_connections
+
+
+class Connection(asyncio.Protocol):
+    """One closed-loop client connection: send, wait for the exact reply, record, send again."""
+
+    __slots__ = ("gen", "ring", "index", "transport", "expected", "received", "sent_at",
+                 "completed", "done", "record")
+
+    def __init__(self, gen: "LoadGenerator", offset: int):
+        self.gen = gen
+        self.ring = gen.ring                 # ((request, expected_reply), ...)
+        self.index = offset % len(self.ring)
+        self.record = gen.record
+        self.transport = None
+        self.expected = b""
+        self.received = 0                    # bytes of the current reply verified so far
+        self.sent_at = 0                     # perf_counter_ns of the request in flight; 0 = none
+        self.completed = 0
+        self.done = False
+
+    def connection_made(self, transport):
+        self.transport = transport
+        configure_connection(transport.get_extra_info("socket"))
+
+    def send_next(self):
+        index = self.index + 1
+        if index == len(self.ring):
+            index = 0
+        self.index = index
+        request, self.expected = self.ring[index]
+        self.sent_at = perf_counter_ns()
+        self.transport.write(request)
+
+    def data_received(self, data):
+        # Hot path: a whole, correct reply in one piece costs one comparison.
+        now = perf_counter_ns()
+        if self.received or data != self.expected:
+            if not self._verify_piece(data):
+                return
+        self.record(now - self.sent_at)
+        self.completed += 1
+        if self.gen.sending:
+            self.send_next()
+        else:
+            self.sent_at = 0
+            self.gen.connection_idle(self)
+
+    def _verify_piece(self, data) -> bool:
+        """Slow path: check a piece against the expected bytes at its offset; True once the reply is whole."""
+        expected = self.expected
+        offset = self.received
+        end = offset + len(data)
+        if end > len(expected) or memoryview(expected)[offset:end] != data:
+            got = "more bytes than expected" if end > len(expected) else f"wrong bytes at offset {offset}"
+            self.fail("mismatch", f"reply of {len(expected)} bytes: {got} (piece starts {bytes(data[:16])!r})")
+            return False
+        if end < len(expected):
+            self.received = end
+            return False
+        self.received = 0
+        return True
+
+    def fail(self, kind: str, detail: str):
+        if self.done:
+            return
+        self.done = True
+        self.sent_at = 0
+        self.gen.count_error(kind, detail)
+        if self.transport is not None:
+            self.transport.abort()
+        self.gen.connection_idle(self)
+
+    def eof_received(self):
+        if not self.done:
+            if self.sent_at:
+                self.fail("closed", "server closed the connection before the whole reply")
+            else:
+                self.fail("closed", "server closed an idle connection")
+        return False
+
+    def connection_lost(self, exc):
+        if self.done:
+            return
+        if exc is not None:
+            self.fail("reset", f"connection lost: {exc}")
+        else:
+            self.fail("closed", "connection closed")
+
+    def close(self):
+        """Orderly close at the end of the run (not an error)."""
+        self.done = True
+        if self.transport is not None:
+            self.transport.close()
+
+
+class LoadGenerator:
+    """Runs a LoadPlan against one target; `on_event(name)` is told 'connected', 'window_start', 'window_end'."""
+
+    def __init__(self, plan: LoadPlan, workload: ClientWorkload, on_event=None):
+        self.plan = plan
+        self.ring = tuple((e.request, e.expected_reply) for e in workload.exchanges)
+        self.on_event = on_event or (lambda name: None)
+        self.outcome = LoadOutcome(plan)
+        self.latencies = array("q")
+        self.record = self.latencies.append      # hot path: a bound method, no lookups
+        self.sending = False
+        self.connections: list[Connection] = []
+        self._all_idle: asyncio.Future | None = None
+
+    # --- called by connections -------------------------------------------------------
+    def count_error(self, kind: str, detail: str):
+        self.outcome.errors[kind] += 1
+        if not self.outcome.first_error:
+            self.outcome.first_error = f"{kind}: {detail}"
+
+    def connection_idle(self, conn: Connection):
+        if not self.sending and self._all_idle is not None and not self._all_idle.done():
+            if all(c.sent_at == 0 for c in self.connections):
+                self._all_idle.set_result(None)
+
+    # --- phases ----------------------------------------------------------------------
+    async def _connect_one(self, loop, offset: int, limit: asyncio.Semaphore):
+        plan = self.plan
+        async with limit:
+            try:
+                _, conn = await asyncio.wait_for(
+                    loop.create_connection(lambda: Connection(self, offset), plan.host, plan.port),
+                    plan.connect_timeout_s)
+            except (OSError, asyncio.TimeoutError) as exc:
+                detail = "timed out" if isinstance(exc, asyncio.TimeoutError) else (exc.strerror or str(exc))
+                self.count_error("connect", f"{plan.host}:{plan.port}: {detail}")
+                return None
+            return conn
+
+    async def _watch_timeouts(self):
+        limit_ns = int(self.plan.timeout_s * 1e9)
+        while True:
+            await asyncio.sleep(min(0.1, self.plan.timeout_s / 4))
+            now = perf_counter_ns()
+            for conn in self.connections:
+                if conn.sent_at and now - conn.sent_at > limit_ns:
+                    conn.fail("timeout", f"no complete reply within {self.plan.timeout_s:g} s")
+
+    async def run(self) -> LoadOutcome:
+        plan, outcome = self.plan, self.outcome
+        loop = asyncio.get_running_loop()
+        limit = asyncio.Semaphore(256)
+        made = await asyncio.gather(*(self._connect_one(loop, i, limit) for i in range(plan.connections)))
+        self.connections = [c for c in made if c is not None]
+        outcome.connected = len(self.connections)
+        self.on_event("connected")
+        if not self.connections:
+            return outcome
+        watcher = asyncio.ensure_future(self._watch_timeouts())
+        try:
+            self.sending = True
+            for conn in self.connections:
+                if not conn.done:
+                    conn.send_next()
+            await asyncio.sleep(plan.warmup_s)
+            cores = tuple(sorted(os.sched_getaffinity(0)))
+            start_index = len(self.latencies)
+            cores0, cpu0, t0 = cpu.read_cores(), time.process_time(), time.perf_counter()
+            self.on_event("window_start")
+            await asyncio.sleep(plan.duration_s)
+            end_index = len(self.latencies)
+            cpu1, t1, cores1 = time.process_time(), time.perf_counter(), cpu.read_cores()
+            self.on_event("window_end")
+            self.sending = False
+            # drain: every in-flight request gets its reply or hits the timeout
+            self._all_idle = loop.create_future()
+            self.connection_idle(None)
+            if not self._all_idle.done():
+                await asyncio.wait_for(self._all_idle, plan.timeout_s + 1.0)
+        finally:
+            watcher.cancel()
+            for conn in self.connections:
+                conn.close()
+        outcome.window_s = t1 - t0
+        outcome.loadgen_cpu_s = cpu1 - cpu0
+        outcome.loadgen_cores = cores
+        outcome.loadgen_core_busy_pct = cpu.busy_pct(cores0, cores1, cores)
+        outcome.latencies_ns = self.latencies[start_index:end_index]
+        outcome.requests = end_index - start_index
+        outcome.served_connections = sum(1 for c in self.connections if c.completed)
+        await asyncio.sleep(0)          # let transports finish closing
+        return outcome
+
+
+def run_load(plan: LoadPlan, workload: ClientWorkload, on_event=None, use_uvloop: bool = True) -> LoadOutcome:
+    """Run one load in a fresh event loop (uvloop unless asked otherwise)."""
+    loop_factory = None
+    if use_uvloop:
+        import uvloop
+        loop_factory = uvloop.new_event_loop
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        return runner.run(LoadGenerator(plan, workload, on_event).run())
+
+
+def probe(host: str, port: int, timeout_s: float = 2.0) -> str | None:
+    """None if host:port accepts a TCP connection, else one line saying why not."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except socket.gaierror as exc:
+        return f"cannot resolve {host!r}: {exc.strerror}"
+    except socket.timeout:
+        return f"{host}:{port} did not answer within {timeout_s:g} s"
+    except OSError as exc:
+        if exc.errno == errno.ECONNREFUSED:
+            return f"{host}:{port} refused the connection (is a server listening?)"
+        return f"{host}:{port}: {exc.strerror or exc}"

@@ -1,0 +1,110 @@
+"""The one registry of runners and scenarios: `list`, selection flags, tests and reports read it.
+
+Adding a runner or scenario means adding an entry here and a module; nothing else
+enumerates them. Nothing here imports a framework (that happens in the server process).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import platform
+from dataclasses import dataclass, field
+
+from scenarios.base import Scenario
+from scenarios.echo import SCENARIO as ECHO
+
+
+@dataclass(frozen=True)
+class Runner:
+    name: str
+    module: str                 # module with serve(listener, make_session, options, ready)
+    model: str                  # the concurrency model, in words
+    framework: str              # distribution whose version is recorded ("python" = stdlib)
+    summary: str
+    default: bool = True        # part of the default suite
+    variant_of: str | None = None
+    options: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (name, help)
+    fixed_options: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # what makes a variant
+    only_scenarios: tuple[str, ...] | None = None   # None: every scenario
+
+    def load(self):
+        return importlib.import_module(self.module)
+
+    def version(self) -> str:
+        if self.framework == "python":
+            return platform.python_version()
+        if self.framework == "c":
+            return "C, tools/epoll_echo.c"
+        try:
+            return importlib.metadata.version(self.framework)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+
+RUNNERS: dict[str, Runner] = {r.name: r for r in (
+    Runner("threads", "runners.threads", "thread per connection, blocking sockets", "python",
+           "accept loop; one threading.Thread per connection doing recv/sendall"),
+    Runner("processes", "runners.processes", "pre-forked workers, blocking sockets", "python",
+           "gunicorn sync-worker model: N forked workers share one listener; a worker serves "
+           "one connection at a time until it closes",
+           options=(("workers", "worker processes (default 2 x server cores + 1, gunicorn's advice)"),)),
+    Runner("twisted", "runners.twisted_protocol", "event loop (epoll reactor), callbacks", "twisted",
+           "twisted.internet.protocol.Protocol on the epoll reactor"),
+    Runner("tornado", "runners.tornado_iostream", "event loop (asyncio), coroutines", "tornado",
+           "tornado.tcpserver.TCPServer with IOStream read_bytes(partial=True) / await write"),
+    Runner("asyncio", "runners.asyncio_protocol", "event loop (asyncio selector), callbacks", "python",
+           "asyncio.Protocol via loop.create_server"),
+    Runner("asyncio-streams", "runners.asyncio_streams", "event loop (asyncio selector), coroutines", "python",
+           "asyncio.start_server with StreamReader.read / StreamWriter.write + drain",
+           variant_of="asyncio"),
+    Runner("asyncio-uvloop", "runners.asyncio_protocol", "event loop (libuv), callbacks", "uvloop",
+           "the asyncio runner's Protocol on uvloop's event loop", variant_of="asyncio",
+           fixed_options=(("loop", "uvloop"),)),
+    Runner("gevent", "runners.gevent_streamserver", "greenlets on libev/libuv hub", "gevent",
+           "gevent.server.StreamServer, one greenlet per connection, cooperative sockets"),
+    Runner("reference-c", "runners.reference_c", "reference: C, one thread, epoll", "c",
+           "not a Python model: the yardstick for the load generator's ceiling (make ceiling)",
+           default=False, only_scenarios=("echo",)),
+)}
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (ECHO,)}
+
+# (runner, scenario) pairs that cannot apply, with the reason shown by `list` and reports.
+NOT_APPLICABLE: dict[tuple[str, str], str] = {}
+
+
+def default_runners() -> list[str]:
+    return [name for name, runner in RUNNERS.items() if runner.default]
+
+
+def select(names: list[str] | None, known: dict, what: str) -> list[str]:
+    """Resolve a selection like ['asyncio', '-gevent'] or ['all']; ValueError names the unknown entry."""
+    if not names:
+        return [n for n in known if getattr(known[n], "default", True)]
+    chosen: list[str] = []
+    for raw in names:
+        for name in filter(None, (part.strip() for part in raw.split(","))):
+            if name == "all":
+                chosen.extend(n for n in known if n not in chosen)
+                continue
+            drop = name.startswith("-")
+            key = name[1:] if drop else name
+            if key not in known:
+                raise ValueError(f"unknown {what} {key!r} (known: {', '.join(known)})")
+            if drop:
+                if not chosen:
+                    chosen = [n for n in known if getattr(known[n], "default", True)]
+                chosen = [n for n in chosen if n != key]
+            elif key not in chosen:
+                chosen.append(key)
+    if not chosen:
+        raise ValueError(f"the selection leaves no {what}")
+    return chosen
+
+
+def applicable(runner: str, scenario: str) -> str | None:
+    """None if the pair applies, else the reason it does not."""
+    only = RUNNERS[runner].only_scenarios
+    if only is not None and scenario not in only:
+        return f"{runner} implements only: {', '.join(only)}"
+    return NOT_APPLICABLE.get((runner, scenario))

@@ -1,0 +1,36 @@
+"""asyncio-streams: asyncio.start_server with StreamReader/StreamWriter, one coroutine per connection.
+
+A labelled variant of the asyncio runner: same loop, the high-level streams API.
+"""
+from __future__ import annotations
+
+import asyncio
+
+from concbench.fairness import RECV_SIZE, configure_connection
+
+from .aio import run_until_signalled
+
+
+def serve(listener, make_session, options, ready) -> None:
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        configure_connection(writer.get_extra_info("socket"))
+        receive = make_session().receive
+        try:
+            while True:
+                data = await reader.read(RECV_SIZE)
+                if not data:
+                    break
+                reply = receive(data)
+                if reply:
+                    writer.write(reply)
+                    await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def start_server():
+        server = await asyncio.start_server(handle, sock=listener)
+        return server.close
+
+    run_until_signalled(start_server, ready)

@@ -1,0 +1,40 @@
+"""gevent: gevent.server.StreamServer, one greenlet per connection on cooperative sockets.
+
+No monkey-patching: StreamServer hands each greenlet a gevent socket. Every runner lives in
+its own server process, so gevent never touches another runner.
+"""
+from __future__ import annotations
+
+import signal
+
+import gevent
+import gevent.socket
+from gevent.server import StreamServer
+
+from concbench.fairness import RECV_SIZE, configure_connection
+
+
+def serve(listener, make_session, options, ready) -> None:
+    def handle(sock, address):
+        configure_connection(sock)
+        recv, sendall, receive = sock.recv, sock.sendall, make_session().receive
+        try:
+            while True:
+                data = recv(RECV_SIZE)
+                if not data:
+                    break
+                reply = receive(data)
+                if reply:
+                    sendall(reply)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    cooperative = gevent.socket.socket(listener.family, listener.type, fileno=listener.detach())
+    server = StreamServer(cooperative, handle)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(signum, server.stop)
+    server.start()
+    ready()
+    server.serve_forever()

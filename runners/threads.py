@@ -1,0 +1,29 @@
+"""threads: one OS thread per connection, blocking sockets (the classic thread-per-client server).
+
+The main thread accepts; each connection gets a daemon threading.Thread running the shared loop.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+
+from .blocking import accept_forever, serve_connection
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
+def serve(listener, make_session, options, ready) -> None:
+    signal.signal(signal.SIGTERM, _stop)
+
+    def handle_connection(conn):
+        threading.Thread(target=serve_connection, args=(conn, make_session()), daemon=True).start()
+
+    ready()
+    try:
+        accept_forever(listener, handle_connection)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        listener.close()

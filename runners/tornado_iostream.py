@@ -1,0 +1,39 @@
+"""tornado: a tornado.tcpserver.TCPServer whose handle_stream coroutine reads and awaits writes on an IOStream.
+
+Written as Tornado's own TCPServer documentation example, with the scenario session in the middle.
+"""
+from __future__ import annotations
+
+from tornado.iostream import StreamClosedError
+from tornado.tcpserver import TCPServer
+
+from concbench.fairness import RECV_SIZE
+
+from .aio import run_until_signalled
+
+
+class ScenarioServer(TCPServer):
+    def __init__(self, make_session):
+        super().__init__(read_chunk_size=RECV_SIZE)
+        self.make_session = make_session
+
+    async def handle_stream(self, stream, address):
+        stream.set_nodelay(True)       # the fairness rule, via Tornado's own API
+        receive = self.make_session().receive
+        try:
+            while True:
+                data = await stream.read_bytes(RECV_SIZE, partial=True)
+                reply = receive(data)
+                if reply:
+                    await stream.write(reply)
+        except StreamClosedError:
+            pass
+
+
+def serve(listener, make_session, options, ready) -> None:
+    async def start_server():
+        server = ScenarioServer(make_session)
+        server.add_sockets([listener])
+        return server.stop
+
+    run_until_signalled(start_server, ready)

@@ -1,0 +1,41 @@
+"""twisted: a twisted.internet.protocol.Protocol on the epoll reactor.
+
+The reactor adopts the common listener; the reactor's own SIGINT/SIGTERM handling stops it.
+"""
+from __future__ import annotations
+
+from twisted.internet import epollreactor
+
+epollreactor.install()
+
+from twisted.internet import protocol, reactor, tcp  # noqa: E402  (after the reactor is installed)
+
+from concbench.fairness import RECV_SIZE  # noqa: E402
+
+tcp.Connection.bufferSize = RECV_SIZE   # bytes per recv(); Twisted's default is already 64 KiB
+
+
+class ScenarioProtocol(protocol.Protocol):
+    def connectionMade(self):
+        self.transport.setTcpNoDelay(True)     # the fairness rule, via Twisted's own API
+        self.receive = self.factory.make_session().receive
+
+    def dataReceived(self, data):
+        reply = self.receive(data)
+        if reply:
+            self.transport.write(reply)
+
+
+class ScenarioFactory(protocol.Factory):
+    protocol = ScenarioProtocol
+    noisy = False
+
+    def __init__(self, make_session):
+        self.make_session = make_session
+
+
+def serve(listener, make_session, options, ready) -> None:
+    reactor.adoptStreamPort(listener.fileno(), listener.family, ScenarioFactory(make_session))
+    listener.close()                 # the reactor holds its own duplicate of the descriptor
+    reactor.callWhenRunning(ready)
+    reactor.run()

@@ -1,0 +1,66 @@
+"""The contract every scenario implements: parameters, a server session, a client workload.
+
+Only types and parameter parsing live here; no I/O and no scenario-specific logic.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One documented scenario parameter (shown by `concbench list`)."""
+    name: str
+    default: int
+    help: str
+    minimum: int = 1
+    maximum: int = 1 << 30
+
+    def parse(self, text: str | int) -> int:
+        try:
+            value = int(text)
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.name} must be a whole number, got {text!r}") from None
+        if not self.minimum <= value <= self.maximum:
+            raise ValueError(f"{self.name} must be between {self.minimum} and {self.maximum}, got {value}")
+        return value
+
+
+class ServerSession(Protocol):
+    """Per-connection server state: bytes in, bytes to send out (possibly empty)."""
+
+    def receive(self, data: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request the client sends and the exact reply it must get back."""
+    request: bytes
+    expected_reply: bytes
+
+
+@dataclass(frozen=True)
+class ClientWorkload:
+    """A ring of exchanges the load generator cycles through, verifying each reply byte for byte."""
+    exchanges: tuple[Exchange, ...]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    summary: str
+    parameters: tuple[Parameter, ...]
+    server_session: Callable[[dict], ServerSession]
+    client_workload: Callable[[dict], ClientWorkload]
+
+    def parse_params(self, given: dict | None = None) -> dict:
+        """Defaults overlaid with `given`; raises ValueError naming the bad parameter."""
+        known = {p.name: p for p in self.parameters}
+        params = {p.name: p.default for p in self.parameters}
+        for key, value in (given or {}).items():
+            if key not in known:
+                raise ValueError(f"scenario {self.name!r} has no parameter {key!r} "
+                                 f"(known: {', '.join(known) or 'none'})")
+            params[key] = known[key].parse(value)
+        return params
