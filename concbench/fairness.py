@@ -69,12 +69,25 @@ def parse_cpus(text: str) -> tuple[int, ...]:
         except ValueError:
             raise ValueError(f"cpu list must look like 0 or 0,1 or 0-1, got {text!r}") from None
         cpus.update(range(first, last + 1))
-    available = os.sched_getaffinity(0)
+    available = online_cpus()
     missing = cpus - available
     if not cpus or missing:
-        raise ValueError(f"cpu list {text!r} names cpus this process cannot use "
-                         f"(available: {','.join(map(str, sorted(available)))})")
+        raise ValueError(f"cpu list {text!r} names cpus this machine does not have "
+                         f"(online: {','.join(map(str, sorted(available)))})")
     return tuple(sorted(cpus))
+
+
+def online_cpus() -> set[int]:
+    """The machine's online cpus (not this process's affinity, which a parent may have narrowed)."""
+    try:
+        text = open("/sys/devices/system/cpu/online").read().strip()
+    except OSError:
+        return set(range(os.cpu_count() or 1))
+    cpus: set[int] = set()
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
 
 
 def default_cpu_split() -> tuple[tuple[int, ...], tuple[int, ...]]:

@@ -1,4 +1,297 @@
-"""placeholder"""
-def add_run_arguments(p): pass
-def add_ceiling_arguments(p): pass
-COMMANDS = {}
+"""`concbench run` and `concbench ceiling`: the suite, measurement by measurement, with progress.
+
+It owns profiles, repetition and rotation, one fresh server per measurement, the load generator
+subprocess and the sampler around its window. Results go to concbench.results; tables to analysis.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from . import fairness, registry
+from .errors import UsageError
+from .measurement import add_server_evidence, verdict
+from .sampling import ServerSampler
+from .server_process import ServerFailed, ServerProcess
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    connections: tuple[int, ...]
+    sizes: tuple[int, ...]
+    warmup_s: float
+    window_s: float
+    repetitions: int
+    timeout_s: float = 2.0
+
+
+PROFILES = {
+    # the default `make bench` suite: 7 runners x 4 levels x 3 repetitions, about 4 minutes on 2 cores
+    "default": Profile("default", (1, 10, 100, 1000), (64,), warmup_s=0.5, window_s=1.5, repetitions=3),
+    # for tests and smoke checks
+    "quick": Profile("quick", (1, 10, 100), (64,), warmup_s=0.2, window_s=0.5, repetitions=3),
+    # the longer profile: all sizes, longer windows, 5 repetitions
+    "full": Profile("full", (1, 10, 100, 1000), (64, 1024, 16384), warmup_s=2.0, window_s=10.0, repetitions=5),
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One cell of the suite: what is measured (every repetition of it gets a fresh server)."""
+    scenario: str
+    params: tuple[tuple[str, int], ...]
+    connections: int
+    runner: str
+
+    def label(self) -> str:
+        params = " ".join(f"{k}={v}" for k, v in self.params)
+        return f"{self.scenario} {params} c={self.connections}"
+
+
+def add_run_arguments(p) -> None:
+    from .cli import cpu_list, positive_float, positive_int
+    p.add_argument("--runners", nargs="+", metavar="RUNNER",
+                   help="runners to measure, e.g. asyncio twisted, or all, or -gevent (default: the default suite)")
+    p.add_argument("--scenarios", nargs="+", metavar="SCENARIO", help="scenarios (default: all)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_true", help="short windows, levels 1-100 (for smoke tests)")
+    group.add_argument("--full", action="store_true", help="all sizes, 10 s windows, 5 repetitions")
+    p.add_argument("--connections", type=positive_int, nargs="+", metavar="N", help="concurrency levels")
+    p.add_argument("--sizes", type=positive_int, nargs="+", metavar="BYTES", help="echo message sizes")
+    p.add_argument("--repetitions", type=positive_int, help="repetitions (at least 3 is the rule)")
+    p.add_argument("--warmup", type=float, help="discarded warm-up per measurement, seconds")
+    p.add_argument("--duration", type=positive_float, help="measuring window per measurement, seconds")
+    p.add_argument("--timeout", type=positive_float, help="per-request timeout, seconds")
+    p.add_argument("--server-cpus", type=cpu_list, help="cpus for the server (default: the first)")
+    p.add_argument("--loadgen-cpus", type=cpu_list, help="cpus for the load generator (default: the second)")
+    p.add_argument("--option", "-O", action="append", default=[], metavar="RUNNER:NAME=VALUE",
+                   help="a runner option, e.g. processes:workers=8")
+    p.add_argument("-o", "--output", help="result file (default: results/<scenario>-<time>.json)")
+
+
+def add_ceiling_arguments(p) -> None:
+    from .cli import positive_float, positive_int
+    p.add_argument("--connections", type=positive_int, default=50)
+    p.add_argument("--size", type=positive_int, default=64)
+    p.add_argument("--duration", type=positive_float, default=3.0)
+    p.add_argument("--repetitions", type=positive_int, default=5)
+
+
+def profile_from_args(args) -> Profile:
+    profile = PROFILES["full" if args.full else "quick" if args.quick else "default"]
+    changes = {}
+    if args.connections:
+        changes["connections"] = tuple(args.connections)
+    if args.sizes:
+        changes["sizes"] = tuple(args.sizes)
+    if args.repetitions:
+        changes["repetitions"] = args.repetitions
+    if args.warmup is not None:
+        if args.warmup < 0:
+            raise UsageError(f"--warmup must be 0 or more, got {args.warmup:g}")
+        changes["warmup_s"] = args.warmup
+    if args.duration:
+        changes["window_s"] = args.duration
+    if args.timeout:
+        changes["timeout_s"] = args.timeout
+    return replace(profile, **changes) if changes else profile
+
+
+def runner_options(raw: list[str], runners: list[str]) -> dict[str, dict]:
+    options: dict[str, dict] = {name: {} for name in runners}
+    for text in raw:
+        runner, sep, rest = text.partition(":")
+        name, sep2, value = rest.partition("=")
+        if not (sep and sep2 and name):
+            raise UsageError(f"--option must be RUNNER:NAME=VALUE, got {text!r}")
+        if runner not in registry.RUNNERS:
+            raise UsageError(f"--option names unknown runner {runner!r}")
+        known = [n for n, _ in registry.RUNNERS[runner].options]
+        if name not in known:
+            raise UsageError(f"runner {runner} has no option {name!r} (options: {', '.join(known) or 'none'})")
+        options.setdefault(runner, {})[name] = value
+    return options
+
+
+def plan_cases(scenarios: list[str], runners: list[str], profile: Profile) -> list[Case]:
+    """Every applicable (scenario, params, connections, runner) cell, in a stable order."""
+    cases = []
+    for scenario_name in scenarios:
+        scenario = registry.SCENARIOS[scenario_name]
+        param_sets = ([{"size": s} for s in profile.sizes] if any(p.name == "size" for p in scenario.parameters)
+                      else [{}])
+        for given in param_sets:
+            params = tuple(sorted(scenario.parse_params(given).items()))
+            for connections in profile.connections:
+                for runner in runners:
+                    if registry.applicable(runner, scenario_name) is None:
+                        cases.append(Case(scenario_name, params, connections, runner))
+    return cases
+
+
+def rotated(items: list, by: int) -> list:
+    by %= len(items) if items else 1
+    return items[by:] + items[:by]
+
+
+def schedule(cases: list[Case], runners: list[str], repetitions: int) -> list[tuple[int, Case]]:
+    """Repetition-major order; within a repetition the runner order is rotated by one each time."""
+    order = []
+    for rep in range(repetitions):
+        rank = {name: i for i, name in enumerate(rotated(runners, rep))}
+        cells = sorted(cases, key=lambda c: (c.scenario, c.params, c.connections, rank[c.runner]))
+        order.extend((rep, case) for case in cells)
+    return order
+
+
+def run_loadgen(case: Case, port: int, profile: Profile, loadgen_cpus, on_event) -> dict:
+    """Run `concbench load --events` in its own process; returns its result (or a failed record)."""
+    command = [sys.executable, "-m", "concbench", "load", case.scenario, "--target", f"127.0.0.1:{port}",
+               "--connections", str(case.connections), "--duration", str(profile.window_s),
+               "--warmup", str(profile.warmup_s), "--timeout", str(profile.timeout_s),
+               "--cpus", ",".join(map(str, loadgen_cpus)), "--events"]
+    for name, value in case.params:
+        command += [f"--{name}", str(value)]
+    deadline_s = profile.warmup_s + profile.window_s + 2 * profile.timeout_s + 30.0
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    watchdog = threading.Timer(deadline_s, proc.kill)
+    watchdog.start()
+    result = None
+    try:
+        for raw in proc.stdout:
+            event = json.loads(raw)
+            if event["event"] == "result":
+                result = event["result"]
+            else:
+                on_event(event["event"])
+        stderr = proc.stderr.read().decode(errors="replace").strip()
+        proc.wait()
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if result is None:
+        reason = stderr.splitlines()[-1] if stderr else f"load generator exited with {proc.returncode}"
+        if proc.returncode == -9:
+            reason = f"load generator killed after {deadline_s:g} s"
+        return failed_record(case, reason)
+    return result
+
+
+def failed_record(case: Case, reason: str) -> dict:
+    return {"status": "failed", "first_error": reason, "errors": 1, "error_kinds": {"harness": 1},
+            "requests": 0, "throughput_rps": 0.0, "window_s": 0.0, "connections": case.connections}
+
+
+def measure(case: Case, profile: Profile, server_cpus, loadgen_cpus, options: dict) -> dict:
+    """One measurement: a fresh server, the load, the server evidence around the window."""
+    server = ServerProcess(case.runner, case.scenario, dict(case.params), server_cpus, options)
+    try:
+        server.start()
+    except ServerFailed as exc:
+        return failed_record(case, f"server: {exc}")
+    try:
+        sampler = ServerSampler(server.pid, server_cpus)
+        evidence: dict = {}
+
+        def on_event(name):
+            if name == "window_start":
+                sampler.start()
+            elif name == "window_end":
+                evidence.update(sampler.stop())
+
+        record = run_loadgen(case, server.port, profile, loadgen_cpus, on_event)
+        if not server.alive():
+            record = failed_record(case, f"server died during the run: {server.last_words()}")
+        elif evidence:
+            record = add_server_evidence(record, evidence, len(server_cpus))
+    finally:
+        server.stop()
+    return record
+
+
+def format_progress(done: int, total: int, started: float, rep: int, reps: int, case: Case) -> str:
+    elapsed = time.monotonic() - started
+    eta = elapsed / done * (total - done) if done else float("nan")
+    eta_text = f"{int(eta) // 60:02d}:{int(eta) % 60:02d}" if done else "--:--"
+    return (f"[{done + 1:>3}/{total} {int(elapsed) // 60:02d}:{int(elapsed) % 60:02d} left {eta_text}] "
+            f"rep {rep + 1}/{reps} {case.label():<22} {case.runner:<16}")
+
+
+def format_outcome(record: dict) -> str:
+    word = verdict(record)
+    if record["status"] != "ok":
+        detail = record.get("first_error", "")
+        if record.get("starved_connections"):
+            detail = f"{record['starved_connections']}/{record['connections']} connections starved; {detail}"
+        return f"{word.upper()}: {detail}"
+    return (f"{record['throughput_rps']:>9,.0f} req/s  p99 {record['latency_p99_s'] * 1e3:7.2f} ms  "
+            f"server cpu {record.get('server_cpu_pct', 0):3.0f}%  client core {record['loadgen_core_busy_pct']:3.0f}%"
+            f"{'  CLIENT-BOUND' if record.get('client_bound') else ''}")
+
+
+def default_output(scenarios: list[str]) -> Path:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return Path("results") / f"{'-'.join(scenarios)}-{stamp}.json"
+
+
+def cmd_run(args) -> int:
+    from analysis.table import summary_table
+    from .results import RunContext, write_suite
+    try:
+        runners = registry.select(args.runners, registry.RUNNERS, "runner")
+        scenarios = registry.select(args.scenarios, registry.SCENARIOS, "scenario")
+        profile = profile_from_args(args)
+        cases = plan_cases(scenarios, runners, profile)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    options = runner_options(args.option, runners)
+    default_server, default_loadgen = fairness.default_cpu_split()
+    server_cpus = args.server_cpus or default_server
+    loadgen_cpus = args.loadgen_cpus or default_loadgen
+    limit = fairness.raise_open_file_limit()
+    if max(profile.connections) + 64 > limit:
+        raise UsageError(f"{max(profile.connections)} connections need more open files than the limit ({limit})")
+    if not cases:
+        raise UsageError("no runner applies to the selected scenarios")
+    output = Path(args.output) if args.output else default_output(scenarios)
+    fairness.pin_to_cpus(loadgen_cpus)   # the orchestrator's own sampling stays off the server's cores
+    order = schedule(cases, runners, profile.repetitions)
+    print(f"concbench run: {len(cases)} cases x {profile.repetitions} repetitions = {len(order)} measurements "
+          f"({profile.name} profile: warm-up {profile.warmup_s:g} s, window {profile.window_s:g} s); "
+          f"server on cpu {','.join(map(str, server_cpus))}, load generator on cpu {','.join(map(str, loadgen_cpus))}",
+          flush=True)
+    if set(server_cpus) & set(loadgen_cpus):
+        print("warning: server and load generator share a cpu; figures mix both", flush=True)
+    context = RunContext.collect(profile, runners, scenarios, server_cpus, loadgen_cpus, options, sys.argv)
+    measurements = []
+    started = time.monotonic()
+    for done, (rep, case) in enumerate(order):
+        print(format_progress(done, len(order), started, rep, profile.repetitions, case), end=" ", flush=True)
+        measure_started = time.monotonic()
+        record = measure(case, profile, server_cpus, loadgen_cpus, options.get(case.runner, {}))
+        record.update(repetition=rep, measured_wall_s=time.monotonic() - measure_started, measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        print(format_outcome(record), flush=True)
+        measurements.append((case, record))
+    write_suite(output, context, measurements)
+    elapsed = time.monotonic() - started
+    print(f"\nfinished {len(order)} measurements in {elapsed:.0f} s; results: {output}\n")
+    print(summary_table(output))
+    return 0
+
+
+def cmd_ceiling(args) -> int:
+    from .ceiling import run_ceiling
+    return run_ceiling(args)
+
+
+COMMANDS = {"run": cmd_run, "ceiling": cmd_ceiling}

@@ -1,12 +1,206 @@
-"""Result files: measurements written as pyperf BenchmarkSuite JSON, atomically, and read back.
+"""Result files: measurements as a pyperf BenchmarkSuite (JSON), written atomically, and read back.
 
-It owns the file format (benchmark names, units, run metadata); it never measures.
+It owns the file format: benchmark names, units and the one registry of run-metadata keys
+(RECORD_KEYS). It never measures. FORMAT_VERSION is logged below; older files must still load.
+
+Format log:
+  1  first version: per case one `measurement` benchmark (every repetition, with all its
+     evidence) and metric benchmarks holding only repetitions that passed.
 """
 from __future__ import annotations
 
 import json
 import os
+import platform
+import subprocess
 import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyperf
+
+from . import __version__, fairness, registry
+
+FORMAT_VERSION = 1
+FORMAT_KEY = "concbench_format"
+
+# Metric benchmarks: suffix -> (record key, pyperf unit, how to turn the record value into the stored value).
+# Throughput is stored as seconds per request because pyperf compares "lower is better".
+METRICS = {
+    "time-per-request": ("throughput_rps", "second", lambda rps: 1.0 / rps),
+    "latency-p50": ("latency_p50_s", "second", float),
+    "latency-p90": ("latency_p90_s", "second", float),
+    "latency-p99": ("latency_p99_s", "second", float),
+    "latency-p99.9": ("latency_p99_9_s", "second", float),
+    "latency-max": ("latency_max_s", "second", float),
+    "server-cpu-per-request": ("server_cpu_per_request_s", "second", float),
+    "server-rss": ("server_rss_bytes", "byte", int),
+    "server-uss": ("server_uss_bytes", "byte", int),
+    "server-pss": ("server_pss_bytes", "byte", int),
+}
+
+# Every key a measurement record may carry into run metadata, with its type. Booleans are stored as 0/1.
+RECORD_KEYS = {
+    "status": str, "repetition": int, "measured_at": str, "first_error": str,
+    "throughput_rps": float, "requests": int, "window_s": float, "warmup_s": float, "timeout_s": float,
+    "latency_p50_s": float, "latency_p90_s": float, "latency_p99_s": float, "latency_p99_9_s": float,
+    "latency_max_s": float, "latency_mean_s": float,
+    "errors": int, "error_kinds": dict,
+    "connections": int, "connected": int, "served_connections": int, "starved_connections": int,
+    "loadgen_cpu_s": float, "loadgen_cpu_pct": float, "loadgen_cores": str, "loadgen_core_busy_pct": float,
+    "client_bound": bool,
+    "server_cpu_s": float, "server_cpu_pct": float, "server_core_busy_pct": float, "server_cpus": int,
+    "server_cpu_per_request_s": float, "server_saturated": bool,
+    "server_rss_bytes": int, "server_uss_bytes": int, "server_pss_bytes": int,
+    "server_threads": int, "server_processes": int,
+}
+
+
+class NotAResult(Exception):
+    """The file is unreadable, truncated, or not a concbench result file."""
+
+
+@dataclass
+class RunContext:
+    """Metadata shared by every run of one suite: machine, versions, profile, fairness settings."""
+    metadata: dict
+
+    @classmethod
+    def collect(cls, profile, runners, scenarios, server_cpus, loadgen_cpus, options, argv) -> "RunContext":
+        from pyperf._collect_metadata import collect_metadata
+        meta = {k: v for k, v in collect_metadata().items() if isinstance(v, (int, float, str))}
+        meta.update({
+            FORMAT_KEY: FORMAT_VERSION,
+            "concbench_version": __version__,
+            "git_commit": git_commit(),
+            "command": " ".join(["concbench", *argv[1:]]),
+            "profile": profile.name,
+            "warmup_s": profile.warmup_s,
+            "window_s_planned": profile.window_s,
+            "repetitions": profile.repetitions,
+            "server_cpus": ",".join(map(str, server_cpus)),
+            "loadgen_cpus": ",".join(map(str, loadgen_cpus)),
+            "backlog": fairness.BACKLOG,
+            "recv_size": fairness.RECV_SIZE,
+            "python_version": platform.python_version(),
+            "transparent_hugepages": read_first_line("/sys/kernel/mm/transparent_hugepage/enabled"),
+            "malloc_arena_max": os.environ.get("MALLOC_ARENA_MAX", "unset"),
+        })
+        for runner in runners:
+            runner_options = options.get(runner) or {}
+            if runner_options:
+                meta[f"options_{runner}"] = ",".join(f"{k}={v}" for k, v in sorted(runner_options.items()))
+        return cls(meta)
+
+
+def read_first_line(path: str) -> str:
+    try:
+        return Path(path).read_text().splitlines()[0].strip() or "empty"
+    except (OSError, IndexError):
+        return "unknown"
+
+
+def git_commit() -> str:
+    here = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                                timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (commit + ("-dirty" if dirty else "")) if commit else "unknown"
+
+
+def case_name(case) -> str:
+    params = "/".join(f"{k}={v}" for k, v in case.params)
+    return f"{case.scenario}/{params}/c={case.connections}/{case.runner}".replace("//", "/")
+
+
+def record_metadata(record: dict) -> dict:
+    """A record flattened into pyperf-compatible metadata (no empty strings, no nested values)."""
+    meta = {}
+    for key, kind in RECORD_KEYS.items():
+        if key not in record:
+            continue
+        value = record[key]
+        if kind is dict:
+            value = ",".join(f"{k}={v}" for k, v in sorted(value.items())) or None
+        elif kind is bool:
+            value = int(bool(value))
+        elif kind is str:
+            value = str(value).replace("\n", " ").strip() or None
+        else:
+            value = kind(value)
+        if value is not None:
+            meta[key] = value
+    return meta
+
+
+def write_suite(path, context: RunContext, measurements) -> None:
+    """measurements: [(Case, record)]; writes one pyperf suite atomically (temporary name, then rename)."""
+    runs: dict[str, list] = {}
+    for case, record in measurements:
+        runner = registry.RUNNERS[case.runner]
+        identity = {
+            **context.metadata,
+            "scenario": case.scenario, "runner": case.runner, "runner_model": runner.model,
+            "framework": runner.framework, "framework_version": runner.version(),
+            "variant_of": runner.variant_of or case.runner,
+            "offered_connections": case.connections,
+            **{f"param_{k}": v for k, v in case.params},
+        }
+        base = case_name(case)
+        measurement_meta = {**identity, **record_metadata(record), "name": f"{base}/measurement",
+                            "unit": "second", "metric": "measurement"}
+        duration = max(record.get("measured_wall_s", 0.0), 1e-9)
+        runs.setdefault(f"{base}/measurement", []).append(
+            pyperf.Run([duration], metadata=measurement_meta, collect_metadata=False))
+        if record["status"] != "ok":
+            continue
+        status_meta = {"status": "ok", "repetition": record["repetition"]}
+        for suffix, (key, unit, convert) in METRICS.items():
+            value = record.get(key)
+            if not value or value <= 0:
+                continue
+            meta = {**identity, **status_meta, "name": f"{base}/{suffix}", "unit": unit, "metric": suffix}
+            runs.setdefault(f"{base}/{suffix}", []).append(
+                pyperf.Run([convert(value)], metadata=meta, collect_metadata=False))
+    suite = pyperf.BenchmarkSuite([pyperf.Benchmark(r) for r in runs.values()])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
+    os.close(fd)
+    try:
+        suite.dump(tmp, replace=True)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load_measurements(path) -> list[dict]:
+    """Every measurement record in a result file (one per repetition, failed ones included)."""
+    try:
+        suite = pyperf.BenchmarkSuite.load(os.fspath(path))
+    except FileNotFoundError:
+        raise NotAResult(f"{path}: no such file") from None
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError, EOFError, OSError) as exc:
+        raise NotAResult(f"{path}: not a readable pyperf result file ({exc.__class__.__name__}: {exc})") from None
+    records = []
+    for bench in suite.get_benchmarks():
+        meta = bench.get_metadata()
+        if meta.get("metric") != "measurement":
+            continue
+        for run in bench.get_runs():
+            run_meta = run.get_metadata()
+            if FORMAT_KEY not in run_meta:
+                raise NotAResult(f"{path}: a pyperf file, but not a concbench result")
+            records.append(dict(run_meta))
+    if not records:
+        raise NotAResult(f"{path}: a pyperf file, but not a concbench result (no measurements)")
+    return records
 
 
 def write_json_atomically(path, data) -> None:

@@ -1,0 +1,1 @@
+"""Analysis reads finished result files only; it never measures."""

@@ -1,0 +1,85 @@
+"""The summary table printed at the end of `concbench run` (and by `concbench show FILE`).
+
+It reads a result file only. Per case: median and spread (min-max) over repetitions of the ones
+that passed, validity evidence, and failures shown as failures, never as figures.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+
+from concbench.results import load_measurements
+
+
+def group_cases(records: list[dict]) -> dict[tuple, list[dict]]:
+    """(scenario, params, connections, runner) -> the repetitions of that case."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for record in records:
+        params = tuple(sorted((k[len("param_"):], v) for k, v in record.items() if k.startswith("param_")))
+        groups[(record["scenario"], params, record["offered_connections"], record["runner"])].append(record)
+    return groups
+
+
+def spread(values: list[float]) -> tuple[float, float, float]:
+    """(median, min, max)."""
+    return statistics.median(values), min(values), max(values)
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def case_row(reps: list[dict]) -> dict:
+    """One table row: figures from the repetitions that passed, plus counts of those that did not."""
+    passed = [r for r in reps if r["status"] == "ok"]
+    failed = [r for r in reps if r["status"] != "ok"]
+    row = {"repetitions": len(reps), "passed": len(passed), "failed": len(failed),
+           "client_bound": sum(1 for r in passed if r.get("client_bound")), "failure": ""}
+    if failed:
+        worst = max(failed, key=lambda r: r.get("starved_connections", 0))
+        starved = worst.get("starved_connections", 0)
+        row["failure"] = (f"{starved}/{worst['offered_connections']} starved, " if starved else "") + \
+            worst.get("first_error", "failed")
+    if passed:
+        row["rps"] = spread([r["throughput_rps"] for r in passed])
+        row["p99"] = statistics.median(r["latency_p99_s"] for r in passed)
+        row["server_cpu"] = statistics.median(r.get("server_cpu_pct", 0.0) for r in passed)
+        row["client_core"] = statistics.median(r.get("loadgen_core_busy_pct", 0.0) for r in passed)
+        row["rss"] = statistics.median(r.get("server_rss_bytes", 0) for r in passed)
+    return row
+
+
+def summary_table(path) -> str:
+    records = load_measurements(path)
+    groups = group_cases(records)
+    header = (f"{'scenario':<18} {'conns':>5} {'runner':<16} {'req/s median (min-max)':>30} "
+              f"{'p99 ms':>8} {'srv cpu':>7} {'cli core':>8} {'srv RSS':>10}  status")
+    lines = [header, "-" * len(header)]
+    previous = None
+    for (scenario, params, connections, runner), reps in sorted(groups.items()):
+        label = scenario + "".join(f" {k}={v}" for k, v in params)
+        if previous is not None and previous != (label, connections):
+            lines.append("")
+        previous = (label, connections)
+        row = case_row(reps)
+        if row["passed"]:
+            median, low, high = row["rps"]
+            figures = (f"{median:>10,.0f} ({low:>8,.0f}-{high:>8,.0f}) {row['p99'] * 1e3:>8.2f} "
+                       f"{row['server_cpu']:>6.0f}% {row['client_core']:>7.0f}% {human_bytes(row['rss']):>10}")
+        else:
+            figures = f"{'-':>30} {'-':>8} {'-':>7} {'-':>8} {'-':>10}"
+        status = f"{row['passed']}/{row['repetitions']} ok"
+        if row["client_bound"]:
+            status += f", {row['client_bound']} client-bound"
+        if row["failed"]:
+            status += f", {row['failed']} FAILED: {row['failure']}"
+        lines.append(f"{label:<18} {connections:>5} {runner:<16} {figures}  {status}")
+    lines.append("")
+    lines.append("req/s: verified replies per second in the window; median and (min-max) over the repetitions that "
+                 "passed.\nA failed repetition (any error, timeout or starved connection) gives no figure. "
+                 "client-bound: the load generator's core was over 90% busy.")
+    return "\n".join(lines)

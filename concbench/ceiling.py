@@ -1,0 +1,2 @@
+"""placeholder"""
+def run_ceiling(args): return 0

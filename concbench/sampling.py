@@ -1,0 +1,95 @@
+"""Server-side evidence during the measuring window: CPU time and memory of the whole process tree.
+
+A multi-process server is summed over all its processes. It samples with psutil in a
+background thread of the orchestrator (pinned to the load generator's cores, not the server's).
+"""
+from __future__ import annotations
+
+import threading
+
+import psutil
+
+from . import cpu
+
+SAMPLE_INTERVAL_S = 0.25
+
+
+def process_tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root] + root.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+def tree_cpu_seconds(processes) -> float:
+    total = 0.0
+    for proc in processes:
+        try:
+            times = proc.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def tree_memory(processes) -> dict:
+    """RSS, USS and PSS summed over the tree (bytes), plus processes and threads."""
+    rss = uss = pss = threads = alive = 0
+    for proc in processes:
+        try:
+            full = proc.memory_full_info()
+            threads += proc.num_threads()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        alive += 1
+        rss += full.rss
+        uss += full.uss
+        pss += getattr(full, "pss", full.uss)
+    return {"rss": rss, "uss": uss, "pss": pss, "threads": threads, "processes": alive}
+
+
+class ServerSampler:
+    """start() at the window's start, stop() at its end; figures() then gives the evidence."""
+
+    def __init__(self, pid: int, server_cores: tuple[int, ...]):
+        self.pid = pid
+        self.server_cores = server_cores
+        self.peak = {"rss": 0, "uss": 0, "pss": 0, "threads": 0, "processes": 0}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._figures: dict = {}
+
+    def _sample_memory(self):
+        memory = tree_memory(process_tree(self.pid))
+        for key, value in memory.items():
+            self.peak[key] = max(self.peak[key], value)
+
+    def _loop(self):
+        while not self._stop.wait(SAMPLE_INTERVAL_S):
+            self._sample_memory()
+
+    def start(self):
+        self._cores0 = cpu.read_cores()
+        self._cpu0 = tree_cpu_seconds(process_tree(self.pid))
+        self._sample_memory()
+        self._thread = threading.Thread(target=self._loop, name="server-sampler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict:
+        cpu1 = tree_cpu_seconds(process_tree(self.pid))
+        cores1 = cpu.read_cores()
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self._sample_memory()
+        self._figures = {
+            "server_cpu_s": max(0.0, cpu1 - self._cpu0),
+            "server_core_busy_pct": cpu.busy_pct(self._cores0, cores1, self.server_cores),
+            "server_rss_bytes": self.peak["rss"],
+            "server_uss_bytes": self.peak["uss"],
+            "server_pss_bytes": self.peak["pss"],
+            "server_threads": self.peak["threads"],
+            "server_processes": self.peak["processes"],
+        }
+        return self._figures

@@ -1,0 +1,90 @@
+"""Starting and stopping one fresh `concbench serve` process for a measurement.
+
+It owns the child's lifetime: start, wait for the ready line (bounded), stop with SIGTERM,
+then SIGKILL of the process group it started, by pid. It never touches other processes.
+"""
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+from .serve import parse_ready_line
+
+READY_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 5.0
+
+
+class ServerFailed(Exception):
+    """The server did not start, or died; the message carries its last words."""
+
+
+class ServerProcess:
+    def __init__(self, runner: str, scenario: str, params: dict, cpus: tuple[int, ...],
+                 options: dict | None = None, host: str = "127.0.0.1"):
+        self.command = [sys.executable, "-m", "concbench", "serve", runner, scenario,
+                        "--port", "0", "--host", host, "--cpus", ",".join(map(str, cpus))]
+        for name, value in params.items():
+            self.command += [f"--{name}", str(value)]
+        for name, value in (options or {}).items():
+            self.command += ["--option", f"{name}={value}"]
+        self.proc: subprocess.Popen | None = None
+        self.host = host
+        self.port = 0
+        self.pid = 0
+        self._stderr = tempfile.TemporaryFile()
+
+    def last_words(self) -> str:
+        self._stderr.seek(0)
+        lines = self._stderr.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else "no output"
+
+    def start(self) -> "ServerProcess":
+        self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=self._stderr,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            buffered = b""
+            while time.monotonic() < deadline:
+                if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                    break
+                chunk = os.read(self.proc.stdout.fileno(), 4096)
+                if not chunk:
+                    self.proc.wait()
+                    raise ServerFailed(f"server exited with {self.proc.returncode} before ready: {self.last_words()}")
+                buffered += chunk
+                for line in buffered.decode(errors="replace").splitlines():
+                    fields = parse_ready_line(line)
+                    if fields:
+                        self.port, self.pid = fields["port"], fields["pid"]
+                        return self
+        self.stop()
+        raise ServerFailed(f"server not ready within {READY_TIMEOUT_S:g} s: {self.last_words()}")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                pass
+        try:                          # workers of a multi-process server, if any survived
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        proc.wait()
+        if proc.stdout:
+            proc.stdout.close()
+        self._stderr.close()
+        self.proc = None
