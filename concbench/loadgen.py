@@ -45,6 +45,7 @@ class LoadOutcome:
     errors: dict = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
     first_error: str = ""
     connected: int = 0
+    ramped: int = 0                       # connections that answered their ramp-up exchange
     served_connections: int = 0           # connections with at least one verified reply
     loadgen_cpu_s: float = 0.0            # this process's CPU time inside the window
     loadgen_core_busy_pct: float = 0.0    # how busy the load generator's cores were (softirq included)
@@ -200,6 +201,13 @@ class LoadGenerator:
                 if conn.sent_at and now - conn.sent_at > limit_ns:
                     conn.fail("timeout", f"no complete reply within {self.plan.timeout_s:g} s")
 
+    async def _until_idle(self, loop):
+        """Wait (not sending) until no request is in flight; the timeout watcher bounds the wait."""
+        self._all_idle = loop.create_future()
+        self.connection_idle(None)
+        if not self._all_idle.done():
+            await asyncio.wait_for(self._all_idle, self.plan.timeout_s + 1.0)
+
     async def run(self) -> LoadOutcome:
         plan, outcome = self.plan, self.outcome
         loop = asyncio.get_running_loop()
@@ -207,11 +215,17 @@ class LoadGenerator:
         made = await asyncio.gather(*(self._connect_one(loop, i, limit) for i in range(plan.connections)))
         self.connections = [c for c in made if c is not None]
         outcome.connected = len(self.connections)
-        self.on_event("connected")
         if not self.connections:
             return outcome
         watcher = asyncio.ensure_future(self._watch_timeouts())
         try:
+            # ramp-up: every connection proves it is served with one verified exchange before the
+            # load starts; one that gets no reply within the timeout is starved (and counted)
+            for conn in self.connections:
+                conn.send_next()
+            await self._until_idle(loop)
+            outcome.ramped = sum(1 for c in self.connections if c.completed and not c.done)
+            self.on_event("connected")
             self.sending = True
             for conn in self.connections:
                 if not conn.done:
@@ -226,11 +240,7 @@ class LoadGenerator:
             cpu1, t1, cores1 = time.process_time(), time.perf_counter(), cpu.read_cores()
             self.on_event("window_end")
             self.sending = False
-            # drain: every in-flight request gets its reply or hits the timeout
-            self._all_idle = loop.create_future()
-            self.connection_idle(None)
-            if not self._all_idle.done():
-                await asyncio.wait_for(self._all_idle, plan.timeout_s + 1.0)
+            await self._until_idle(loop)   # drain: each request in flight gets its reply or times out
         finally:
             watcher.cancel()
             for conn in self.connections:

@@ -43,6 +43,7 @@ def loadgen_report(outcome) -> dict:
         "first_error": outcome.first_error,
         "connections": plan.connections,
         "connected": outcome.connected,
+        "ramped": outcome.ramped,
         "served_connections": outcome.served_connections,
         "starved_connections": outcome.starved_connections,
         "timeout_s": plan.timeout_s,

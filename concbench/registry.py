@@ -59,7 +59,7 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
            variant_of="asyncio"),
     Runner("asyncio-uvloop", "runners.asyncio_protocol", "event loop (libuv), callbacks", "uvloop",
            "the asyncio runner's Protocol on uvloop's event loop", variant_of="asyncio",
-           fixed_options=(("loop", "uvloop"),)),
+           fixed_options=(("loop", "uvloop"),), default=False),
     Runner("gevent", "runners.gevent_streamserver", "greenlets on libev/libuv hub", "gevent",
            "gevent.server.StreamServer, one greenlet per connection, cooperative sockets"),
     Runner("reference-c", "runners.reference_c", "reference: C, one thread, epoll", "c",

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import asyncio.selector_events
 
-from concbench.fairness import RECV_SIZE, configure_connection
+from concbench.fairness import BACKLOG, RECV_SIZE, configure_connection
 
 from .aio import run_until_signalled
 
@@ -41,7 +41,8 @@ def serve(listener, make_session, options, ready) -> None:
 
     async def start_server():
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: ScenarioProtocol(make_session), sock=listener)
+        # backlog again: create_server calls listen() on the socket it is given (default 100)
+        server = await loop.create_server(lambda: ScenarioProtocol(make_session), sock=listener, backlog=BACKLOG)
         return server.close
 
     run_until_signalled(start_server, ready, loop_factory)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from concbench.fairness import RECV_SIZE, configure_connection
+from concbench.fairness import BACKLOG, RECV_SIZE, configure_connection
 
 from .aio import run_until_signalled
 
@@ -30,7 +30,8 @@ def serve(listener, make_session, options, ready) -> None:
             writer.close()
 
     async def start_server():
-        server = await asyncio.start_server(handle, sock=listener)
+        # backlog again: start_server calls listen() on the socket it is given (default 100)
+        server = await asyncio.start_server(handle, sock=listener, backlog=BACKLOG)
         return server.close
 
     run_until_signalled(start_server, ready)

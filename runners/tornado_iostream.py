@@ -33,6 +33,7 @@ class ScenarioServer(TCPServer):
 def serve(listener, make_session, options, ready) -> None:
     async def start_server():
         server = ScenarioServer(make_session)
+        listener.setblocking(False)  # as tornado.netutil.bind_sockets leaves its sockets
         server.add_sockets([listener])
         return server.stop
 

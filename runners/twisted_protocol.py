@@ -35,6 +35,7 @@ class ScenarioFactory(protocol.Factory):
 
 
 def serve(listener, make_session, options, ready) -> None:
+    listener.setblocking(False)      # adoptStreamPort requires a non-blocking descriptor
     reactor.adoptStreamPort(listener.fileno(), listener.family, ScenarioFactory(make_session))
     listener.close()                 # the reactor holds its own duplicate of the descriptor
     reactor.callWhenRunning(ready)
