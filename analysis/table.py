@@ -42,8 +42,9 @@ def case_row(reps: list[dict]) -> dict:
     if failed:
         worst = max(failed, key=lambda r: r.get("starved_connections", 0))
         starved = worst.get("starved_connections", 0)
-        row["failure"] = (f"{starved}/{worst['offered_connections']} starved, " if starved else "") + \
-            worst.get("first_error", "failed")
+        kinds = worst.get("error_kinds") or "harness=1"
+        row["failure"] = (f"{starved}/{worst['offered_connections']} starved; " if starved else "") + \
+            f"errors {kinds}; first: {worst.get('first_error', 'failed')}"
     if passed:
         row["rps"] = spread([r["throughput_rps"] for r in passed])
         row["p99"] = statistics.median(r["latency_p99_s"] for r in passed)

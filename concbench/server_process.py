@@ -24,10 +24,11 @@ class ServerFailed(Exception):
 
 
 class ServerProcess:
-    def __init__(self, runner: str, scenario: str, params: dict, cpus: tuple[int, ...],
+    def __init__(self, runner: str, scenario: str, params: dict, cpus: tuple[int, ...] | None,
                  options: dict | None = None, host: str = "127.0.0.1"):
-        self.command = [sys.executable, "-m", "concbench", "serve", runner, scenario,
-                        "--port", "0", "--host", host, "--cpus", ",".join(map(str, cpus))]
+        self.command = [sys.executable, "-m", "concbench", "serve", runner, scenario, "--port", "0", "--host", host]
+        if cpus:
+            self.command += ["--cpus", ",".join(map(str, cpus))]
         for name, value in params.items():
             self.command += [f"--{name}", str(value)]
         for name, value in (options or {}).items():

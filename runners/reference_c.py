@@ -14,20 +14,22 @@ SOURCE = Path(__file__).resolve().parent.parent / "tools" / "epoll_echo.c"
 BINARY = Path(__file__).resolve().parent.parent / "build" / "epoll_echo"
 
 
-def build() -> Path:
-    """Compile the reference server if the binary is missing or older than its source."""
-    if BINARY.exists() and BINARY.stat().st_mtime >= SOURCE.stat().st_mtime:
-        return BINARY
+def compile_c(source: Path, binary: Path) -> Path:
+    """Compile `source` to `binary` if the binary is missing or older than its source."""
+    if binary.exists() and binary.stat().st_mtime >= source.stat().st_mtime:
+        return binary
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
-        raise RuntimeError("the reference-c runner needs a C compiler (cc or gcc) on PATH")
-    BINARY.parent.mkdir(exist_ok=True)
-    subprocess.run([compiler, "-O2", "-o", str(BINARY), str(SOURCE)], check=True)
-    return BINARY
+        raise RuntimeError(f"building {source.name} needs a C compiler (cc or gcc) on PATH")
+    binary.parent.mkdir(exist_ok=True)
+    tmp = binary.with_suffix(".tmp")
+    subprocess.run([compiler, "-O2", "-o", str(tmp), str(source)], check=True)
+    tmp.replace(binary)
+    return binary
 
 
 def serve(listener, make_session, options, ready) -> None:
-    binary = build()
+    binary = compile_c(SOURCE, BINARY)
     listener.set_inheritable(True)
     ready()                            # the listener already accepts; the binary serves it next
     os.execv(str(binary), [str(binary), str(listener.fileno())])

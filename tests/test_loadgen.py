@@ -1,0 +1,93 @@
+"""The load generator verifies every reply: wrong, short, extra and missing replies are errors of their kind.
+
+Servers here are deliberately broken (tests/brokenservers.py); none of these tests asserts a speed.
+"""
+from __future__ import annotations
+
+import pytest
+
+from concbench.loadgen import LoadPlan, probe, run_load
+from concbench.measurement import loadgen_report
+from scenarios.echo import SCENARIO
+
+from .brokenservers import BrokenServer, flip_last_byte
+
+
+def drive(port: int, connections: int = 3, size: int = 64, timeout_s: float = 0.5) -> dict:
+    plan = LoadPlan("127.0.0.1", port, connections, warmup_s=0.05, duration_s=0.2, timeout_s=timeout_s)
+    return loadgen_report(run_load(plan, SCENARIO.client_workload({"size": size})))
+
+
+def test_a_correct_server_passes():
+    with BrokenServer(lambda data: data) as server:
+        report = drive(server.port)
+    assert report["status"] == "ok", report["first_error"]
+    assert report["errors"] == 0 and report["requests"] > 0
+    assert report["latency_p50_s"] > 0 and report["latency_p99_s"] >= report["latency_p50_s"]
+
+
+def test_corrupted_byte_is_a_mismatch():
+    with BrokenServer(flip_last_byte) as server:
+        report = drive(server.port)
+    assert report["status"] == "failed"
+    assert report["error_kinds"].get("mismatch", 0) >= 1
+    assert "wrong bytes" in report["first_error"]
+
+
+def test_extra_bytes_are_a_mismatch():
+    with BrokenServer(lambda data: data + b"!") as server:
+        report = drive(server.port)
+    assert report["status"] == "failed"
+    assert report["error_kinds"].get("mismatch", 0) >= 1
+
+
+def test_short_reply_times_out():
+    with BrokenServer(lambda data: data[:-1]) as server:
+        report = drive(server.port, timeout_s=0.3)
+    assert report["status"] == "failed"
+    assert report["error_kinds"].get("timeout", 0) >= 1
+
+
+def test_server_closing_mid_reply_is_an_error():
+    with BrokenServer(lambda data: data[: len(data) // 2], close_after_reply=True) as server:
+        report = drive(server.port)
+    assert report["status"] == "failed"
+    assert report["error_kinds"].get("closed", 0) + report["error_kinds"].get("reset", 0) >= 1
+
+
+def test_silent_server_starves_every_connection():
+    with BrokenServer(lambda data: None) as server:
+        report = drive(server.port, connections=4, timeout_s=0.3)
+    assert report["status"] == "failed"
+    assert report["starved_connections"] == 4
+    assert report["served_connections"] == 0
+    assert report["requests"] == 0
+
+
+def test_replayed_message_is_caught():
+    # a server that keeps answering with the first message it ever saw (a stale echo)
+    first: list[bytes] = []
+
+    def stale(data):
+        if not first:
+            first.append(data)
+        return first[0]
+
+    with BrokenServer(stale) as server:
+        report = drive(server.port, connections=1)
+    assert report["status"] == "failed"
+    assert report["error_kinds"].get("mismatch", 0) >= 1
+
+
+@pytest.mark.parametrize("size", [1, 64, 100_000])
+def test_reply_arriving_in_pieces_is_reassembled(size):
+    with BrokenServer(lambda data: data) as server:   # the kernel splits large replies by itself
+        report = drive(server.port, connections=2, size=size, timeout_s=2.0)
+    assert report["status"] == "ok", report["first_error"]
+
+
+def test_probe_names_a_refused_target():
+    with BrokenServer(lambda data: data) as server:
+        port = server.port
+    assert probe("127.0.0.1", port) is not None
+    assert "refused" in probe("127.0.0.1", port)

@@ -1,0 +1,59 @@
+"""The suite's plan (cases, rotation) and a real end-to-end `concbench run`, starvation included."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from concbench.orchestrate import PROFILES, plan_cases, rotated, schedule
+from concbench.results import load_measurements
+
+
+def test_runner_order_rotates_between_repetitions():
+    runners = ["a", "b", "c"]
+    assert rotated(runners, 0) == ["a", "b", "c"]
+    assert rotated(runners, 1) == ["b", "c", "a"]
+    assert rotated(runners, 4) == ["b", "c", "a"]
+
+
+def test_schedule_is_repetition_major_and_rotated():
+    cases = plan_cases(["echo"], ["threads", "asyncio", "gevent"], PROFILES["quick"])
+    order = schedule(cases, ["threads", "asyncio", "gevent"], 3)
+    assert len(order) == 3 * len(cases)
+    assert [rep for rep, _ in order] == sorted(rep for rep, _ in order)
+    first_level = [[c.runner for rep, c in order if rep == r and c.connections == 1] for r in range(3)]
+    assert first_level == [["threads", "asyncio", "gevent"], ["asyncio", "gevent", "threads"],
+                           ["gevent", "threads", "asyncio"]]
+
+
+def test_cases_cover_sizes_levels_and_skip_inapplicable_pairs():
+    cases = plan_cases(["echo"], ["asyncio", "reference-c"], PROFILES["full"])
+    assert {c.params for c in cases} == {(("size", 64),), (("size", 1024),), (("size", 16384),)}
+    assert {c.connections for c in cases} == {1, 10, 100, 1000}
+    assert len(cases) == 3 * 4 * 2
+
+
+def test_default_profile_rules():
+    default = PROFILES["default"]
+    assert default.connections == (1, 10, 100, 1000)
+    assert default.repetitions >= 3 and PROFILES["full"].repetitions >= 3 and PROFILES["quick"].repetitions >= 3
+
+
+def test_end_to_end_run_reports_starvation_without_hanging(tmp_path):
+    """processes with one worker and three connections: two starve; the run finishes and says so."""
+    out = tmp_path / "run.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "concbench", "run", "--runners", "asyncio", "processes", "--connections", "3",
+         "--repetitions", "3", "--warmup", "0.1", "--duration", "0.3", "--timeout", "0.5",
+         "-O", "processes:workers=1", "-o", str(out)],
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert "[  1/6" in done.stdout and "left" in done.stdout          # visible progress
+    records = load_measurements(out)
+    assert len(records) == 6
+    asyncio_runs = [r for r in records if r["runner"] == "asyncio"]
+    starving = [r for r in records if r["runner"] == "processes"]
+    assert all(r["status"] == "ok" and r["requests"] > 0 for r in asyncio_runs)
+    assert all(r["status"] == "failed" and r["starved_connections"] == 2 for r in starving)
+    assert all(r["options_processes"] == "workers=1" for r in records)
+    assert sorted({r["repetition"] for r in records}) == [0, 1, 2]
+    assert "3/3 ok" in done.stdout and "2/3 starved" in done.stdout

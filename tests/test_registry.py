@@ -1,0 +1,38 @@
+"""The registry is the one list behind `list`, selection and the conformance suite."""
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from concbench import registry
+
+
+def test_every_runner_module_exposes_serve():
+    for runner in registry.RUNNERS.values():
+        assert callable(importlib.import_module(runner.module).serve), runner.name
+
+
+def test_default_suite_has_the_six_models_and_the_streams_variant():
+    assert registry.default_runners() == ["threads", "processes", "twisted", "tornado", "asyncio",
+                                          "asyncio-streams", "gevent"]
+
+
+def test_selection_adds_removes_and_rejects():
+    assert registry.select(["asyncio", "twisted"], registry.RUNNERS, "runner") == ["asyncio", "twisted"]
+    assert registry.select(["asyncio,twisted"], registry.RUNNERS, "runner") == ["asyncio", "twisted"]
+    assert "gevent" not in registry.select(["-gevent"], registry.RUNNERS, "runner")
+    assert "reference-c" in registry.select(["all"], registry.RUNNERS, "runner")
+    with pytest.raises(ValueError, match="unknown runner 'nope'"):
+        registry.select(["nope"], registry.RUNNERS, "runner")
+
+
+def test_applicability_is_declared_with_a_reason():
+    assert registry.applicable("asyncio", "echo") is None
+    assert registry.applicable("reference-c", "echo") is None
+    assert "only" in registry.applicable("reference-c", "not-a-scenario")
+
+
+def test_versions_are_reported():
+    for runner in registry.RUNNERS.values():
+        assert runner.version() and runner.version() != "not installed", runner.name
