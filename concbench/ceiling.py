@@ -12,7 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from datetime import datetime, timezone
+
 from . import cpu, fairness
+from .results import git_commit, write_json_atomically
 from .orchestrate import rotated
 from .sampling import ServerSampler
 from .server_process import ServerProcess
@@ -89,9 +92,18 @@ def run_ceiling(args) -> int:
             continue
         print(f"{name:<12} {statistics.median(rates[name]):>16,.0f} ({min(rates[name]):>9,.0f}-{max(rates[name]):>9,.0f})"
               f" {statistics.median(busy[name]):>11.0f}% {statistics.median(server_busy[name]):>11.0f}%")
+    ratio = None
     if rates["concbench"] and rates["c-epoll"]:
         ratio = statistics.median(rates["concbench"]) / statistics.median(rates["c-epoll"])
         print(f"\nconcbench / C client: {ratio:.2f} (medians of the same run)")
+    output = Path("results") / f"ceiling-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}.json"
+    write_json_atomically(output, {
+        "command": "concbench ceiling " + " ".join(sys.argv[2:]), "git_commit": git_commit(),
+        "connections": args.connections, "size": args.size, "duration_s": args.duration,
+        "server_cpus": list(server_cpus), "loadgen_cpus": list(loadgen_cpus),
+        "echoes_per_s": rates, "client_core_busy_pct": busy, "server_core_busy_pct": server_busy,
+        "ratio_concbench_to_c": ratio, "bare_uvloop_is_unverified": True})
+    print(f"figures written to {output}")
     if any(statistics.median(v) > 90 for v in server_busy.values() if v):
         print("note: the reference server's core was over 90% busy: on this machine the server side, not only "
               "the client, limits the figure (loopback TCP work is charged to both cores)")

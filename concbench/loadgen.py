@@ -63,20 +63,22 @@ class LoadOutcome:
 class Connection(asyncio.Protocol):
     """One closed-loop client connection: send, wait for the exact reply, record, send again."""
 
-    __slots__ = ("gen", "ring", "index", "transport", "expected", "received", "sent_at",
-                 "completed", "done", "record")
+    __slots__ = ("gen", "ring", "ring_len", "index", "transport", "expected", "received", "sent_at",
+                 "completed", "done", "record", "sending")
 
     def __init__(self, gen: "LoadGenerator", offset: int):
         self.gen = gen
         self.ring = gen.ring                 # ((request, expected_reply), ...)
-        self.index = offset % len(self.ring)
+        self.ring_len = len(self.ring)
+        self.index = offset % self.ring_len
         self.record = gen.record
         self.transport = None
         self.expected = b""
         self.received = 0                    # bytes of the current reply verified so far
         self.sent_at = 0                     # perf_counter_ns of the request in flight; 0 = none
-        self.completed = 0
+        self.completed = False               # has had at least one verified reply
         self.done = False
+        self.sending = False                 # keep the loop going; the generator flips it for all
 
     def connection_made(self, transport):
         self.transport = transport
@@ -84,7 +86,7 @@ class Connection(asyncio.Protocol):
 
     def send_next(self):
         index = self.index + 1
-        if index == len(self.ring):
+        if index == self.ring_len:
             index = 0
         self.index = index
         request, self.expected = self.ring[index]
@@ -92,17 +94,23 @@ class Connection(asyncio.Protocol):
         self.transport.write(request)
 
     def data_received(self, data):
-        # Hot path: a whole, correct reply in one piece costs one comparison.
+        # Hot path: a whole, correct reply in one piece costs one comparison; send_next is inlined.
         now = perf_counter_ns()
         if self.received or data != self.expected:
             if not self._verify_piece(data):
                 return
         self.record(now - self.sent_at)
-        self.completed += 1
-        if self.gen.sending:
-            self.send_next()
+        if self.sending:
+            index = self.index + 1
+            if index == self.ring_len:
+                index = 0
+            self.index = index
+            request, self.expected = self.ring[index]
+            self.sent_at = perf_counter_ns()
+            self.transport.write(request)
         else:
             self.sent_at = 0
+            self.completed = True
             self.gen.connection_idle(self)
 
     def _verify_piece(self, data) -> bool:
@@ -201,6 +209,11 @@ class LoadGenerator:
                 if conn.sent_at and now - conn.sent_at > limit_ns:
                     conn.fail("timeout", f"no complete reply within {self.plan.timeout_s:g} s")
 
+    def set_sending(self, sending: bool):
+        self.sending = sending
+        for conn in self.connections:
+            conn.sending = sending
+
     async def _until_idle(self, loop):
         """Wait (not sending) until no request is in flight; the timeout watcher bounds the wait."""
         self._all_idle = loop.create_future()
@@ -226,7 +239,7 @@ class LoadGenerator:
             await self._until_idle(loop)
             outcome.ramped = sum(1 for c in self.connections if c.completed and not c.done)
             self.on_event("connected")
-            self.sending = True
+            self.set_sending(True)
             for conn in self.connections:
                 if not conn.done:
                     conn.send_next()
@@ -239,7 +252,7 @@ class LoadGenerator:
             end_index = len(self.latencies)
             cpu1, t1, cores1 = time.process_time(), time.perf_counter(), cpu.read_cores()
             self.on_event("window_end")
-            self.sending = False
+            self.set_sending(False)
             await self._until_idle(loop)   # drain: each request in flight gets its reply or times out
         finally:
             watcher.cancel()
