@@ -1,4 +1,4 @@
-"""The command line (a contract other tools rely on): list, serve, load, run, ceiling.
+"""The command line (a contract other tools rely on): list, serve, load, run, ceiling, report, show.
 
 It owns argument parsing and exit codes: bad input exits 2 with one line, no traceback.
 The work itself lives in serve, loadgen, orchestrate and results.
@@ -118,6 +118,11 @@ def build_parser() -> Parser:
     from .orchestrate import add_run_arguments, add_ceiling_arguments
     add_run_arguments(sub.add_parser("run", help="the orchestrated suite (what make bench calls)"))
     add_ceiling_arguments(sub.add_parser("ceiling", help="the load generator's ceiling against the reference C server"))
+    p = sub.add_parser("report", help="charts, summary.md and index.html from result files")
+    p.add_argument("results", nargs="+", metavar="RESULT")
+    p.add_argument("--output", default="reports", help="folder for the reports (default: reports/)")
+    p = sub.add_parser("show", help="the summary table of a result file")
+    p.add_argument("result", metavar="RESULT")
     return parser
 
 

@@ -73,5 +73,5 @@ def add_server_evidence(record: dict, server: dict, server_cpus: int) -> dict:
     record["server_cpu_pct"] = 100.0 * cpu_s / window if window > 0 else 0.0
     record["server_cpu_per_request_s"] = cpu_s / record["requests"] if record["requests"] else 0.0
     record["server_saturated"] = record["server_cpu_pct"] >= SERVER_SATURATED_PCT * server_cpus
-    record["server_cpus"] = server_cpus
+    record["server_cpu_count"] = server_cpus
     return record

@@ -75,6 +75,7 @@ def add_run_arguments(p) -> None:
     p.add_argument("--option", "-O", action="append", default=[], metavar="RUNNER:NAME=VALUE",
                    help="a runner option, e.g. processes:workers=8")
     p.add_argument("-o", "--output", help="result file (default: results/<scenario>-<time>.json)")
+    p.add_argument("--no-report", action="store_true", help="skip the charts and HTML report")
 
 
 def add_ceiling_arguments(p) -> None:
@@ -245,6 +246,7 @@ def default_output(scenarios: list[str]) -> Path:
 
 
 def cmd_run(args) -> int:
+    from analysis.report import write_report
     from analysis.table import summary_table
     from .results import RunContext, write_suite
     try:
@@ -286,6 +288,35 @@ def cmd_run(args) -> int:
     elapsed = time.monotonic() - started
     print(f"\nfinished {len(order)} measurements in {elapsed:.0f} s; results: {output}\n")
     print(summary_table(output))
+    if not args.no_report:
+        print_report_paths(write_report(output))
+    return 0
+
+
+def print_report_paths(paths) -> None:
+    print("\nreport:")
+    for path in paths:
+        print(f"  {path}")
+
+
+def cmd_report(args) -> int:
+    from analysis.report import write_report
+    from .results import NotAResult
+    for path in args.results:
+        try:
+            print_report_paths(write_report(path, args.output))
+        except NotAResult as exc:
+            raise UsageError(str(exc)) from None
+    return 0
+
+
+def cmd_show(args) -> int:
+    from analysis.table import summary_table
+    from .results import NotAResult
+    try:
+        print(summary_table(args.result))
+    except NotAResult as exc:
+        raise UsageError(str(exc)) from None
     return 0
 
 
@@ -294,4 +325,4 @@ def cmd_ceiling(args) -> int:
     return run_ceiling(args)
 
 
-COMMANDS = {"run": cmd_run, "ceiling": cmd_ceiling}
+COMMANDS = {"run": cmd_run, "ceiling": cmd_ceiling, "report": cmd_report, "show": cmd_show}

@@ -49,7 +49,7 @@ RECORD_KEYS = {
     "connections": int, "connected": int, "ramped": int, "served_connections": int, "starved_connections": int,
     "loadgen_cpu_s": float, "loadgen_cpu_pct": float, "loadgen_cores": str, "loadgen_core_busy_pct": float,
     "client_bound": bool,
-    "server_cpu_s": float, "server_cpu_pct": float, "server_core_busy_pct": float, "server_cpus": int,
+    "server_cpu_s": float, "server_cpu_pct": float, "server_core_busy_pct": float, "server_cpu_count": int,
     "server_cpu_per_request_s": float, "server_saturated": bool,
     "server_rss_bytes": int, "server_uss_bytes": int, "server_pss_bytes": int,
     "server_threads": int, "server_processes": int,

@@ -1,0 +1,113 @@
+"""Charts drawn from result files only (matplotlib, Agg): one figure per scenario and parameters.
+
+Throughput, p99 latency, server CPU per request and server memory, each against concurrency,
+one line per runner with the spread over repetitions as a band. Failed levels are marked as
+failed, never drawn as figures; client-bound points are hollow.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from .table import group_cases  # noqa: E402
+
+# metric key -> (axis label, scale to display units, log y?)
+PANELS = {
+    "throughput": ("throughput_rps", "verified requests / s", 1.0, False),
+    "latency-p99": ("latency_p99_s", "p99 latency (ms)", 1e3, True),
+    "cpu-per-request": ("server_cpu_per_request_s", "server CPU per request (µs)", 1e6, False),
+    # PSS: shared pages divided among the processes sharing them, the fair sum for pre-forked workers
+    "memory": ("server_pss_bytes", "server PSS, peak in window, all processes (MiB)", 1 / (1 << 20), False),
+}
+
+
+def machine_line(records: list[dict]) -> str:
+    first = records[0]
+    return (f"{first.get('cpu_model_name', 'unknown cpu')}, {first.get('cpu_count', '?')} cpus, "
+            f"Python {first.get('python_version', '?')}, server cpu {first.get('server_cpus', '?')}, "
+            f"load generator cpu {first.get('loadgen_cpus', '?')}, {first.get('profile', '?')} profile, "
+            f"commit {str(first.get('git_commit', '?'))[:12]}, {str(first.get('date', first.get('measured_at', '')))[:16]}")
+
+
+def series(records: list[dict], key: str, scale: float):
+    """(scenario, params) -> runner -> sorted [(connections, median, low, high, n_ok, n_all, client_bound)]."""
+    out: dict = defaultdict(lambda: defaultdict(list))
+    for (scenario, params, connections, runner), reps in group_cases(records).items():
+        passed = [r for r in reps if r["status"] == "ok" and r.get(key)]
+        values = [r[key] * scale for r in passed]
+        point = (connections, statistics.median(values) if values else None,
+                 min(values) if values else None, max(values) if values else None,
+                 len(passed), len(reps), any(r.get("client_bound") for r in passed))
+        out[(scenario, params)][runner].append(point)
+    for by_runner in out.values():
+        for points in by_runner.values():
+            points.sort()
+    return out
+
+
+def draw_panel(ax, by_runner: dict, label: str, log_y: bool, colours: dict) -> None:
+    failed_at: dict = defaultdict(int)           # stack the labels of failures at the same x
+    for runner, points in sorted(by_runner.items()):
+        colour = colours[runner]
+        ok = [p for p in points if p[1] is not None]
+        if ok:
+            xs = [p[0] for p in ok]
+            ax.plot(xs, [p[1] for p in ok], "-", color=colour, label=runner, linewidth=1.6)
+            ax.fill_between(xs, [p[2] for p in ok], [p[3] for p in ok], color=colour, alpha=0.18, linewidth=0)
+            for x, median, _, _, passed, total, bound in ok:
+                ax.plot([x], [median], "o", color=colour, markersize=5,
+                        markerfacecolor="white" if bound else colour)
+                if passed < total:                # some repetitions failed: say so at the point
+                    ax.annotate(f"{passed}/{total} ok", (x, median), textcoords="offset points",
+                                xytext=(4, 4), fontsize=7, color=colour)
+        failed = [p for p in points if p[1] is None]
+        for x, *_ in failed:
+            ax.plot([x], [0.0], marker="x", color=colour, markersize=9, markeredgewidth=2, linestyle="none",
+                    transform=ax.get_xaxis_transform(), clip_on=False)
+            ax.text(x, 0.03 + 0.045 * failed_at[x], f"{runner} failed", color=colour, fontsize=7,
+                    ha="center", transform=ax.get_xaxis_transform())
+            failed_at[x] += 1
+    levels = sorted({p[0] for points in by_runner.values() for p in points})
+    if levels:
+        ax.set_xlim(levels[0] / 1.6, levels[-1] * 1.6)   # also keeps a single level drawable
+    ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlabel("concurrent connections (log scale)")
+    ax.set_ylabel(label)
+    ax.grid(True, which="both", alpha=0.3)
+
+
+def draw_scenario(records: list[dict], scenario: str, params: tuple, path) -> None:
+    """Four panels for one scenario and parameter set, written to `path` (PNG)."""
+    runners = sorted({r["runner"] for r in records})
+    palette = plt.get_cmap("tab10")
+    colours = {runner: palette(i % 10) for i, runner in enumerate(runners)}
+    fig, axes = plt.subplots(2, 2, figsize=(14, 10))
+    for ax, (title, (key, label, scale, log_y)) in zip(axes.flat, PANELS.items()):
+        data = series(records, key, scale).get((scenario, params), {})
+        draw_panel(ax, data, label, log_y, colours)
+        ax.set_title(title)
+    handles, labels = {}, {}
+    for ax in axes.flat:                          # every runner, even one with a single panel of data
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(list(handles.values()), list(handles), loc="center right", fontsize=9, title="runner")
+    param_text = ", ".join(f"{k}={v}" for k, v in params)
+    fig.suptitle(f"{scenario} ({param_text}): line = median over repetitions, band = min-max\n"
+                 f"x = every repetition at that level failed (errors, timeouts or starved connections); "
+                 f"hollow marker = client-bound (load generator core > 90% busy); "
+                 f"'1/3 ok' = figure from the repetitions that passed", fontsize=11)
+    fig.text(0.5, 0.005, machine_line(records), ha="center", fontsize=8, color="#444")
+    fig.tight_layout(rect=(0, 0.02, 0.88, 0.95))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def scenario_keys(records: list[dict]) -> list[tuple]:
+    return sorted({(scenario, params) for (scenario, params, _, _) in group_cases(records)})

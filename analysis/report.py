@@ -1,0 +1,43 @@
+"""`concbench report RESULT...`: charts (PNG), summary.md and a self-contained index.html per result file.
+
+It reads finished result files only and writes into reports/<result name>/.
+"""
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+
+from concbench.results import load_measurements
+
+from .charts import draw_scenario, machine_line, scenario_keys
+from .table import summary_table
+
+
+def write_report(result_path, out_root="reports") -> list[Path]:
+    """Write the report for one result file; returns the paths written (index.html first)."""
+    result_path = Path(result_path)
+    records = load_measurements(result_path)
+    folder = Path(out_root) / result_path.stem
+    folder.mkdir(parents=True, exist_ok=True)
+    charts = []
+    for scenario, params in scenario_keys(records):
+        name = scenario + "".join(f"-{k}{v}" for k, v in params) + ".png"
+        draw_scenario(records, scenario, params, folder / name)
+        charts.append(folder / name)
+    table = summary_table(result_path)
+    summary = folder / "summary.md"
+    summary.write_text(f"# concbench: {result_path.name}\n\n{machine_line(records)}\n\n"
+                       f"Command: `{records[0].get('command', '?')}`\n\n```\n{table}\n```\n\n"
+                       + "".join(f"![{c.name}]({c.name})\n" for c in charts))
+    images = "".join(
+        f'<h2>{html.escape(c.stem)}</h2><img alt="{html.escape(c.stem)}" style="max-width:100%" '
+        f'src="data:image/png;base64,{base64.b64encode(c.read_bytes()).decode()}">' for c in charts)
+    index = folder / "index.html"
+    index.write_text(
+        "<!doctype html><meta charset='utf-8'><title>concbench report</title>"
+        "<body style='font-family:sans-serif;max-width:1400px;margin:auto'>"
+        f"<h1>concbench: {html.escape(result_path.name)}</h1><p>{html.escape(machine_line(records))}</p>"
+        f"<p>Command: <code>{html.escape(str(records[0].get('command', '?')))}</code></p>"
+        f"<pre>{html.escape(table)}</pre>{images}</body>")
+    return [index, summary, *charts]
