@@ -22,7 +22,7 @@ def compile_c(source: Path, binary: Path) -> Path:
     if compiler is None:
         raise RuntimeError(f"building {source.name} needs a C compiler (cc or gcc) on PATH")
     binary.parent.mkdir(exist_ok=True)
-    tmp = binary.with_suffix(".tmp")
+    tmp = binary.with_name(f"{binary.name}.tmp{os.getpid()}")   # concurrent builds never share a file
     subprocess.run([compiler, "-O2", "-o", str(tmp), str(source)], check=True)
     tmp.replace(binary)
     return binary
