@@ -100,11 +100,11 @@ def draw_scenario(records: list[dict], scenario: str, params: tuple, path) -> No
     fig.legend(list(handles.values()), list(handles), loc="center right", fontsize=9, title="runner")
     param_text = ", ".join(f"{k}={v}" for k, v in params)
     fig.suptitle(f"{scenario} ({param_text}): line = median over repetitions, band = min-max\n"
-                 f"x = every repetition at that level failed (errors, timeouts or starved connections); "
+                 f"x = every repetition at that level failed (errors, timeouts or starved connections)\n"
                  f"hollow marker = client-bound (load generator core > 90% busy); "
-                 f"'1/3 ok' = figure from the repetitions that passed", fontsize=11)
+                 f"'k/n ok' = figure from the k of n repetitions that passed", fontsize=10)
     fig.text(0.5, 0.005, machine_line(records), ha="center", fontsize=8, color="#444")
-    fig.tight_layout(rect=(0, 0.02, 0.88, 0.95))
+    fig.tight_layout(rect=(0, 0.02, 0.88, 0.93))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
