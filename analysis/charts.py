@@ -111,3 +111,62 @@ def draw_scenario(records: list[dict], scenario: str, params: tuple, path) -> No
 
 def scenario_keys(records: list[dict]) -> list[tuple]:
     return sorted({(scenario, params) for (scenario, params, _, _) in group_cases(records)})
+
+
+def rate_sweep_keys(records: list[dict]) -> list[tuple]:
+    """(scenario, params without rate, connections) that have open-loop measurements."""
+    keys = set()
+    for record in records:
+        if record.get("offered_rate"):
+            params = tuple(sorted((k[len("param_"):], v) for k, v in record.items() if k.startswith("param_")))
+            keys.add((record["scenario"], params, record["offered_connections"]))
+    return sorted(keys)
+
+
+def draw_rate_sweep(records: list[dict], scenario: str, params: tuple, connections: int, path) -> None:
+    """p99 latency (corrected and uncorrected) against offered rate, one colour per runner."""
+    from .capacity import capacities
+    chosen = [r for r in records if r.get("offered_rate") and r["scenario"] == scenario
+              and r["offered_connections"] == connections
+              and tuple(sorted((k[len("param_"):], v) for k, v in r.items() if k.startswith("param_"))) == params]
+    runners = sorted({r["runner"] for r in chosen})
+    palette = plt.get_cmap("tab10")
+    target = chosen[0].get("p99_target_s", 0.010) if chosen else 0.010
+    found = capacities(chosen)
+    fig, ax = plt.subplots(figsize=(11, 6.5))
+    for i, runner in enumerate(runners):
+        colour = palette(i % 10)
+        by_rate: dict = defaultdict(list)
+        for r in chosen:
+            if r["runner"] == runner and r["status"] == "ok":
+                by_rate[r["offered_rate"]].append(r)
+        rates = sorted(by_rate)
+        corrected = [statistics.median(x["latency_p99_s"] for x in by_rate[q]) * 1e3 for q in rates]
+        uncorrected = [statistics.median(x["latency_uncorrected_p99_s"] for x in by_rate[q]) * 1e3 for q in rates]
+        ax.plot(rates, corrected, "o-", color=colour, label=f"{runner}: p99 from intended send (corrected)")
+        ax.plot(rates, uncorrected, "s--", color=colour, alpha=0.6, markersize=4,
+                label=f"{runner}: p99 from actual send (uncorrected)")
+        for q in rates:
+            if any(x.get("overloaded") for x in by_rate[q]):
+                ax.plot([q], [corrected[rates.index(q)]], "o", markersize=12, markerfacecolor="none",
+                        markeredgecolor="red")
+        capacity = found.get((scenario, params, connections, runner), {}).get("median")
+        if capacity:
+            ax.axvline(capacity, color=colour, linestyle=":", linewidth=1.5)
+            ax.annotate(f"{runner} capacity\n{capacity:,.0f}/s", (capacity, target * 1e3), color=colour,
+                        textcoords="offset points", xytext=(4, 8), fontsize=8)
+    ax.axhline(target * 1e3, color="black", linewidth=1, linestyle="-.", label=f"p99 target {target * 1e3:g} ms")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("offered rate, requests/s in total (open loop, log scale)")
+    ax.set_ylabel("p99 latency (ms, log scale)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    param_text = ", ".join(f"{k}={v}" for k, v in params)
+    ax.set_title(f"{scenario} ({param_text}), {connections} connections: latency against offered rate\n"
+                 f"red ring = overloaded (achieved < 99% of offered); dotted line = capacity at the p99 target",
+                 fontsize=10)
+    fig.text(0.5, 0.005, machine_line(records), ha="center", fontsize=8, color="#444")
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

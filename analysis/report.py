@@ -10,7 +10,8 @@ from pathlib import Path
 
 from concbench.results import load_measurements
 
-from .charts import draw_scenario, machine_line, scenario_keys
+from .capacity import capacity_table
+from .charts import draw_rate_sweep, draw_scenario, machine_line, rate_sweep_keys, scenario_keys
 from .table import summary_table
 
 
@@ -21,11 +22,18 @@ def write_report(result_path, out_root="reports") -> list[Path]:
     folder = Path(out_root) / result_path.stem
     folder.mkdir(parents=True, exist_ok=True)
     charts = []
-    for scenario, params in scenario_keys(records):
+    closed_loop = [r for r in records if not r.get("offered_rate")]     # charts against concurrency
+    for scenario, params in scenario_keys(closed_loop):
         name = scenario + "".join(f"-{k}{v}" for k, v in params) + ".png"
-        draw_scenario(records, scenario, params, folder / name)
+        draw_scenario(closed_loop, scenario, params, folder / name)
+        charts.append(folder / name)
+    for scenario, params, connections in rate_sweep_keys(records):
+        name = f"{scenario}" + "".join(f"-{k}{v}" for k, v in params) + f"-c{connections}-latency-vs-rate.png"
+        draw_rate_sweep(records, scenario, params, connections, folder / name)
         charts.append(folder / name)
     table = summary_table(result_path)
+    if rate_sweep_keys(records):
+        table += "\n\n" + capacity_table(result_path)
     summary = folder / "summary.md"
     summary.write_text(f"# concbench: {result_path.name}\n\n{machine_line(records)}\n\n"
                        f"Command: `{records[0].get('command', '?')}`\n\n```\n{table}\n```\n\n"

@@ -15,7 +15,10 @@ def group_cases(records: list[dict]) -> dict[tuple, list[dict]]:
     """(scenario, params, connections, runner) -> the repetitions of that case."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for record in records:
-        params = tuple(sorted((k[len("param_"):], v) for k, v in record.items() if k.startswith("param_")))
+        params = [(k[len("param_"):], v) for k, v in record.items() if k.startswith("param_")]
+        if record.get("offered_rate"):
+            params.append(("rate", record["offered_rate"]))       # open loop: the rate is part of the case
+        params = tuple(sorted(params))
         groups[(record["scenario"], params, record["offered_connections"], record["runner"])].append(record)
     return groups
 
@@ -54,15 +57,20 @@ def case_row(reps: list[dict]) -> dict:
     return row
 
 
+def case_label(scenario: str, params: tuple) -> str:
+    return scenario + "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in params)
+
+
 def summary_table(path) -> str:
     records = load_measurements(path)
     groups = group_cases(records)
-    header = (f"{'scenario':<18} {'conns':>5} {'runner':<16} {'req/s median (min-max)':>30} "
+    width = max([18] + [len(case_label(s, p)) for (s, p, _, _) in groups])
+    header = (f"{'scenario':<{width}} {'conns':>5} {'runner':<16} {'req/s median (min-max)':>30} "
               f"{'p99 ms':>8} {'srv cpu':>7} {'cli core':>8} {'srv RSS':>10}  status")
     lines = [header, "-" * len(header)]
     previous = None
     for (scenario, params, connections, runner), reps in sorted(groups.items()):
-        label = scenario + "".join(f" {k}={v}" for k, v in params)
+        label = case_label(scenario, params)
         if previous is not None and previous != (label, connections):
             lines.append("")
         previous = (label, connections)
@@ -78,7 +86,9 @@ def summary_table(path) -> str:
             status += f", {row['client_bound']} client-bound"
         if row["failed"]:
             status += f", {row['failed']} FAILED: {row['failure']}"
-        lines.append(f"{label:<18} {connections:>5} {runner:<16} {figures}  {status}")
+        if row["passed"] and any(r.get("overloaded") for r in reps if r["status"] == "ok"):
+            status += ", OVERLOADED (achieved < 99% of offered)"
+        lines.append(f"{label:<{width}} {connections:>5} {runner:<16} {figures}  {status}")
     lines.append("")
     lines.append("req/s: verified replies per second in the window; median and (min-max) over the repetitions that "
                  "passed.\nA failed repetition (any error, timeout or starved connection) gives no figure. "

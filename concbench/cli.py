@@ -111,6 +111,10 @@ def build_parser() -> Parser:
     p.add_argument("--warmup", type=float, default=1.0, help="discarded warm-up, seconds (default 1)")
     p.add_argument("--size", type=positive_int, help="scenario parameter (echo: message size, default 64)")
     p.add_argument("--timeout", type=positive_float, default=2.0, help="per-request timeout, seconds (default 2)")
+    p.add_argument("--rate", type=positive_float,
+                   help="open loop: send R requests/s in total on a fixed timetable (default: closed loop)")
+    p.add_argument("--arrival", choices=("uniform", "poisson"), default="uniform",
+                   help="open-loop timetable: evenly spaced or Poisson arrivals (default uniform)")
     p.add_argument("--cpus", type=cpu_list, help="pin the load generator to these cpus")
     p.add_argument("--json", metavar="FILE", help="write the result as JSON to FILE ('-' for stdout)")
     p.add_argument("--events", action="store_true", help=argparse.SUPPRESS)  # JSON lines for the orchestrator
@@ -196,7 +200,8 @@ def cmd_load(args) -> int:
         if args.events:
             print(json.dumps({"event": event}), flush=True)
 
-    plan = LoadPlan(host, port, args.connections, args.warmup, args.duration, args.timeout)
+    plan = LoadPlan(host, port, args.connections, args.warmup, args.duration, args.timeout,
+                    rate=args.rate, arrival=args.arrival)
     outcome = run_load(plan, registry.SCENARIOS[args.scenario].client_workload(params), emit)
     report = loadgen_report(outcome)
     report.update(scenario=args.scenario, params=params, target=f"{host}:{port}")
@@ -214,10 +219,18 @@ def cmd_load(args) -> int:
 
 
 def describe_load(report: dict) -> str:
-    line = (f"{report['status']}: {report['throughput_rps']:,.0f} req/s, "
+    offered = (f" of {report['offered_rate']:,.0f} offered ({report['arrival']}"
+               f"{', OVERLOADED' if report['overloaded'] else ''})" if report.get("offered_rate") else "")
+    line = (f"{report['status']}: {report['throughput_rps']:,.0f} req/s{offered}, "
             f"p50 {report['latency_p50_s'] * 1e3:.3f} ms, p99 {report['latency_p99_s'] * 1e3:.3f} ms, "
             f"{report['requests']:,} verified replies in {report['window_s']:.2f} s, "
             f"{report['errors']} errors, load generator CPU {report['loadgen_cpu_pct']:.0f}%")
+    if report.get("offered_rate"):
+        line += (f"\nlatency from the intended send time (corrected) p99 {report['latency_p99_s'] * 1e3:.3f} ms, "
+                 f"max {report['latency_max_s'] * 1e3:.3f} ms; from the actual send (uncorrected) "
+                 f"p99 {report['latency_uncorrected_p99_s'] * 1e3:.3f} ms, max "
+                 f"{report['latency_uncorrected_max_s'] * 1e3:.3f} ms; our timer's lateness p99 "
+                 f"{report['schedule_lateness_p99_s'] * 1e3:.3f} ms (not charged to the server)")
     if report.get("first_error"):
         line += f"\nfirst error: {report['first_error']}"
     if report.get("starved_connections"):

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import heapq
 import os
+import random
 import socket
 import time
 from array import array
@@ -33,6 +35,12 @@ class LoadPlan:
     duration_s: float
     timeout_s: float = 2.0
     connect_timeout_s: float = 5.0
+    rate: float | None = None             # open loop: requests/s in total; None = closed loop
+    arrival: str = "uniform"              # open loop timetable: uniform or poisson
+
+    @property
+    def open_loop(self) -> bool:
+        return self.rate is not None
 
 
 @dataclass
@@ -42,6 +50,10 @@ class LoadOutcome:
     window_s: float = 0.0
     requests: int = 0                     # verified replies completed inside the window
     latencies_ns: array = field(default_factory=lambda: array("q"))
+    # open loop only: latency from the actual send, and how late our own timer sent requests
+    latencies_uncorrected_ns: array = field(default_factory=lambda: array("q"))
+    lateness_ns: array = field(default_factory=lambda: array("q"))
+    backlog_end: float = 0.0              # open loop: timetable slots due but not yet sent, at the window's end
     errors: dict = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
     first_error: str = ""
     connected: int = 0
@@ -161,6 +173,61 @@ class Connection(asyncio.Protocol):
             self.transport.close()
 
 
+class PacedConnection(Connection):
+    """Open loop: requests leave on a timetable, not when replies come back (wrk2's model).
+
+    Latency is measured from the intended send time whenever the delay was the server's doing
+    (the previous reply had not come back by then): coordinated omission corrected. A delay caused
+    only by our own timer's granularity is not charged to the server; it is recorded as lateness.
+    """
+
+    __slots__ = ("due", "intended_at", "record_uncorrected", "next_gap", "parked")
+
+    def __init__(self, gen: "LoadGenerator", offset: int):
+        super().__init__(gen, offset)
+        self.record_uncorrected = gen.record_uncorrected
+        self.next_gap = gen.next_gap
+        self.parked = gen.parked
+        self.due = 0                          # this connection's place in the timetable (ns)
+        self.intended_at = 0                  # where this request's latency is measured from
+
+    def send_next(self):                      # ramp-up and closed-loop style sends
+        super().send_next()
+        self.intended_at = self.sent_at
+
+    def send_due(self, intended_at: int):
+        index = self.index + 1
+        if index == self.ring_len:
+            index = 0
+        self.index = index
+        request, self.expected = self.ring[index]
+        self.sent_at = perf_counter_ns()
+        self.intended_at = intended_at
+        self.transport.write(request)
+
+    def data_received(self, data):
+        now = perf_counter_ns()
+        if self.received or data != self.expected:
+            if not self._verify_piece(data):
+                return
+        self.record(now - self.intended_at)
+        self.record_uncorrected(now - self.sent_at)
+        parked = self.parked
+        if parked and parked[0][0] <= now:
+            self.gen.release_due(now)
+        if self.sending:
+            self.due += self.next_gap()
+            if self.due <= now:               # the server made us miss our slot: count from the slot
+                self.send_due(self.due)
+            else:
+                self.sent_at = 0
+                heapq.heappush(parked, (self.due, id(self), self))
+        else:
+            self.sent_at = 0
+            self.completed = True
+            self.gen.connection_idle(self)
+
+
 class LoadGenerator:
     """Runs a LoadPlan against one target; `on_event(name)` is told 'connected', 'window_start', 'window_end'."""
 
@@ -171,6 +238,18 @@ class LoadGenerator:
         self.outcome = LoadOutcome(plan)
         self.latencies = array("q")
         self.record = self.latencies.append      # hot path: a bound method, no lookups
+        self.latencies_uncorrected = array("q")
+        self.record_uncorrected = self.latencies_uncorrected.append
+        self.lateness = array("q")
+        self.parked: list = []                   # open loop: heap of (due_ns, id, connection)
+        if plan.open_loop:
+            interval_ns = plan.connections * 1e9 / plan.rate     # per connection
+            self.interval_ns = interval_ns
+            if plan.arrival == "poisson":
+                expovariate = random.Random(0x5EED).expovariate
+                self.next_gap = lambda: int(expovariate(1.0 / interval_ns))
+            else:
+                self.next_gap = lambda: int(interval_ns)
         self.sending = False
         self.connections: list[Connection] = []
         self._all_idle: asyncio.Future | None = None
@@ -189,10 +268,11 @@ class LoadGenerator:
     # --- phases ----------------------------------------------------------------------
     async def _connect_one(self, loop, offset: int, limit: asyncio.Semaphore):
         plan = self.plan
+        protocol = PacedConnection if plan.open_loop else Connection
         async with limit:
             try:
                 _, conn = await asyncio.wait_for(
-                    loop.create_connection(lambda: Connection(self, offset), plan.host, plan.port),
+                    loop.create_connection(lambda: protocol(self, offset), plan.host, plan.port),
                     plan.connect_timeout_s)
             except (OSError, asyncio.TimeoutError) as exc:
                 detail = "timed out" if isinstance(exc, asyncio.TimeoutError) else (exc.strerror or str(exc))
@@ -208,6 +288,43 @@ class LoadGenerator:
             for conn in self.connections:
                 if conn.sent_at and now - conn.sent_at > limit_ns:
                     conn.fail("timeout", f"no complete reply within {self.plan.timeout_s:g} s")
+
+    def release_due(self, now: int):
+        """Send every parked request whose slot has come; the connection was idle, so a late
+        send here is our timer's lateness (recorded), not the server's."""
+        parked = self.parked
+        while parked and parked[0][0] <= now:
+            due, _, conn = heapq.heappop(parked)
+            if conn.sending and not conn.done:
+                conn.send_due(perf_counter_ns())
+                self.lateness.append(conn.sent_at - due)
+
+    async def _ticker(self):
+        """Open loop: wake at the next slot (the event loop's timers have millisecond resolution)."""
+        while self.sending:
+            now = perf_counter_ns()
+            self.release_due(now)
+            delay = (self.parked[0][0] - now) / 1e9 if self.parked else 0.001
+            await asyncio.sleep(max(delay, 0.001))
+
+    def schedule_backlog(self, now: int) -> float:
+        """Open loop: how many timetable slots have passed without their request being sent (estimate)."""
+        behind = 0.0
+        for conn in self.connections:
+            if conn.sent_at and not conn.done and now > conn.due:   # in flight past its slot
+                behind += max(0.0, (now - conn.due) / self.interval_ns - 1.0)
+        return behind
+
+    def start_timetable(self):
+        """Open loop: give every connection its first slot, spread so the total rate is even."""
+        start = perf_counter_ns() + 1_000_000
+        count = len(self.connections)
+        for k, conn in enumerate(self.connections):
+            if conn.done:
+                continue
+            offset = int(self.next_gap() if self.plan.arrival == "poisson" else self.next_gap() * k / count)
+            conn.due = start + offset
+            heapq.heappush(self.parked, (conn.due, id(conn), conn))
 
     def set_sending(self, sending: bool):
         self.sending = sending
@@ -240,19 +357,31 @@ class LoadGenerator:
             outcome.ramped = sum(1 for c in self.connections if c.completed and not c.done)
             self.on_event("connected")
             self.set_sending(True)
-            for conn in self.connections:
-                if not conn.done:
-                    conn.send_next()
+            ticker = None
+            if plan.open_loop:
+                self.start_timetable()
+                ticker = asyncio.ensure_future(self._ticker())
+            else:
+                for conn in self.connections:
+                    if not conn.done:
+                        conn.send_next()
             await asyncio.sleep(plan.warmup_s)
             cores = tuple(sorted(os.sched_getaffinity(0)))
             start_index = len(self.latencies)
+            late_start = len(self.lateness)
             cores0, cpu0, t0 = cpu.read_cores(), time.process_time(), time.perf_counter()
             self.on_event("window_start")
             await asyncio.sleep(plan.duration_s)
             end_index = len(self.latencies)
+            late_end = len(self.lateness)
+            if plan.open_loop:
+                outcome.backlog_end = self.schedule_backlog(perf_counter_ns())
             cpu1, t1, cores1 = time.process_time(), time.perf_counter(), cpu.read_cores()
             self.on_event("window_end")
             self.set_sending(False)
+            self.parked.clear()
+            if ticker is not None:
+                ticker.cancel()
             await self._until_idle(loop)   # drain: each request in flight gets its reply or times out
         finally:
             watcher.cancel()
@@ -263,6 +392,9 @@ class LoadGenerator:
         outcome.loadgen_cores = cores
         outcome.loadgen_core_busy_pct = cpu.busy_pct(cores0, cores1, cores)
         outcome.latencies_ns = self.latencies[start_index:end_index]
+        if plan.open_loop:
+            outcome.latencies_uncorrected_ns = self.latencies_uncorrected[start_index:end_index]
+            outcome.lateness_ns = self.lateness[late_start:late_end]
         outcome.requests = end_index - start_index
         outcome.served_connections = sum(1 for c in self.connections if c.completed)
         await asyncio.sleep(0)          # let transports finish closing

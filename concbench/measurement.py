@@ -5,6 +5,7 @@ results files, tables and `load --json` share. Pure computation: no I/O.
 """
 from __future__ import annotations
 
+from .histogram import Histogram
 from .latency import summarize
 
 # A load generator whose cores were busier than this (softirq included) had no headroom:
@@ -12,6 +13,8 @@ from .latency import summarize
 CLIENT_BOUND_PCT = 90.0
 # A server using at least this share of its cpus was saturated (the figure is its capacity).
 SERVER_SATURATED_PCT = 90.0
+# Open loop: achieved below this share of the offered rate means the server could not keep up.
+KEEPING_UP_SHARE = 0.99
 
 
 def loadgen_report(outcome) -> dict:
@@ -26,7 +29,7 @@ def loadgen_report(outcome) -> dict:
         status = "failed"
     else:
         status = "ok"
-    return {
+    report = {
         "status": status,
         "throughput_rps": throughput,
         "requests": outcome.requests,
@@ -52,6 +55,35 @@ def loadgen_report(outcome) -> dict:
         "loadgen_cores": ",".join(map(str, outcome.loadgen_cores)),
         "loadgen_core_busy_pct": outcome.loadgen_core_busy_pct,
         "client_bound": outcome.loadgen_core_busy_pct > CLIENT_BOUND_PCT,
+        "latency_histogram": Histogram.from_values(outcome.latencies_ns).encode(),
+        "mode": "open" if plan.open_loop else "closed",
+    }
+    if plan.open_loop:
+        report.update(open_loop_report(outcome, throughput))
+    return report
+
+
+def open_loop_report(outcome, achieved: float) -> dict:
+    """Offered versus achieved rate, uncorrected latency and our own timer's lateness."""
+    plan = outcome.plan
+    uncorrected = summarize(outcome.latencies_uncorrected_ns)
+    lateness = summarize(outcome.lateness_ns)
+    # Behind if the window ended with more than 1% of a window's requests still waiting for their slot:
+    # a server catching up on a backlog can exceed the offered rate while still being behind.
+    allowed_backlog = (1.0 - KEEPING_UP_SHARE) * plan.rate * outcome.window_s
+    return {
+        "offered_rate": plan.rate,
+        "arrival": plan.arrival,
+        "achieved_ratio": achieved / plan.rate,
+        "schedule_backlog_end": outcome.backlog_end,
+        "overloaded": achieved < KEEPING_UP_SHARE * plan.rate or outcome.backlog_end > allowed_backlog,
+        "latency_uncorrected_p50_s": uncorrected.get("p50", 0.0),
+        "latency_uncorrected_p99_s": uncorrected.get("p99", 0.0),
+        "latency_uncorrected_p99_9_s": uncorrected.get("p99.9", 0.0),
+        "latency_uncorrected_max_s": uncorrected.get("max", 0.0),
+        "schedule_lateness_p99_s": lateness.get("p99", 0.0),
+        "schedule_lateness_max_s": lateness.get("max", 0.0),
+        "latency_uncorrected_histogram": Histogram.from_values(outcome.latencies_uncorrected_ns).encode(),
     }
 
 
@@ -61,6 +93,8 @@ def verdict(record: dict) -> str:
         return "starved" if record.get("starved_connections") else "failed"
     if record.get("client_bound"):
         return "client-bound"
+    if record.get("overloaded"):
+        return "overloaded"
     return "ok"
 
 

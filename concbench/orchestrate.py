@@ -31,6 +31,9 @@ class Profile:
     window_s: float
     repetitions: int
     timeout_s: float = 2.0
+    rates: tuple = (None,)              # open-loop offered rates; None = closed loop
+    arrival: str = "uniform"
+    p99_target_s: float = 0.010         # for capacity: the highest rate whose p99 stays under this
 
 
 PROFILES = {
@@ -50,10 +53,12 @@ class Case:
     params: tuple[tuple[str, int], ...]
     connections: int
     runner: str
+    rate: float | None = None           # open loop: offered requests/s; None = closed loop
 
     def label(self) -> str:
         params = " ".join(f"{k}={v}" for k, v in self.params)
-        return f"{self.scenario} {params} c={self.connections}"
+        rate = f" rate={self.rate:g}" if self.rate else ""
+        return f"{self.scenario} {params} c={self.connections}{rate}"
 
 
 def add_run_arguments(p) -> None:
@@ -70,6 +75,15 @@ def add_run_arguments(p) -> None:
     p.add_argument("--warmup", type=float, help="discarded warm-up per measurement, seconds")
     p.add_argument("--duration", type=positive_float, help="measuring window per measurement, seconds")
     p.add_argument("--timeout", type=positive_float, help="per-request timeout, seconds")
+    p.add_argument("--rates", type=positive_float, nargs="+", metavar="R",
+                   help="open loop: offered rates (requests/s in total) to sweep, instead of closed loop")
+    p.add_argument("--rate-search", action="store_true",
+                   help="open loop: per runner, raise the offered rate until it cannot keep up or p99 passes "
+                        "the target, then bisect; reports the capacity at the target")
+    p.add_argument("--rate-start", type=positive_float, default=2000.0, help="first rate of --rate-search")
+    p.add_argument("--arrival", choices=("uniform", "poisson"), default="uniform", help="open-loop timetable")
+    p.add_argument("--p99-target-ms", type=positive_float, default=10.0,
+                   help="latency target for capacity (default 10 ms)")
     p.add_argument("--server-cpus", type=cpu_list, help="cpus for the server (default: the first)")
     p.add_argument("--loadgen-cpus", type=cpu_list, help="cpus for the load generator (default: the second)")
     p.add_argument("--option", "-O", action="append", default=[], metavar="RUNNER:NAME=VALUE",
@@ -103,6 +117,10 @@ def profile_from_args(args) -> Profile:
         changes["window_s"] = args.duration
     if args.timeout:
         changes["timeout_s"] = args.timeout
+    if args.rates:
+        changes["rates"] = tuple(args.rates)
+    changes["arrival"] = args.arrival
+    changes["p99_target_s"] = args.p99_target_ms / 1e3
     return replace(profile, **changes) if changes else profile
 
 
@@ -132,9 +150,10 @@ def plan_cases(scenarios: list[str], runners: list[str], profile: Profile) -> li
         for given in param_sets:
             params = tuple(sorted(scenario.parse_params(given).items()))
             for connections in profile.connections:
-                for runner in runners:
-                    if registry.applicable(runner, scenario_name) is None:
-                        cases.append(Case(scenario_name, params, connections, runner))
+                for rate in profile.rates:
+                    for runner in runners:
+                        if registry.applicable(runner, scenario_name) is None:
+                            cases.append(Case(scenario_name, params, connections, runner, rate))
     return cases
 
 
@@ -148,7 +167,7 @@ def schedule(cases: list[Case], runners: list[str], repetitions: int) -> list[tu
     order = []
     for rep in range(repetitions):
         rank = {name: i for i, name in enumerate(rotated(runners, rep))}
-        cells = sorted(cases, key=lambda c: (c.scenario, c.params, c.connections, rank[c.runner]))
+        cells = sorted(cases, key=lambda c: (c.scenario, c.params, c.connections, c.rate or 0, rank[c.runner]))
         order.extend((rep, case) for case in cells)
     return order
 
@@ -161,6 +180,8 @@ def run_loadgen(case: Case, port: int, profile: Profile, loadgen_cpus, on_event)
                "--cpus", ",".join(map(str, loadgen_cpus)), "--events"]
     for name, value in case.params:
         command += [f"--{name}", str(value)]
+    if case.rate:
+        command += ["--rate", repr(case.rate), "--arrival", profile.arrival]
     deadline_s = profile.warmup_s + profile.window_s + 2 * profile.timeout_s + 30.0
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     watchdog = threading.Timer(deadline_s, proc.kill)
@@ -220,6 +241,40 @@ def measure(case: Case, profile: Profile, server_cpus, loadgen_cpus, options: di
     return record
 
 
+SEARCH_MAX_PROBES = 10
+SEARCH_RESOLUTION = 1.1        # stop bisecting when the bracket is within 10%
+
+
+def search_capacity(case: Case, profile: Profile, measure_probe) -> list[tuple[Case, dict]]:
+    """Double the offered rate until a probe misses (overloaded, failed or p99 over target), then bisect."""
+    from analysis.capacity import meets_target
+    probes = []
+    low, high, rate = 0.0, None, profile_start_rate(profile)
+    for _ in range(SEARCH_MAX_PROBES):
+        probe = replace(case, rate=round(rate))
+        record = measure_probe(probe)
+        probes.append((probe, record))
+        if meets_target(record, profile.p99_target_s):
+            low = probe.rate
+        else:
+            high = probe.rate
+        if high is None:
+            rate = low * 2
+        elif low == 0:
+            rate = high / 2
+            if rate < 1:
+                break
+        elif high / low <= SEARCH_RESOLUTION:
+            break
+        else:
+            rate = (low + high) / 2
+    return probes
+
+
+def profile_start_rate(profile: Profile) -> float:
+    return profile.rates[0] if profile.rates and profile.rates[0] else 2000.0
+
+
 def format_progress(done: int, total: int, started: float, rep: int, reps: int, case: Case) -> str:
     elapsed = time.monotonic() - started
     eta = elapsed / done * (total - done) if done else float("nan")
@@ -235,7 +290,11 @@ def format_outcome(record: dict) -> str:
         if record.get("starved_connections"):
             detail = f"{record['starved_connections']}/{record['connections']} connections starved; {detail}"
         return f"{word.upper()}: {detail}"
-    return (f"{record['throughput_rps']:>9,.0f} req/s  p99 {record['latency_p99_s'] * 1e3:7.2f} ms  "
+    offered = ""
+    if record.get("offered_rate"):
+        offered = (f" of {record['offered_rate']:,.0f} ({100 * record['achieved_ratio']:.1f}%)"
+                   f"{' OVERLOADED' if record.get('overloaded') else ''}")
+    return (f"{record['throughput_rps']:>9,.0f} req/s{offered}  p99 {record['latency_p99_s'] * 1e3:7.2f} ms  "
             f"server cpu {record.get('server_cpu_pct', 0):3.0f}%  client core {record['loadgen_core_busy_pct']:3.0f}%"
             f"{'  CLIENT-BOUND' if record.get('client_bound') else ''}")
 
@@ -267,8 +326,13 @@ def cmd_run(args) -> int:
         raise UsageError("no runner applies to the selected scenarios")
     output = Path(args.output) if args.output else default_output(scenarios)
     fairness.pin_to_cpus(loadgen_cpus)   # the orchestrator's own sampling stays off the server's cores
+    if args.rate_search:
+        profile = replace(profile, rates=(args.rate_start,))
+        cases = [replace(c, rate=None) for c in plan_cases(scenarios, runners, replace(profile, rates=(None,)))]
     order = schedule(cases, runners, profile.repetitions)
-    print(f"concbench run: {len(cases)} cases x {profile.repetitions} repetitions = {len(order)} measurements "
+    what = (f"{len(order)} capacity searches (up to {SEARCH_MAX_PROBES} probes each, p99 target "
+            f"{profile.p99_target_s * 1e3:g} ms)" if args.rate_search else f"{len(order)} measurements")
+    print(f"concbench run: {len(cases)} cases x {profile.repetitions} repetitions = {what} "
           f"({profile.name} profile: warm-up {profile.warmup_s:g} s, window {profile.window_s:g} s); "
           f"server on cpu {','.join(map(str, server_cpus))}, load generator on cpu {','.join(map(str, loadgen_cpus))}",
           flush=True)
@@ -278,16 +342,26 @@ def cmd_run(args) -> int:
     measurements = []
     started = time.monotonic()
     for done, (rep, case) in enumerate(order):
-        print(format_progress(done, len(order), started, rep, profile.repetitions, case), end=" ", flush=True)
-        measure_started = time.monotonic()
-        record = measure(case, profile, server_cpus, loadgen_cpus, options.get(case.runner, {}))
-        record.update(repetition=rep, measured_wall_s=time.monotonic() - measure_started, measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        print(format_outcome(record), flush=True)
-        measurements.append((case, record))
+        def measure_one(probe: Case) -> dict:
+            print(format_progress(done, len(order), started, rep, profile.repetitions, probe), end=" ", flush=True)
+            measure_started = time.monotonic()
+            record = measure(probe, profile, server_cpus, loadgen_cpus, options.get(probe.runner, {}))
+            record.update(repetition=rep, measured_wall_s=time.monotonic() - measure_started,
+                          measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            print(format_outcome(record), flush=True)
+            return record
+
+        if args.rate_search:
+            measurements.extend(search_capacity(case, profile, measure_one))
+        else:
+            measurements.append((case, measure_one(case)))
     write_suite(output, context, measurements)
     elapsed = time.monotonic() - started
-    print(f"\nfinished {len(order)} measurements in {elapsed:.0f} s; results: {output}\n")
+    print(f"\nfinished {len(measurements)} measurements in {elapsed:.0f} s; results: {output}\n")
     print(summary_table(output))
+    if any(case.rate for case, _ in measurements):
+        from analysis.capacity import capacity_table
+        print("\n" + capacity_table(output))
     if not args.no_report:
         print_report_paths(write_report(output))
     return 0

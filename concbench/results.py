@@ -5,7 +5,9 @@ It owns the file format: benchmark names, units and the one registry of run-meta
 
 Format log:
   1  first version: per case one `measurement` benchmark (every repetition, with all its
-     evidence) and metric benchmarks holding only repetitions that passed.
+     evidence) and metric benchmarks holding only repetitions that passed. Open-loop cases carry
+     `rate=R` in their names and `offered_rate` in metadata; `latency_histogram` holds the window's
+     latencies (concbench.histogram encoding), so percentiles can be recomputed and merged.
 """
 from __future__ import annotations
 
@@ -53,6 +55,11 @@ RECORD_KEYS = {
     "server_cpu_per_request_s": float, "server_saturated": bool,
     "server_rss_bytes": int, "server_uss_bytes": int, "server_pss_bytes": int,
     "server_threads": int, "server_processes": int,
+    "mode": str, "arrival": str, "achieved_ratio": float, "overloaded": bool, "schedule_backlog_end": float,
+    "latency_uncorrected_p50_s": float, "latency_uncorrected_p99_s": float,
+    "latency_uncorrected_p99_9_s": float, "latency_uncorrected_max_s": float,
+    "schedule_lateness_p99_s": float, "schedule_lateness_max_s": float,
+    "latency_histogram": str, "latency_uncorrected_histogram": str,
 }
 
 
@@ -78,6 +85,7 @@ class RunContext:
             "warmup_s": profile.warmup_s,
             "window_s_planned": profile.window_s,
             "repetitions": profile.repetitions,
+            "p99_target_s": profile.p99_target_s,
             "server_cpus": ",".join(map(str, server_cpus)),
             "loadgen_cpus": ",".join(map(str, loadgen_cpus)),
             "backlog": fairness.BACKLOG,
@@ -114,7 +122,8 @@ def git_commit() -> str:
 
 def case_name(case) -> str:
     params = "/".join(f"{k}={v}" for k, v in case.params)
-    return f"{case.scenario}/{params}/c={case.connections}/{case.runner}".replace("//", "/")
+    rate = f"/rate={case.rate:g}" if case.rate else ""
+    return f"{case.scenario}/{params}/c={case.connections}{rate}/{case.runner}".replace("//", "/")
 
 
 def record_metadata(record: dict) -> dict:
@@ -148,6 +157,7 @@ def write_suite(path, context: RunContext, measurements) -> None:
             "framework": runner.framework, "framework_version": runner.version(),
             "variant_of": runner.variant_of or case.runner,
             "offered_connections": case.connections,
+            **({"offered_rate": float(case.rate)} if case.rate else {}),
             **{f"param_{k}": v for k, v in case.params},
         }
         base = case_name(case)
