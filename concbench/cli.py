@@ -10,6 +10,7 @@ import errno
 import json
 import socket
 import sys
+import time
 
 from . import fairness, registry
 from .errors import UsageError
@@ -116,6 +117,11 @@ def build_parser() -> Parser:
     p.add_argument("--arrival", choices=("uniform", "poisson"), default="uniform",
                    help="open-loop timetable: evenly spaced or Poisson arrivals (default uniform)")
     p.add_argument("--cpus", type=cpu_list, help="pin the load generator to these cpus")
+    p.add_argument("--loadgen-procs", type=positive_int, default=1,
+                   help="load-generator processes (connections and rate split between them, one per cpu "
+                        "of --cpus in turn; histograms merged)")
+    p.add_argument("--start-at", type=float, metavar="UNIX_TIME",
+                   help="wait until this wall-clock time before connecting (to line up load generators on several hosts)")
     p.add_argument("--json", metavar="FILE", help="write the result as JSON to FILE ('-' for stdout)")
     p.add_argument("--events", action="store_true", help=argparse.SUPPRESS)  # JSON lines for the orchestrator
 
@@ -125,6 +131,9 @@ def build_parser() -> Parser:
     p = sub.add_parser("report", help="charts, summary.md and index.html from result files")
     p.add_argument("results", nargs="+", metavar="RESULT")
     p.add_argument("--output", default="reports", help="folder for the reports (default: reports/)")
+    p = sub.add_parser("merge-load", help="merge `load --json` files of one run (several hosts) into one report")
+    p.add_argument("parts", nargs="+", metavar="LOAD_JSON")
+    p.add_argument("--json", metavar="FILE", help="write the merged report to FILE ('-' for stdout)")
     p = sub.add_parser("show", help="the summary table of a result file")
     p.add_argument("result", metavar="RESULT")
     return parser
@@ -192,6 +201,8 @@ def cmd_load(args) -> int:
     if args.connections + 64 > limit:
         raise UsageError(f"{args.connections} connections need more open files than the limit ({limit}); "
                          f"raise the hard limit (ulimit -Hn) or use fewer connections")
+    if args.loadgen_procs > args.connections:
+        raise UsageError(f"--loadgen-procs {args.loadgen_procs} needs at least as many connections")
     problem = probe(host, port)
     if problem:
         raise UsageError(problem)
@@ -202,8 +213,18 @@ def cmd_load(args) -> int:
 
     plan = LoadPlan(host, port, args.connections, args.warmup, args.duration, args.timeout,
                     rate=args.rate, arrival=args.arrival)
-    outcome = run_load(plan, registry.SCENARIOS[args.scenario].client_workload(params), emit)
-    report = loadgen_report(outcome)
+    if args.start_at is not None:
+        wait = args.start_at - time.time()
+        if wait > 3600:
+            raise UsageError(f"--start-at is {wait:.0f} s away (more than an hour)")
+        if wait > 0:
+            time.sleep(wait)
+    workload = registry.SCENARIOS[args.scenario].client_workload(params)
+    if args.loadgen_procs > 1:
+        from .loadgen_procs import run_load_processes
+        report = run_load_processes(plan, workload, args.loadgen_procs, args.cpus, emit)
+    else:
+        report = loadgen_report(run_load(plan, workload, emit))
     report.update(scenario=args.scenario, params=params, target=f"{host}:{port}")
     if args.events:
         print(json.dumps({"event": "result", "result": report}), flush=True)
@@ -238,7 +259,33 @@ def describe_load(report: dict) -> str:
     return line
 
 
-COMMANDS = {"list": cmd_list, "serve": cmd_serve, "load": cmd_load}
+def cmd_merge_load(args) -> int:
+    from .measurement import merge_reports
+    parts = []
+    for path in args.parts:
+        try:
+            with open(path) as f:
+                part = json.load(f)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise UsageError(f"{path}: not a readable load report ({exc.__class__.__name__})") from None
+        if not isinstance(part, dict) or "latency_histogram" not in part or "requests" not in part:
+            raise UsageError(f"{path}: not a `concbench load --json` report")
+        parts.append(part)
+    if len({(p.get("scenario"), p.get("mode"), json.dumps(p.get("params"), sort_keys=True)) for p in parts}) > 1:
+        raise UsageError("the reports are of different scenarios, parameters or load modes")
+    merged = merge_reports(parts)
+    if args.json:
+        from .results import write_json_atomically
+        if args.json == "-":
+            print(json.dumps(merged, indent=2))
+        else:
+            write_json_atomically(args.json, merged)
+    if args.json != "-":
+        print(describe_load(merged))
+    return 0 if merged["status"] == "ok" else 1
+
+
+COMMANDS = {"list": cmd_list, "serve": cmd_serve, "load": cmd_load, "merge-load": cmd_merge_load}
 
 
 def main(argv=None) -> int:

@@ -109,3 +109,65 @@ def add_server_evidence(record: dict, server: dict, server_cpus: int) -> dict:
     record["server_saturated"] = record["server_cpu_pct"] >= SERVER_SATURATED_PCT * server_cpus
     record["server_cpu_count"] = server_cpus
     return record
+
+
+def merge_reports(parts: list[dict]) -> dict:
+    """Several load generators' reports of one run (processes, or hosts) as one report.
+
+    Counts and rates add up; latency histograms merge, so percentiles come from the merged
+    histogram (3 significant digits); the busiest load-generator core decides client-bound.
+    """
+    if len(parts) == 1:
+        return dict(parts[0])
+    merged = dict(parts[0])
+    total = lambda key: sum(p.get(key, 0) for p in parts)  # noqa: E731
+    for key in ("requests", "errors", "connections", "connected", "ramped", "served_connections",
+                "starved_connections", "loadgen_cpu_s", "loadgen_cpu_pct", "throughput_rps"):
+        merged[key] = total(key)
+    kinds: dict = {}
+    for part in parts:
+        for kind, count in part.get("error_kinds", {}).items():
+            kinds[kind] = kinds.get(kind, 0) + count
+    merged["error_kinds"] = kinds
+    merged["first_error"] = next((p["first_error"] for p in parts if p.get("first_error")), "")
+    merged["status"] = "ok" if all(p["status"] == "ok" for p in parts) and merged["requests"] else "failed"
+    merged["window_s"] = max(p["window_s"] for p in parts)
+    merged["loadgen_core_busy_pct"] = max(p.get("loadgen_core_busy_pct", 0.0) for p in parts)
+    merged["client_bound"] = any(p.get("client_bound") for p in parts)
+    merged["loadgen_cores"] = ",".join(sorted({c for p in parts for c in str(p.get("loadgen_cores", "")).split(",") if c}))
+    merged["loadgen_parts"] = len(parts)
+    merged.update(percentiles_from(merge_histograms(p["latency_histogram"] for p in parts), "latency"))
+    if merged["requests"]:
+        merged["latency_mean_s"] = sum(p["latency_mean_s"] * p["requests"] for p in parts) / merged["requests"]
+    merged["latency_histogram"] = merge_histograms(p["latency_histogram"] for p in parts).encode()
+    if parts[0].get("offered_rate"):
+        uncorrected = merge_histograms(p["latency_uncorrected_histogram"] for p in parts)
+        merged.update(percentiles_from(uncorrected, "latency_uncorrected"))
+        merged["latency_uncorrected_histogram"] = uncorrected.encode()
+        merged["offered_rate"] = total("offered_rate")
+        merged["achieved_ratio"] = merged["throughput_rps"] / merged["offered_rate"]
+        merged["schedule_backlog_end"] = total("schedule_backlog_end")
+        merged["overloaded"] = any(p.get("overloaded") for p in parts) or \
+            merged["achieved_ratio"] < KEEPING_UP_SHARE
+        merged["schedule_lateness_p99_s"] = max(p["schedule_lateness_p99_s"] for p in parts)  # worst part
+        merged["schedule_lateness_max_s"] = max(p["schedule_lateness_max_s"] for p in parts)
+    return merged
+
+
+def merge_histograms(encoded) -> Histogram:
+    merged = Histogram()
+    for text in encoded:
+        merged = merged.merge(Histogram.decode(text))
+    return merged
+
+
+def percentiles_from(histogram: Histogram, prefix: str) -> dict:
+    """p50/p90/p99/p99.9/max in seconds, keyed like loadgen_report's fields."""
+    if not histogram.total:
+        return {}
+    names = {"p50": 50, "p90": 90, "p99": 99, "p99_9": 99.9}
+    figures = {f"{prefix}_{name}_s": histogram.percentile(pct) / 1e9 for name, pct in names.items()}
+    figures[f"{prefix}_max_s"] = histogram.max() / 1e9
+    if prefix == "latency_uncorrected":
+        figures.pop(f"{prefix}_p90_s")
+    return figures

@@ -34,6 +34,7 @@ class Profile:
     rates: tuple = (None,)              # open-loop offered rates; None = closed loop
     arrival: str = "uniform"
     p99_target_s: float = 0.010         # for capacity: the highest rate whose p99 stays under this
+    loadgen_procs: int = 1
 
 
 PROFILES = {
@@ -84,6 +85,8 @@ def add_run_arguments(p) -> None:
     p.add_argument("--arrival", choices=("uniform", "poisson"), default="uniform", help="open-loop timetable")
     p.add_argument("--p99-target-ms", type=positive_float, default=10.0,
                    help="latency target for capacity (default 10 ms)")
+    p.add_argument("--loadgen-procs", type=positive_int, default=1,
+                   help="load-generator processes per measurement (spread over --loadgen-cpus)")
     p.add_argument("--server-cpus", type=cpu_list, help="cpus for the server (default: the first)")
     p.add_argument("--loadgen-cpus", type=cpu_list, help="cpus for the load generator (default: the second)")
     p.add_argument("--option", "-O", action="append", default=[], metavar="RUNNER:NAME=VALUE",
@@ -120,6 +123,7 @@ def profile_from_args(args) -> Profile:
     if args.rates:
         changes["rates"] = tuple(args.rates)
     changes["arrival"] = args.arrival
+    changes["loadgen_procs"] = args.loadgen_procs
     changes["p99_target_s"] = args.p99_target_ms / 1e3
     return replace(profile, **changes) if changes else profile
 
@@ -182,6 +186,8 @@ def run_loadgen(case: Case, port: int, profile: Profile, loadgen_cpus, on_event)
         command += [f"--{name}", str(value)]
     if case.rate:
         command += ["--rate", repr(case.rate), "--arrival", profile.arrival]
+    if profile.loadgen_procs > 1:
+        command += ["--loadgen-procs", str(profile.loadgen_procs)]
     deadline_s = profile.warmup_s + profile.window_s + 2 * profile.timeout_s + 30.0
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     watchdog = threading.Timer(deadline_s, proc.kill)
