@@ -52,6 +52,53 @@ def run_client(command: list[str], timeout_s: float) -> dict:
                 "first_error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
 
 
+def recording_cost_ns(samples: int = 2_000_000) -> dict:
+    """What recording one latency costs on the hot path (timestamp + subtraction + array append),
+    and what bucketing it into the histogram costs afterwards, in ns per value (median of 5)."""
+    import time
+    from array import array
+
+    from .histogram import Histogram
+    clock = time.perf_counter_ns
+
+    def timed_loop(record) -> float:
+        start = clock()
+        sent = start
+        for _ in range(samples):
+            record(clock() - sent)
+        return (clock() - start) / samples
+
+    def bare_loop() -> float:
+        start = clock()
+        sent = start
+        for _ in range(samples):
+            clock() - sent
+        return (clock() - start) / samples
+
+    per_value, bucketing = [], []
+    for _ in range(5):
+        values = array("q")
+        per_value.append(timed_loop(values.append))
+        began = clock()
+        Histogram.from_values(values)
+        bucketing.append((clock() - began) / samples)
+    return {"record_ns": statistics.median(per_value), "loop_without_append_ns": bare_loop(),
+            "histogram_bucketing_ns": statistics.median(bucketing)}
+
+
+def open_loop_check(rate: float, args, server_cpus, loadgen_cpus) -> dict:
+    """The concbench load generator in open loop at `rate` against the reference server."""
+    server = ServerProcess("reference-c", "echo", {"size": args.size}, server_cpus).start()
+    try:
+        command = [sys.executable, "-m", "concbench", "load", "echo", "--target", f"127.0.0.1:{server.port}",
+                   "--connections", str(args.connections), "--size", str(args.size), "--warmup", str(WARMUP_S),
+                   "--duration", str(args.duration), "--rate", str(rate),
+                   "--cpus", ",".join(map(str, loadgen_cpus)), "--json", "-"]
+        return run_client(command, WARMUP_S + args.duration + 60)
+    finally:
+        server.stop()
+
+
 def run_ceiling(args) -> int:
     server_cpus, loadgen_cpus = fairness.default_cpu_split()
     fairness.pin_to_cpus(loadgen_cpus)
@@ -92,6 +139,24 @@ def run_ceiling(args) -> int:
             continue
         print(f"{name:<12} {statistics.median(rates[name]):>16,.0f} ({min(rates[name]):>9,.0f}-{max(rates[name]):>9,.0f})"
               f" {statistics.median(busy[name]):>11.0f}% {statistics.median(server_busy[name]):>11.0f}%")
+    cost = recording_cost_ns()
+    print(f"\nrecording one latency: {cost['record_ns']:.0f} ns (perf_counter_ns, subtraction, array append; "
+          f"the loop alone {cost['loop_without_append_ns']:.0f} ns); bucketing into the histogram after the run: "
+          f"{cost['histogram_bucketing_ns']:.0f} ns per value")
+    open_loop = []
+    for rate in args.open_loop_rates or []:
+        result = open_loop_check(rate, args, server_cpus, loadgen_cpus)
+        open_loop.append({"offered": rate, **{k: result.get(k) for k in (
+            "throughput_rps", "achieved_ratio", "overloaded", "schedule_backlog_end", "latency_p99_s",
+            "latency_uncorrected_p99_s", "schedule_lateness_p99_s", "loadgen_core_busy_pct", "status", "first_error")}})
+        row = open_loop[-1]
+        if row["status"] != "ok":
+            print(f"open loop {rate:,.0f}/s: FAILED: {row['first_error']}")
+            continue
+        print(f"open loop {rate:,.0f}/s offered: {row['throughput_rps']:,.0f}/s achieved "
+              f"({100 * row['achieved_ratio']:.2f}%){' OVERLOADED' if row['overloaded'] else ', on schedule'}, "
+              f"p99 {row['latency_p99_s'] * 1e3:.2f} ms corrected / {row['latency_uncorrected_p99_s'] * 1e3:.2f} ms "
+              f"uncorrected, load generator core {row['loadgen_core_busy_pct']:.0f}%")
     ratio = None
     if rates["concbench"] and rates["c-epoll"]:
         ratio = statistics.median(rates["concbench"]) / statistics.median(rates["c-epoll"])
@@ -102,7 +167,8 @@ def run_ceiling(args) -> int:
         "connections": args.connections, "size": args.size, "duration_s": args.duration,
         "server_cpus": list(server_cpus), "loadgen_cpus": list(loadgen_cpus),
         "echoes_per_s": rates, "client_core_busy_pct": busy, "server_core_busy_pct": server_busy,
-        "ratio_concbench_to_c": ratio, "bare_uvloop_is_unverified": True})
+        "ratio_concbench_to_c": ratio, "bare_uvloop_is_unverified": True,
+        "recording_cost": cost, "open_loop": open_loop})
     print(f"figures written to {output}")
     if any(statistics.median(v) > 90 for v in server_busy.values() if v):
         print("note: the reference server's core was over 90% busy: on this machine the server side, not only "
