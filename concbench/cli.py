@@ -1,4 +1,4 @@
-"""The command line (a contract other tools rely on): list, serve, load, run, ceiling, report, show.
+"""The command line (a contract other tools rely on): list, serve, load, run, verify, ceiling, report, show, merge-load.
 
 It owns argument parsing and exit codes: bad input exits 2 with one line, no traceback.
 The work itself lives in serve, loadgen, orchestrate and results.
@@ -131,6 +131,9 @@ def build_parser() -> Parser:
     p = sub.add_parser("report", help="charts, summary.md and index.html from result files")
     p.add_argument("results", nargs="+", metavar="RESULT")
     p.add_argument("--output", default="reports", help="folder for the reports (default: reports/)")
+    p = sub.add_parser("verify", help="check every runner x scenario against the scenario's rules")
+    p.add_argument("--runners", nargs="+", metavar="RUNNER", help="default: all")
+    p.add_argument("--scenarios", nargs="+", metavar="SCENARIO", help="default: all")
     p = sub.add_parser("merge-load", help="merge `load --json` files of one run (several hosts) into one report")
     p.add_argument("parts", nargs="+", metavar="LOAD_JSON")
     p.add_argument("--json", metavar="FILE", help="write the merged report to FILE ('-' for stdout)")
@@ -285,7 +288,13 @@ def cmd_merge_load(args) -> int:
     return 0 if merged["status"] == "ok" else 1
 
 
-COMMANDS = {"list": cmd_list, "serve": cmd_serve, "load": cmd_load, "merge-load": cmd_merge_load}
+def cmd_verify(args) -> int:
+    from .verify import cmd_verify as verify
+    return verify(args)
+
+
+COMMANDS = {"list": cmd_list, "serve": cmd_serve, "load": cmd_load, "merge-load": cmd_merge_load,
+            "verify": cmd_verify}
 
 
 def main(argv=None) -> int:

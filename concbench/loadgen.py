@@ -58,6 +58,7 @@ class LoadOutcome:
     first_error: str = ""
     connected: int = 0
     ramped: int = 0                       # connections that answered their ramp-up exchange
+    reconnects: int = 0                   # connections reopened after a reset or close under load
     served_connections: int = 0           # connections with at least one verified reply
     loadgen_cpu_s: float = 0.0            # this process's CPU time inside the window
     loadgen_core_busy_pct: float = 0.0    # how busy the load generator's cores were (softirq included)
@@ -148,6 +149,7 @@ class Connection(asyncio.Protocol):
         self.gen.count_error(kind, detail)
         if self.transport is not None:
             self.transport.abort()
+        self.gen.connection_failed(self, kind)
         self.gen.connection_idle(self)
 
     def eof_received(self):
@@ -228,12 +230,54 @@ class PacedConnection(Connection):
             self.gen.connection_idle(self)
 
 
+class FramedReplies:
+    """Mixin for replies that are framed and judged by the scenario's response check (HTTP) rather
+    than compared with fixed bytes: the hot path stays the same, only the slow path differs."""
+    __slots__ = ()
+
+    def _verify_piece(self, data) -> bool:
+        pending = self.pending + data if self.pending else data
+        size = self.check.frame(pending)
+        if size == 0:
+            self.pending = pending
+            return False
+        self.pending = b""
+        if size < 0:
+            self.fail("mismatch", f"reply cannot be framed (starts {bytes(pending[:40])!r})")
+            return False
+        if size != len(pending):
+            self.fail("mismatch", f"{len(pending) - size} bytes after the reply, which nobody asked for")
+            return False
+        problem = self.check.problem(bytes(pending))
+        if problem:
+            self.fail("mismatch", problem)
+            return False
+        return True
+
+
+class FramedConnection(FramedReplies, Connection):
+    __slots__ = ("check", "pending")
+
+    def __init__(self, gen, offset):
+        super().__init__(gen, offset)
+        self.check, self.pending = gen.response_check, b""
+
+
+class FramedPacedConnection(FramedReplies, PacedConnection):
+    __slots__ = ("check", "pending")
+
+    def __init__(self, gen, offset):
+        super().__init__(gen, offset)
+        self.check, self.pending = gen.response_check, b""
+
+
 class LoadGenerator:
     """Runs a LoadPlan against one target; `on_event(name)` is told 'connected', 'window_start', 'window_end'."""
 
     def __init__(self, plan: LoadPlan, workload: ClientWorkload, on_event=None):
         self.plan = plan
         self.ring = tuple((e.request, e.expected_reply) for e in workload.exchanges)
+        self.response_check = workload.response_check() if workload.response_check else None
         self.on_event = on_event or (lambda name: None)
         self.outcome = LoadOutcome(plan)
         self.latencies = array("q")
@@ -242,6 +286,8 @@ class LoadGenerator:
         self.record_uncorrected = self.latencies_uncorrected.append
         self.lateness = array("q")
         self.parked: list = []                   # open loop: heap of (due_ns, id, connection)
+        self.max_reconnects = 10 * plan.connections
+        self._reconnecting: set = set()
         if plan.open_loop:
             interval_ns = plan.connections * 1e9 / plan.rate     # per connection
             self.interval_ns = interval_ns
@@ -260,6 +306,28 @@ class LoadGenerator:
         if not self.outcome.first_error:
             self.outcome.first_error = f"{kind}: {detail}"
 
+    def connection_failed(self, conn: Connection, kind: str):
+        """A connection reset or closed by the server under load is counted (above) and replaced,
+        so one bad connection does not end the run; a timed-out one is not (that is starvation)."""
+        if kind in ("reset", "closed") and self.sending and self.outcome.reconnects < self.max_reconnects:
+            self.outcome.reconnects += 1
+            self._reconnecting.add(asyncio.ensure_future(self._replace(conn)))
+
+    async def _replace(self, old: Connection):
+        loop = asyncio.get_running_loop()
+        conn = await self._connect_one(loop, old.index, asyncio.Semaphore(1))
+        if conn is None or not self.sending:
+            if conn is not None:
+                conn.close()
+            return
+        conn.sending = True
+        self.connections.append(conn)
+        if self.plan.open_loop:
+            conn.due = perf_counter_ns()
+            conn.send_due(conn.due)
+        else:
+            conn.send_next()
+
     def connection_idle(self, conn: Connection):
         if not self.sending and self._all_idle is not None and not self._all_idle.done():
             if all(c.sent_at == 0 for c in self.connections):
@@ -268,7 +336,10 @@ class LoadGenerator:
     # --- phases ----------------------------------------------------------------------
     async def _connect_one(self, loop, offset: int, limit: asyncio.Semaphore):
         plan = self.plan
-        protocol = PacedConnection if plan.open_loop else Connection
+        if self.response_check is not None:
+            protocol = FramedPacedConnection if plan.open_loop else FramedConnection
+        else:
+            protocol = PacedConnection if plan.open_loop else Connection
         async with limit:
             try:
                 _, conn = await asyncio.wait_for(
@@ -385,6 +456,8 @@ class LoadGenerator:
             await self._until_idle(loop)   # drain: each request in flight gets its reply or times out
         finally:
             watcher.cancel()
+            for task in self._reconnecting:
+                task.cancel()
             for conn in self.connections:
                 conn.close()
         outcome.window_s = t1 - t0
@@ -396,7 +469,7 @@ class LoadGenerator:
             outcome.latencies_uncorrected_ns = self.latencies_uncorrected[start_index:end_index]
             outcome.lateness_ns = self.lateness[late_start:late_end]
         outcome.requests = end_index - start_index
-        outcome.served_connections = sum(1 for c in self.connections if c.completed)
+        outcome.served_connections = min(plan.connections, sum(1 for c in self.connections if c.completed))
         await asyncio.sleep(0)          # let transports finish closing
         return outcome
 

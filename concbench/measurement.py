@@ -47,6 +47,7 @@ def loadgen_report(outcome) -> dict:
         "connections": plan.connections,
         "connected": outcome.connected,
         "ramped": outcome.ramped,
+        "reconnects": outcome.reconnects,
         "served_connections": outcome.served_connections,
         "starved_connections": outcome.starved_connections,
         "timeout_s": plan.timeout_s,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from scenarios.base import Scenario
 from scenarios.echo import SCENARIO as ECHO
+from scenarios.http import SCENARIO as HTTP
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
            default=False, only_scenarios=("echo",)),
 )}
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (ECHO,)}
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (ECHO, HTTP)}
 
 # (runner, scenario) pairs that cannot apply, with the reason shown by `list` and reports.
 NOT_APPLICABLE: dict[tuple[str, str], str] = {}

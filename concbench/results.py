@@ -48,7 +48,7 @@ RECORD_KEYS = {
     "latency_p50_s": float, "latency_p90_s": float, "latency_p99_s": float, "latency_p99_9_s": float,
     "latency_max_s": float, "latency_mean_s": float,
     "errors": int, "error_kinds": dict,
-    "connections": int, "connected": int, "ramped": int, "served_connections": int, "starved_connections": int,
+    "connections": int, "connected": int, "ramped": int, "reconnects": int, "served_connections": int, "starved_connections": int,
     "loadgen_cpu_s": float, "loadgen_cpu_pct": float, "loadgen_cores": str, "loadgen_core_busy_pct": float,
     "client_bound": bool,
     "server_cpu_s": float, "server_cpu_pct": float, "server_core_busy_pct": float, "server_cpu_count": int,

@@ -40,9 +40,7 @@ def serve(runner_name: str, scenario_name: str, params: dict, host: str, port: i
     module = runner.load()
     all_options = {**dict(runner.fixed_options), **options}
 
-    def make_session():
-        return scenario.server_session(params)
-
+    make_session = scenario.session_factory(params)
     def ready():
         print(ready_line(runner_name, scenario_name, host, bound_port), flush=True)
 

@@ -17,7 +17,7 @@ asyncio.selector_events._SelectorSocketTransport.max_size = RECV_SIZE
 
 
 class ScenarioProtocol(asyncio.Protocol):
-    __slots__ = ("make_session", "transport", "receive")
+    __slots__ = ("make_session", "transport", "session", "receive")
 
     def __init__(self, make_session):
         self.make_session = make_session
@@ -25,12 +25,15 @@ class ScenarioProtocol(asyncio.Protocol):
     def connection_made(self, transport):
         self.transport = transport
         configure_connection(transport.get_extra_info("socket"))
-        self.receive = self.make_session().receive
+        self.session = self.make_session()
+        self.receive = self.session.receive
 
     def data_received(self, data):
         reply = self.receive(data)
         if reply:
             self.transport.write(reply)
+        if self.session.closing:
+            self.transport.close()      # after the queued reply is flushed
 
 
 def serve(listener, make_session, options, ready) -> None:

@@ -14,7 +14,8 @@ from .aio import run_until_signalled
 def serve(listener, make_session, options, ready) -> None:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         configure_connection(writer.get_extra_info("socket"))
-        receive = make_session().receive
+        session = make_session()
+        receive = session.receive
         try:
             while True:
                 data = await reader.read(RECV_SIZE)
@@ -24,6 +25,8 @@ def serve(listener, make_session, options, ready) -> None:
                 if reply:
                     writer.write(reply)
                     await writer.drain()
+                if session.closing:
+                    break
         except OSError:
             pass
         finally:

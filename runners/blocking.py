@@ -20,6 +20,8 @@ def serve_connection(conn, session) -> None:
                 reply = receive(data)
                 if reply:
                     sendall(reply)
+                if session.closing:
+                    return
         except OSError:
             return
 

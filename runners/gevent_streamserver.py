@@ -17,7 +17,8 @@ from concbench.fairness import RECV_SIZE, configure_connection
 def serve(listener, make_session, options, ready) -> None:
     def handle(sock, address):
         configure_connection(sock)
-        recv, sendall, receive = sock.recv, sock.sendall, make_session().receive
+        session = make_session()
+        recv, sendall, receive = sock.recv, sock.sendall, session.receive
         try:
             while True:
                 data = recv(RECV_SIZE)
@@ -26,6 +27,8 @@ def serve(listener, make_session, options, ready) -> None:
                 reply = receive(data)
                 if reply:
                     sendall(reply)
+                if session.closing:
+                    break
         except OSError:
             pass
         finally:

@@ -19,13 +19,17 @@ class ScenarioServer(TCPServer):
 
     async def handle_stream(self, stream, address):
         stream.set_nodelay(True)       # the fairness rule, via Tornado's own API
-        receive = self.make_session().receive
+        session = self.make_session()
+        receive = session.receive
         try:
             while True:
                 data = await stream.read_bytes(RECV_SIZE, partial=True)
                 reply = receive(data)
                 if reply:
                     await stream.write(reply)
+                if session.closing:
+                    stream.close()
+                    return
         except StreamClosedError:
             pass
 

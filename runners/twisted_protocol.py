@@ -18,12 +18,15 @@ tcp.Connection.bufferSize = RECV_SIZE   # bytes per recv(); Twisted's default is
 class ScenarioProtocol(protocol.Protocol):
     def connectionMade(self):
         self.transport.setTcpNoDelay(True)     # the fairness rule, via Twisted's own API
-        self.receive = self.factory.make_session().receive
+        self.session = self.factory.make_session()
+        self.receive = self.session.receive
 
     def dataReceived(self, data):
         reply = self.receive(data)
         if reply:
             self.transport.write(reply)
+        if self.session.closing:
+            self.transport.loseConnection()     # after the queued reply is written
 
 
 class ScenarioFactory(protocol.Factory):

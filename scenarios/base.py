@@ -28,7 +28,11 @@ class Parameter:
 
 
 class ServerSession(Protocol):
-    """Per-connection server state: bytes in, bytes to send out (possibly empty)."""
+    """Per-connection server state: bytes in, bytes to send out (possibly empty).
+
+    After sending what receive() returned, a runner closes the connection if `closing` is true."""
+
+    closing: bool
 
     def receive(self, data: bytes) -> bytes: ...
 
@@ -42,8 +46,11 @@ class Exchange:
 
 @dataclass(frozen=True)
 class ClientWorkload:
-    """A ring of exchanges the load generator cycles through, verifying each reply byte for byte."""
+    """A ring of exchanges the load generator cycles through. Replies are compared byte for byte
+    with expected_reply, unless response_check is given: a class whose instances frame a reply
+    (frame(buffer) -> length, 0 for incomplete, -1 for unframeable) and judge it (problem(reply))."""
     exchanges: tuple[Exchange, ...]
+    response_check: type | None = None
 
 
 @dataclass(frozen=True)
@@ -51,8 +58,11 @@ class Scenario:
     name: str
     summary: str
     parameters: tuple[Parameter, ...]
-    server_session: Callable[[dict], ServerSession]
     client_workload: Callable[[dict], ClientWorkload]
+    # params -> a callable making one ServerSession per connection (state shared by one server
+    # process, such as a cached Date header, lives in the closure)
+    session_factory: Callable[[dict], Callable[[], ServerSession]]
+    default: bool = True        # part of the default `run` suite
 
     def parse_params(self, given: dict | None = None) -> dict:
         """Defaults overlaid with `given`; raises ValueError naming the bad parameter."""

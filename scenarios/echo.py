@@ -15,6 +15,7 @@ DISTINCT_MESSAGES = 64
 class EchoSession:
     """Echo is stateless per byte: whatever arrives goes straight back."""
     __slots__ = ()
+    closing = False
 
     def receive(self, data: bytes) -> bytes:
         return data
@@ -39,6 +40,6 @@ SCENARIO = Scenario(
     summary="client sends SIZE bytes, waits for the exact echo, repeats (closed loop)",
     parameters=(Parameter("size", 64, "message size in bytes (64, 1024 and 16384 in --full)",
                           minimum=1, maximum=64 << 20),),
-    server_session=lambda params: EchoSession(),
     client_workload=client_workload,
+    session_factory=lambda params: EchoSession,
 )

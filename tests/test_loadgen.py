@@ -91,3 +91,63 @@ def test_probe_names_a_refused_target():
         port = server.port
     assert probe("127.0.0.1", port) is not None
     assert "refused" in probe("127.0.0.1", port)
+
+
+def drive_http(port: int, connections: int = 2, timeout_s: float = 0.5) -> dict:
+    from scenarios.http import SCENARIO as HTTP
+    plan = LoadPlan("127.0.0.1", port, connections, warmup_s=0.05, duration_s=0.3, timeout_s=timeout_s)
+    return loadgen_report(run_load(plan, HTTP.client_workload({})))
+
+
+def http_reply(status=b"200 OK", body=b"Hello, World!", extra=b""):
+    from email.utils import formatdate
+    return (b"HTTP/1.1 " + status + b"\r\nServer: t\r\nContent-Type: text/plain\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\nDate: " + formatdate(usegmt=True).encode() + b"\r\n" + extra
+            + b"\r\n" + body)
+
+
+def test_http_mode_accepts_a_correct_server():
+    with BrokenServer(lambda data: http_reply()) as server:
+        report = drive_http(server.port)
+    assert report["status"] == "ok", report["first_error"]
+
+
+def test_http_wrong_body_or_status_is_an_error():
+    with BrokenServer(lambda data: http_reply(body=b"Hello, World?")) as server:
+        report = drive_http(server.port)
+    assert report["status"] == "failed" and "body" in report["first_error"]
+    with BrokenServer(lambda data: http_reply(status=b"500 Internal Server Error")) as server:
+        report = drive_http(server.port)
+    assert report["status"] == "failed" and "status" in report["first_error"]
+
+
+def test_http_reset_connection_is_counted_and_reconnected():
+    calls = []
+
+    def sometimes_close(data):
+        calls.append(1)
+        return http_reply()
+
+    class ClosingServer(BrokenServer):
+        def _serve(self, conn):                 # every 50th request: answer, then close the connection
+            import socket as s
+            try:
+                count = 0
+                while True:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    conn.sendall(http_reply())
+                    count += 1
+                    if count == 50:
+                        conn.setsockopt(s.SOL_SOCKET, s.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                        conn.close()
+                        return
+            except OSError:
+                return
+
+    with ClosingServer(sometimes_close) as server:
+        report = drive_http(server.port, connections=2, timeout_s=2.0)
+    assert report["errors"] >= 1                                   # counted ...
+    assert report["reconnects"] >= 1                               # ... and reconnected
+    assert report["requests"] > 2 * 50                             # the run went on past the first close

@@ -1,0 +1,102 @@
+"""`concbench verify`: every runner x scenario checked against the scenario's rules before anything is measured.
+
+Like TechEmpower's --mode verify: a fresh server per pair, a short load where every reply is
+verified, then probes of the scenario's edge rules (for http: 404, 400 then still serving,
+keep-alive). It owns the probes' socket code; the rules themselves live in scenarios/.
+"""
+from __future__ import annotations
+
+import socket
+
+from . import registry
+from .loadgen import LoadPlan, run_load
+from .measurement import loadgen_report
+from .server_process import ServerFailed, ServerProcess
+
+
+def exchange(port: int, payload: bytes, frame) -> bytes:
+    """Send payload, read one framed reply (or what came before the server closed)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(payload)
+        buffer = b""
+        while True:
+            size = frame(buffer)
+            if size > 0:
+                return buffer[:size]
+            chunk = sock.recv(65536)
+            if not chunk:
+                return buffer
+            buffer += chunk
+
+
+def http_probes(port: int) -> list[str]:
+    from scenarios.http import REQUEST, ResponseCheck
+    check = ResponseCheck()
+    problems = []
+    reply = exchange(port, b"GET /not-there HTTP/1.1\r\nHost: x\r\n\r\n", check.frame)
+    if not reply.startswith(b"HTTP/1.1 404"):
+        problems.append(f"GET /not-there answered {reply[:30]!r}, not 404")
+    reply = exchange(port, b"BROKEN\r\n\r\n", lambda b: len(b) if b"\r\n\r\n" in b else 0)
+    if not reply.startswith(b"HTTP/1.1 400"):
+        problems.append(f"a malformed request line answered {reply[:30]!r}, not 400")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:     # keep-alive: two on one
+        for n in (1, 2):
+            sock.sendall(REQUEST)
+            buffer = b""
+            while check.frame(buffer) == 0:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    problems.append(f"the connection closed before keep-alive response {n}")
+                    return problems
+                buffer += chunk
+            problem = check.problem(buffer[:check.frame(buffer)]) if check.frame(buffer) > 0 else "unframeable"
+            if problem:
+                problems.append(f"keep-alive response {n}: {problem}")
+    return problems
+
+
+PROBES = {"http": http_probes}
+
+
+def verify_pair(runner: str, scenario: str) -> list[str]:
+    """Problems found (empty list: the pair passes)."""
+    spec = registry.SCENARIOS[scenario]
+    params = spec.parse_params({})
+    try:
+        server = ServerProcess(runner, scenario, params, None).start()
+    except ServerFailed as exc:
+        return [f"server did not start: {exc}"]
+    try:
+        plan = LoadPlan("127.0.0.1", server.port, 4, warmup_s=0.05, duration_s=0.3, timeout_s=3.0)
+        report = loadgen_report(run_load(plan, spec.client_workload(params)))
+        problems = [] if report["status"] == "ok" else [f"under load: {report['first_error'] or 'no reply'}"]
+        try:
+            problems += PROBES.get(scenario, lambda port: [])(server.port)
+        except OSError as exc:
+            problems.append(f"probe failed: {exc}")
+        if not server.alive():
+            problems.append(f"server died: {server.last_words()}")
+        return problems
+    finally:
+        server.stop()
+
+
+def cmd_verify(args) -> int:
+    from .errors import UsageError
+    try:
+        runners = registry.select(args.runners or ["all"], registry.RUNNERS, "runner")
+        scenarios = registry.select(args.scenarios or ["all"], registry.SCENARIOS, "scenario")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    failed = 0
+    for scenario in scenarios:
+        for runner in runners:
+            reason = registry.applicable(runner, scenario)
+            if reason:
+                print(f"{scenario:<8} {runner:<16} n/a   {reason}", flush=True)
+                continue
+            problems = verify_pair(runner, scenario)
+            failed += bool(problems)
+            print(f"{scenario:<8} {runner:<16} {'FAIL' if problems else 'pass'}  {'; '.join(problems)}", flush=True)
+    print(f"{'all pairs pass' if not failed else f'{failed} pair(s) FAIL'}")
+    return 1 if failed else 0

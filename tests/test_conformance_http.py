@@ -1,0 +1,83 @@
+"""Every runner serves the http scenario correctly and survives bad requests (a test per runner)."""
+from __future__ import annotations
+
+import os
+import random
+import socket
+
+import pytest
+
+from concbench import registry
+from concbench.loadgen import LoadPlan, run_load
+from concbench.measurement import loadgen_report
+from scenarios.http import MAX_HEADER_BYTES, REQUEST, SCENARIO, ResponseCheck
+
+from .conftest import running_server
+
+HTTP_RUNNERS = [name for name in registry.RUNNERS if registry.applicable(name, "http") is None]
+
+
+@pytest.fixture(params=HTTP_RUNNERS)
+def http_server(request):
+    with running_server(request.param, "http") as server:
+        yield server
+
+
+def read_response(sock) -> bytes:
+    check, buffer = ResponseCheck(), b""
+    while True:
+        size = check.frame(buffer)
+        if size > 0:
+            return buffer[:size]
+        chunk = sock.recv(65536)
+        if not chunk:
+            return buffer
+        buffer += chunk
+
+
+def correct_request_works(port) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(REQUEST)
+        reply = read_response(sock)
+    assert ResponseCheck().problem(reply) is None, reply[:200]
+
+
+def send_and_close(port, payload: bytes, read: bool = True) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        try:
+            sock.sendall(payload)
+            sock.shutdown(socket.SHUT_WR)
+            return b"".join(iter(lambda: sock.recv(65536), b"")) if read else b""
+        except (ConnectionResetError, BrokenPipeError):
+            return b""
+
+
+def test_plaintext_under_load_every_response_checked(http_server):
+    plan = LoadPlan("127.0.0.1", http_server.port, 3, warmup_s=0.05, duration_s=0.3, timeout_s=5.0)
+    report = loadgen_report(run_load(plan, SCENARIO.client_workload({})))
+    assert report["status"] == "ok", report["first_error"]
+    assert report["requests"] > 0
+
+
+def test_malformed_request_line(http_server):
+    assert send_and_close(http_server.port, b"THIS IS NOT HTTP\r\n\r\n").startswith(b"HTTP/1.1 400")
+    correct_request_works(http_server.port)
+
+
+def test_oversized_header(http_server):
+    big = b"GET /plaintext HTTP/1.1\r\nX-Big: " + b"a" * (MAX_HEADER_BYTES + 100) + b"\r\n\r\n"
+    assert send_and_close(http_server.port, big).startswith(b"HTTP/1.1 431")
+    correct_request_works(http_server.port)
+
+
+def test_half_a_request_then_close(http_server):
+    send_and_close(http_server.port, REQUEST[:25], read=False)
+    correct_request_works(http_server.port)
+
+
+def test_random_bytes(http_server):
+    rng = random.Random(int.from_bytes(os.urandom(4), "big"))
+    for _ in range(5):
+        send_and_close(http_server.port, bytes(rng.randrange(256) for _ in range(rng.randrange(1, 3000))))
+    correct_request_works(http_server.port)
+    assert http_server.alive()

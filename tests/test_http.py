@@ -1,0 +1,105 @@
+"""The http scenario without I/O: the shared parser's answers, and the client's response check."""
+from __future__ import annotations
+
+from email.utils import formatdate
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scenarios.http import BODY, MAX_HEADER_BYTES, REQUEST, ResponseCheck, server_session_factory
+
+NOW = 1_790_000_000.0
+
+
+def session():
+    return server_session_factory({}, clock=lambda: NOW)()
+
+
+def test_plaintext_answer_follows_the_rules():
+    reply = session().receive(REQUEST)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert body == BODY
+    assert b"\r\nContent-Type: text/plain\r\n" in head + b"\r\n"
+    assert b"\r\nContent-Length: 13" in head
+    assert b"\r\nServer: " in head
+    assert b"\r\nDate: " + formatdate(NOW, usegmt=True).encode() in head
+    assert ResponseCheck(clock=lambda: NOW).problem(reply) is None
+
+
+def test_keep_alive_and_requests_split_anywhere():
+    s = session()
+    replies = b"".join(s.receive(REQUEST[i:i + 1]) for i in range(len(REQUEST)))   # one byte at a time
+    replies += s.receive(REQUEST + REQUEST)                                          # two at once
+    assert replies.count(b"HTTP/1.1 200 OK") == 3 and not s.closing
+
+
+def test_other_paths_and_methods():
+    assert session().receive(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").startswith(b"HTTP/1.1 404")
+    assert session().receive(b"POST /plaintext HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").startswith(
+        b"HTTP/1.1 405")
+
+
+def test_connection_close_is_honoured():
+    s = session()
+    reply = s.receive(b"GET /plaintext HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 200") and b"Connection: close" in reply and s.closing
+
+
+def test_malformed_request_line_gets_400_and_close():
+    s = session()
+    assert s.receive(b"NOT A REQUEST\r\n\r\n").startswith(b"HTTP/1.1 400") and s.closing
+
+
+def test_oversized_header_gets_431_and_close():
+    s = session()
+    big = b"GET /plaintext HTTP/1.1\r\nX-Big: " + b"a" * (MAX_HEADER_BYTES + 10) + b"\r\n\r\n"
+    assert s.receive(big).startswith(b"HTTP/1.1 431") and s.closing
+
+
+def test_half_a_request_gets_nothing_yet():
+    s = session()
+    assert s.receive(REQUEST[:20]) == b"" and not s.closing
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=2000))
+def test_random_bytes_never_break_the_session(data):
+    s = session()
+    reply = s.receive(data)
+    assert isinstance(reply, bytes)
+    if not s.closing:                         # still usable: a correct request after it is answered
+        assert s.receive(b"\r\n" + REQUEST) is not None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=1, max_value=len(REQUEST)), max_size=10))
+def test_any_split_of_a_request_gives_one_answer(cuts):
+    s = session()
+    points = sorted(set(cuts))
+    pieces = [REQUEST[a:b] for a, b in zip([0] + points, points + [len(REQUEST)])]
+    replies = b"".join(s.receive(piece) for piece in pieces)
+    assert replies.count(b"HTTP/1.1 200 OK") == 1
+
+
+def test_response_check_framing():
+    check = ResponseCheck(clock=lambda: NOW)
+    reply = session().receive(REQUEST)
+    assert check.frame(reply[:10]) == 0
+    assert check.frame(reply[:-1]) == 0
+    assert check.frame(reply) == len(reply)
+    assert check.frame(reply + reply) == len(reply)
+    assert check.frame(b"HTTP/1.1 200 OK\r\nServer: x\r\n\r\nbody") == -1     # no Content-Length
+
+
+def test_response_check_catches_what_is_wrong():
+    good = session().receive(REQUEST)
+    check = lambda r: ResponseCheck(clock=lambda: NOW).problem(r)  # noqa: E731
+    assert check(good) is None
+    assert "body" in check(good.replace(b"Hello, World!", b"Hello, Wordl!"))
+    assert "status" in check(good.replace(b"200 OK", b"201 OK"))
+    assert "Server" in check(good.replace(b"Server: concbench\r\n", b""))
+    assert "Content-Type" in check(good.replace(b"text/plain", b"text/html"))
+    old = formatdate(NOW - 3600, usegmt=True).encode()
+    assert "not current" in check(good.replace(formatdate(NOW, usegmt=True).encode(), old))
+    assert "Date" in check(good.replace(b"Date: ", b"Dat: "))
