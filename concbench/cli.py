@@ -135,6 +135,7 @@ def build_parser() -> Parser:
     p = sub.add_parser("ab", help="two git revisions measured interleaved in one job, then compared")
     p.bad_input = BadInput
     add_ab_arguments(p)
+    parser.command_parsers = sub.choices   # command -> its parser (each says which error a bad argument raises)
     return parser
 
 
@@ -281,7 +282,11 @@ COMMANDS = {"list": cmd_list, "serve": cmd_serve, "load": cmd_load, "compare": c
 
 def main(argv=None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:   # as parse_args would, but with the command's own exit code (3 for compare and ab)
+            raise parser.command_parsers[args.command].bad_input(
+                f"unrecognized arguments: {' '.join(unknown)}")
         if args.command in COMMANDS:
             return COMMANDS[args.command](args)
         from . import orchestrate
