@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: bench bench-full test ceiling list clean
+.PHONY: bench bench-full test ceiling list regress baseline clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,15 @@ test: $(STAMP)
 ## ceiling: the load generator's verified 64 B echo ceiling against the reference C server
 ceiling: $(STAMP)
 	$(BIN)/concbench ceiling $(ARGS)
+
+## regress: the quick suite, compared with results/baseline.json (exit 1 regression, 2 inconclusive, 3 bad input)
+regress: $(STAMP)
+	$(BIN)/concbench run --quick -o results/regress-head.json
+	$(BIN)/concbench compare results/baseline.json results/regress-head.json --json results/regress-compare.json $(ARGS)
+
+## baseline: regenerate results/baseline.json with a real quick run on this machine (then commit it)
+baseline: $(STAMP)
+	$(BIN)/concbench run --quick -o results/baseline.json
 
 list: $(STAMP)
 	$(BIN)/concbench list
