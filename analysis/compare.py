@@ -83,7 +83,8 @@ def judge(metric: Metric, ratio: float, ci: tuple[float, float], absolute_change
     if not (below or above):
         return NO_CLEAR_CHANGE, ""
     if abs(absolute_change) < metric.absolute_floor:
-        return NO_CLEAR_CHANGE, f"change under the {metric.absolute_floor:g} floor"
+        return NO_CLEAR_CHANGE, (f"a change of {format_figure(abs(absolute_change), metric.record_key, False)} is "
+                                 f"under the {format_figure(metric.absolute_floor, metric.record_key, False)} floor")
     worse = below if metric.higher_is_better else above
     return (REGRESSION if worse else IMPROVEMENT), ""
 
