@@ -42,7 +42,7 @@ NOT_COMPARED = "not compared"   # --normalize: the reference runner has no figur
 VERDICTS = (REGRESSION, FAILED_IN_HEAD, TOO_NOISY, IMPROVEMENT, FIXED_IN_HEAD, NO_CLEAR_CHANGE, FAILED_IN_BOTH,
             NOT_COMPARED)
 
-EXIT_PASS, EXIT_REGRESSION, EXIT_INCONCLUSIVE, EXIT_BAD_INPUT = 0, 1, 2, 3
+EXIT_PASS, EXIT_REGRESSION, EXIT_INCONCLUSIVE = 0, 1, 2   # bad input (3) is the CLI's: concbench.errors.BadInput
 
 
 def parse_thresholds(texts: list[str] | None) -> dict[str, Metric]:

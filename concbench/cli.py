@@ -261,10 +261,13 @@ def compare_files(base_path, head_path, args) -> int:
     report.update(base=str(base_path), head=str(head_path))
     text = markdown(report)
     print(text, end="", flush=True)
-    if args.json:
-        write_json_atomically(args.json, report)
-    if args.markdown:
-        write_text_atomically(args.markdown, text)
+    try:
+        if args.json:
+            write_json_atomically(args.json, report)
+        if args.markdown:
+            write_text_atomically(args.markdown, text)
+    except OSError as exc:
+        raise BadInput(f"cannot write {exc.filename}: {exc.strerror}") from None
     return report["exit_code"]
 
 
