@@ -28,10 +28,13 @@ test: $(STAMP)
 ceiling: $(STAMP)
 	$(BIN)/concbench ceiling $(ARGS)
 
-## regress: the quick suite, compared with results/baseline.json (exit 1 regression, 2 inconclusive, 3 bad input)
+## regress: the quick suite, compared with results/baseline.json; fails on a regression (compare exit 1) or bad
+## input (3); inconclusive (2) is reported and passes. make's own status is 2 for any failure: read the summary line.
 regress: $(STAMP)
 	$(BIN)/concbench run --quick -o results/regress-head.json
-	$(BIN)/concbench compare results/baseline.json results/regress-head.json --json results/regress-compare.json $(ARGS)
+	$(BIN)/concbench compare results/baseline.json results/regress-head.json --json results/regress-compare.json $(ARGS); \
+	status=$$?; if [ $$status -eq 2 ]; then echo "make regress: inconclusive (too noisy to decide), not a failure"; exit 0; fi; \
+	exit $$status
 
 ## baseline: regenerate results/baseline.json with a real quick run on this machine (then commit it)
 baseline: $(STAMP)
