@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: bench bench-full test ceiling list clean
+.PHONY: bench bench-full test ceiling list regress baseline clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,18 @@ test: $(STAMP)
 ## ceiling: the load generator's verified 64 B echo ceiling against the reference C server
 ceiling: $(STAMP)
 	$(BIN)/concbench ceiling $(ARGS)
+
+## regress: the quick suite, compared with results/baseline.json; fails on a regression (compare exit 1) or bad
+## input (3); inconclusive (2) is reported and passes. make's own status is 2 for any failure: read the summary line.
+regress: $(STAMP)
+	$(BIN)/concbench run --quick -o results/regress-head.json
+	$(BIN)/concbench compare results/baseline.json results/regress-head.json --json results/regress-compare.json $(ARGS); \
+	status=$$?; if [ $$status -eq 2 ]; then echo "make regress: inconclusive (too noisy to decide), not a failure"; exit 0; fi; \
+	exit $$status
+
+## baseline: regenerate results/baseline.json with a real quick run on this machine (then commit it)
+baseline: $(STAMP)
+	$(BIN)/concbench run --quick -o results/baseline.json
 
 list: $(STAMP)
 	$(BIN)/concbench list

@@ -1,7 +1,8 @@
-"""The command line (a contract other tools rely on): list, serve, load, run, verify, ceiling, report, show, merge-load.
+"""The command line (a contract other tools rely on): list, serve, load, run, verify, ceiling, report, show,
+merge-load, compare, ab.
 
-It owns argument parsing and exit codes: bad input exits 2 with one line, no traceback.
-The work itself lives in serve, loadgen, orchestrate and results.
+It owns argument parsing and exit codes: bad input exits 2 with one line, no traceback (3 for compare and
+ab, where 2 means inconclusive). The work itself lives in serve, loadgen, orchestrate, results, analysis, ab.
 """
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ import sys
 import time
 
 from . import fairness, registry
-from .errors import UsageError
+from .errors import BadInput, UsageError
 
 EXIT_BAD_INPUT = 2
+EXIT_COMPARE_BAD_INPUT = 3   # compare and ab: 0 pass, 1 regression, 2 inconclusive, 3 bad input
 
 
 class Parser(argparse.ArgumentParser):
+    bad_input = UsageError   # the exception (so the exit code) for a bad argument; BadInput for compare and ab
+
     def error(self, message):
-        raise UsageError(message)
+        raise self.bad_input(message)
 
 
 def positive_int(text: str) -> int:
@@ -139,7 +143,27 @@ def build_parser() -> Parser:
     p.add_argument("--json", metavar="FILE", help="write the merged report to FILE ('-' for stdout)")
     p = sub.add_parser("show", help="the summary table of a result file")
     p.add_argument("result", metavar="RESULT")
+    p = sub.add_parser("compare", help="HEAD against BASE per case and metric: ratio, 95%% CI, verdict")
+    p.bad_input = BadInput
+    p.add_argument("base", metavar="BASE", help="the reference result file")
+    p.add_argument("head", metavar="HEAD", help="the result file under test")
+    add_compare_arguments(p)
+    from .ab import add_ab_arguments
+    p = sub.add_parser("ab", help="two git revisions measured interleaved in one job, then compared")
+    p.bad_input = BadInput
+    add_ab_arguments(p)
+    parser.command_parsers = sub.choices   # command -> its parser (each says which error a bad argument raises)
     return parser
+
+
+def add_compare_arguments(p) -> None:
+    """The options `compare` and `ab` share."""
+    p.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
+    p.add_argument("--markdown", metavar="FILE", help="also write the markdown table (e.g. for a job summary)")
+    p.add_argument("--threshold", nargs="+", action="extend", metavar="METRIC=PCT",
+                   help="override a threshold: throughput=10 p50=10 p99=20 memory=5 (the defaults)")
+    p.add_argument("--normalize", metavar="RUNNER",
+                   help="divide every figure by this runner's median at the same case in the same file")
 
 
 def scenario_params(scenario: str, args) -> dict:
@@ -293,13 +317,49 @@ def cmd_verify(args) -> int:
     return verify(args)
 
 
+def compare_files(base_path, head_path, args) -> int:
+    """Compare two result files, print the markdown and summary, write --json/--markdown; the exit code."""
+    from analysis.compare import compare_records, markdown, parse_thresholds
+    from .results import NotAResult, load_measurements, write_json_atomically, write_text_atomically
+    metrics = parse_thresholds(args.threshold)
+    try:
+        base, head = load_measurements(base_path), load_measurements(head_path)
+    except NotAResult as exc:
+        raise BadInput(str(exc)) from None
+    report = compare_records(base, head, metrics, args.normalize)
+    report.update(base=str(base_path), head=str(head_path))
+    text = markdown(report)
+    print(text, end="", flush=True)
+    try:
+        if args.json:
+            write_json_atomically(args.json, report)
+        if args.markdown:
+            write_text_atomically(args.markdown, text)
+    except OSError as exc:
+        raise BadInput(f"cannot write {exc.filename}: {exc.strerror}") from None
+    return report["exit_code"]
+
+
+def cmd_compare(args) -> int:
+    return compare_files(args.base, args.head, args)
+
+
+def cmd_ab(args) -> int:
+    from .ab import run_ab
+    return run_ab(args)
+
+
 COMMANDS = {"list": cmd_list, "serve": cmd_serve, "load": cmd_load, "merge-load": cmd_merge_load,
-            "verify": cmd_verify}
+            "verify": cmd_verify, "compare": cmd_compare, "ab": cmd_ab}
 
 
 def main(argv=None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:   # as parse_args would, but with the command's own exit code (3 for compare and ab)
+            raise parser.command_parsers[args.command].bad_input(
+                f"unrecognized arguments: {' '.join(unknown)}")
         if args.command in COMMANDS:
             return COMMANDS[args.command](args)
         from . import orchestrate
@@ -307,6 +367,9 @@ def main(argv=None) -> int:
     except UsageError as exc:
         print(f"concbench: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BadInput as exc:
+        print(f"concbench: error: {exc}", file=sys.stderr)
+        return EXIT_COMPARE_BAD_INPUT
     except KeyboardInterrupt:
         print("concbench: interrupted", file=sys.stderr)
         return 130

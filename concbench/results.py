@@ -177,17 +177,7 @@ def write_suite(path, context: RunContext, measurements) -> None:
             runs.setdefault(f"{base}/{suffix}", []).append(
                 pyperf.Run([convert(value)], metadata=meta, collect_metadata=False))
     suite = pyperf.BenchmarkSuite([pyperf.Benchmark(r) for r in runs.values()])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=path.parent)
-    os.close(fd)
-    try:
-        suite.dump(tmp, replace=True)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, lambda tmp: suite.dump(tmp, replace=True))
 
 
 def load_measurements(path) -> list[dict]:
@@ -213,17 +203,41 @@ def load_measurements(path) -> list[dict]:
     return records
 
 
-def write_json_atomically(path, data) -> None:
-    """Write JSON to a temporary file in the same folder, then rename it into place."""
+def write_atomically(path, write) -> None:
+    """Call write(temporary path) in the destination's folder, then rename into place; no temporary file is left."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, sort_keys=True)
-            f.write("\n")
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise
+
+
+def write_text_atomically(path, text: str) -> None:
+    write_atomically(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def write_json_atomically(path, data) -> None:
+    """Write JSON to a temporary file in the same folder, then rename it into place."""
+    write_text_atomically(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def merge_result_files(paths, output, metadata: dict | None = None) -> None:
+    """One result file from several one-repetition result files (`concbench ab`'s rounds): the runs of file i
+    become repetition i, and `metadata` is added to every run. Each input must be a concbench result."""
+    runs: dict[str, list] = {}
+    for repetition, path in enumerate(paths):
+        load_measurements(path)   # refuses anything that is not a readable concbench result
+        for bench in pyperf.BenchmarkSuite.load(os.fspath(path)).get_benchmarks():
+            for run in bench.get_runs():
+                meta = {**run.get_metadata(), **(metadata or {}), "repetition": repetition}
+                runs.setdefault(bench.get_name(), []).append(
+                    pyperf.Run(run.values, metadata=meta, collect_metadata=False))
+    suite = pyperf.BenchmarkSuite([pyperf.Benchmark(r) for r in runs.values()])
+    write_atomically(output, lambda tmp: suite.dump(tmp, replace=True))

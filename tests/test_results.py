@@ -102,3 +102,15 @@ def test_truncated_or_foreign_files_are_refused(result_file, tmp_path):
         load_measurements(plain_pyperf)
     with pytest.raises(NotAResult, match="no such file"):
         load_measurements(tmp_path / "missing.json")
+
+
+def test_merged_files_number_their_repetitions(result_file, tmp_path):
+    from concbench.results import merge_result_files
+    merged = tmp_path / "merged" / "all.json"
+    merge_result_files([result_file, result_file], merged, {"ab_variant": "A"})
+    records = load_measurements(merged)
+    assert len(records) == 2 * len(load_measurements(result_file))
+    assert sorted({r["repetition"] for r in records}) == [0, 1]
+    assert {r["ab_variant"] for r in records} == {"A"}
+    suite = pyperf.BenchmarkSuite.load(str(merged))
+    assert suite.get_benchmark("echo/size=64/c=10/asyncio/time-per-request").get_nrun() == 6
