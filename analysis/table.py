@@ -86,6 +86,8 @@ def summary_table(path) -> str:
             status += f", {row['client_bound']} client-bound"
         if row["failed"]:
             status += f", {row['failed']} FAILED: {row['failure']}"
+        if any(r.get("loadgen") == "wrk" for r in reps):
+            status += ", driven by wrk: status codes checked, bodies not"
         if row["passed"] and any(r.get("overloaded") for r in reps if r["status"] == "ok"):
             status += ", OVERLOADED (achieved < 99% of offered)"
         lines.append(f"{label:<{width}} {connections:>5} {runner:<16} {figures}  {status}")

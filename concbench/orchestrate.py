@@ -35,6 +35,7 @@ class Profile:
     arrival: str = "uniform"
     p99_target_s: float = 0.010         # for capacity: the highest rate whose p99 stays under this
     loadgen_procs: int = 1
+    loadgen: str = "concbench"
 
 
 PROFILES = {
@@ -85,6 +86,8 @@ def add_run_arguments(p) -> None:
     p.add_argument("--arrival", choices=("uniform", "poisson"), default="uniform", help="open-loop timetable")
     p.add_argument("--p99-target-ms", type=positive_float, default=10.0,
                    help="latency target for capacity (default 10 ms)")
+    p.add_argument("--loadgen", choices=("concbench", "wrk"), default="concbench",
+                   help="wrk (http scenario, if installed): a cross-check driven by wrk, labelled as such")
     p.add_argument("--loadgen-procs", type=positive_int, default=1,
                    help="load-generator processes per measurement (spread over --loadgen-cpus)")
     p.add_argument("--server-cpus", type=cpu_list, help="cpus for the server (default: the first)")
@@ -126,6 +129,7 @@ def profile_from_args(args) -> Profile:
         changes["rates"] = tuple(args.rates)
     changes["arrival"] = args.arrival
     changes["loadgen_procs"] = args.loadgen_procs
+    changes["loadgen"] = args.loadgen
     changes["p99_target_s"] = args.p99_target_ms / 1e3
     return replace(profile, **changes) if changes else profile
 
@@ -239,7 +243,15 @@ def measure(case: Case, profile: Profile, server_cpus, loadgen_cpus, options: di
             elif name == "window_end":
                 evidence.update(sampler.stop())
 
-        record = run_loadgen(case, server.port, profile, loadgen_cpus, on_event)
+        if profile.loadgen == "wrk":
+            from . import wrk
+            try:
+                record = wrk.run(f"http://127.0.0.1:{server.port}/plaintext", case.connections,
+                                 profile.warmup_s, profile.window_s, loadgen_cpus, on_event)
+            except (RuntimeError, ValueError, subprocess.SubprocessError) as exc:
+                record = failed_record(case, f"wrk: {exc}")
+        else:
+            record = run_loadgen(case, server.port, profile, loadgen_cpus, on_event)
         if not server.alive():
             record = failed_record(case, f"server died during the run: {server.last_words()}")
         elif evidence:
@@ -332,6 +344,12 @@ def cmd_run(args) -> int:
         raise UsageError(f"{max(profile.connections)} connections need more open files than the limit ({limit})")
     if not cases:
         raise UsageError("no runner applies to the selected scenarios")
+    if profile.loadgen == "wrk":
+        from . import wrk
+        if not wrk.available():
+            raise UsageError("--loadgen wrk needs wrk on PATH (Debian: apt-get install wrk)")
+        if scenarios != ["http"] or profile.rates != (None,) or args.rate_search:
+            raise UsageError("--loadgen wrk drives the http scenario in closed loop only (--scenarios http)")
     output = Path(args.output) if args.output else default_output(scenarios)
     fairness.pin_to_cpus(loadgen_cpus)   # the orchestrator's own sampling stays off the server's cores
     if args.rate_search:

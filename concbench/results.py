@@ -59,7 +59,7 @@ RECORD_KEYS = {
     "latency_uncorrected_p50_s": float, "latency_uncorrected_p99_s": float,
     "latency_uncorrected_p99_9_s": float, "latency_uncorrected_max_s": float,
     "schedule_lateness_p99_s": float, "schedule_lateness_max_s": float,
-    "latency_histogram": str, "latency_uncorrected_histogram": str,
+    "latency_histogram": str, "latency_uncorrected_histogram": str, "verification": str,
 }
 
 
@@ -88,6 +88,7 @@ class RunContext:
             "p99_target_s": profile.p99_target_s,
             "server_cpus": ",".join(map(str, server_cpus)),
             "loadgen_cpus": ",".join(map(str, loadgen_cpus)),
+            "loadgen": profile.loadgen,
             "backlog": fairness.BACKLOG,
             "recv_size": fairness.RECV_SIZE,
             "python_version": platform.python_version(),
