@@ -104,6 +104,8 @@ def build_parser() -> Parser:
     p.add_argument("--port", type=port_number, required=True, help="0 picks a free port (printed on the ready line)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--size", type=positive_int, help="scenario parameter (echo: message size)")
+    p.add_argument("--param", type=runner_option, action="append", default=[], metavar="NAME=VALUE",
+                   help="a scenario parameter, e.g. iterations=3000 for cpu (see concbench list)")
     p.add_argument("--cpus", type=cpu_list, help="pin the server to these cpus, e.g. 0 or 0,1")
     p.add_argument("--option", "-O", type=runner_option, action="append", default=[],
                    help="runner option NAME=VALUE, e.g. workers=8 for processes")
@@ -115,6 +117,8 @@ def build_parser() -> Parser:
     p.add_argument("--duration", type=positive_float, required=True, help="measuring window, seconds")
     p.add_argument("--warmup", type=float, default=1.0, help="discarded warm-up, seconds (default 1)")
     p.add_argument("--size", type=positive_int, help="scenario parameter (echo: message size, default 64)")
+    p.add_argument("--param", type=runner_option, action="append", default=[], metavar="NAME=VALUE",
+                   help="a scenario parameter, e.g. iterations=3000 for cpu (see concbench list)")
     p.add_argument("--timeout", type=positive_float, default=2.0, help="per-request timeout, seconds (default 2)")
     p.add_argument("--rate", type=positive_float,
                    help="open loop: send R requests/s in total on a fixed timetable (default: closed loop)")
@@ -167,7 +171,9 @@ def add_compare_arguments(p) -> None:
 
 
 def scenario_params(scenario: str, args) -> dict:
-    given = {"size": args.size} if getattr(args, "size", None) is not None else {}
+    given = dict(getattr(args, "param", []) or [])
+    if getattr(args, "size", None) is not None:
+        given["size"] = args.size
     try:
         return registry.SCENARIOS[scenario].parse_params(given)
     except ValueError as exc:
@@ -187,7 +193,7 @@ def cmd_list(args) -> int:
     for scenario in registry.SCENARIOS.values():
         print(f"  {scenario.name:<16} {scenario.summary}")
         for param in scenario.parameters:
-            print(f"  {'':<16} --{param.name} (default {param.default}): {param.help}")
+            print(f"  {'':<16} --param {param.name}=N (default {param.default}): {param.help}")
         for runner in registry.RUNNERS:
             reason = registry.applicable(runner, scenario.name)
             if reason:

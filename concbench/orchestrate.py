@@ -73,6 +73,8 @@ def add_run_arguments(p) -> None:
     group.add_argument("--full", action="store_true", help="all sizes, 10 s windows, 5 repetitions")
     p.add_argument("--connections", type=positive_int, nargs="+", metavar="N", help="concurrency levels")
     p.add_argument("--sizes", type=positive_int, nargs="+", metavar="BYTES", help="echo message sizes")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="a scenario parameter for every selected scenario that has it, e.g. iterations=3000")
     p.add_argument("--repetitions", type=positive_int, help="repetitions (at least 3 is the rule)")
     p.add_argument("--warmup", type=float, help="discarded warm-up per measurement, seconds")
     p.add_argument("--duration", type=positive_float, help="measuring window per measurement, seconds")
@@ -134,6 +136,22 @@ def profile_from_args(args) -> Profile:
     return replace(profile, **changes) if changes else profile
 
 
+def scenario_extra_params(raw: list[str], scenarios: list[str]) -> dict:
+    """--param NAME=VALUE for every selected scenario that has NAME; ValueError if none has it."""
+    extra = {}
+    for text in raw:
+        name, sep, value = text.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--param must be NAME=VALUE, got {text!r}")
+        owners = [s for s in scenarios if any(p.name == name for p in registry.SCENARIOS[s].parameters)]
+        if not owners:
+            raise ValueError(f"no selected scenario has a parameter {name!r}")
+        for scenario in owners:
+            registry.SCENARIOS[scenario].parse_params({name: value})     # checks the value
+        extra[name] = int(value)
+    return extra
+
+
 def runner_options(raw: list[str], runners: list[str]) -> dict[str, dict]:
     options: dict[str, dict] = {name: {} for name in runners}
     for text in raw:
@@ -150,13 +168,15 @@ def runner_options(raw: list[str], runners: list[str]) -> dict[str, dict]:
     return options
 
 
-def plan_cases(scenarios: list[str], runners: list[str], profile: Profile) -> list[Case]:
+def plan_cases(scenarios: list[str], runners: list[str], profile: Profile, extra: dict | None = None) -> list[Case]:
     """Every applicable (scenario, params, connections, runner) cell, in a stable order."""
     cases = []
+    extra = extra or {}
     for scenario_name in scenarios:
         scenario = registry.SCENARIOS[scenario_name]
-        param_sets = ([{"size": s} for s in profile.sizes] if any(p.name == "size" for p in scenario.parameters)
-                      else [{}])
+        names = {p.name for p in scenario.parameters}
+        fixed = {k: v for k, v in extra.items() if k in names}
+        param_sets = ([{**fixed, "size": s} for s in profile.sizes] if "size" in names else [fixed])
         for given in param_sets:
             params = tuple(sorted(scenario.parse_params(given).items()))
             for connections in profile.connections:
@@ -189,7 +209,7 @@ def run_loadgen(case: Case, port: int, profile: Profile, loadgen_cpus, on_event)
                "--warmup", str(profile.warmup_s), "--timeout", str(profile.timeout_s),
                "--cpus", ",".join(map(str, loadgen_cpus)), "--events"]
     for name, value in case.params:
-        command += [f"--{name}", str(value)]
+        command += ["--param", f"{name}={value}"]
     if case.rate:
         command += ["--rate", repr(case.rate), "--arrival", profile.arrival]
     if profile.loadgen_procs > 1:
@@ -332,7 +352,8 @@ def cmd_run(args) -> int:
         runners = registry.select(args.runners, registry.RUNNERS, "runner")
         scenarios = registry.select(args.scenarios, registry.SCENARIOS, "scenario")
         profile = profile_from_args(args)
-        cases = plan_cases(scenarios, runners, profile)
+        extra = scenario_extra_params(args.param, scenarios)
+        cases = plan_cases(scenarios, runners, profile, extra)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     options = runner_options(args.option, runners)
@@ -354,7 +375,7 @@ def cmd_run(args) -> int:
     fairness.pin_to_cpus(loadgen_cpus)   # the orchestrator's own sampling stays off the server's cores
     if args.rate_search:
         profile = replace(profile, rates=(args.rate_start,))
-        cases = [replace(c, rate=None) for c in plan_cases(scenarios, runners, replace(profile, rates=(None,)))]
+        cases = [replace(c, rate=None) for c in plan_cases(scenarios, runners, replace(profile, rates=(None,)), extra)]
     order = schedule(cases, runners, profile.repetitions)
     what = (f"{len(order)} capacity searches (up to {SEARCH_MAX_PROBES} probes each, p99 target "
             f"{profile.p99_target_s * 1e3:g} ms)" if args.rate_search else f"{len(order)} measurements")

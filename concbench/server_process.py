@@ -30,7 +30,7 @@ class ServerProcess:
         if cpus:
             self.command += ["--cpus", ",".join(map(str, cpus))]
         for name, value in params.items():
-            self.command += [f"--{name}", str(value)]
+            self.command += ["--param", f"{name}={value}"]
         for name, value in (options or {}).items():
             self.command += ["--option", f"{name}={value}"]
         self.proc: subprocess.Popen | None = None

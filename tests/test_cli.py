@@ -43,6 +43,9 @@ def closed_port() -> int:
     (["load", "echo", "--target", "no-such-host.invalid:80", "--connections", "1", "--duration", "1"],
      "cannot resolve"),
     (["run", "--rates", "0"], "above 0"),
+    (["run", "--param", "colour=1"], "no selected scenario has a parameter 'colour'"),
+    (["load", "cpu", "--target", "127.0.0.1:9", "--connections", "1", "--duration", "1", "--param", "iterations=x"],
+     "whole number"),
     (["run", "--runners", "nope"], "unknown runner 'nope'"),
     (["run", "--scenarios", "nope"], "unknown scenario 'nope'"),
     (["run", "--option", "processes:nope=1"], "no option 'nope'"),
@@ -80,7 +83,8 @@ def test_list_names_every_runner_with_its_version():
     for runner in registry.RUNNERS.values():
         assert runner.name in done.stdout
         assert runner.version() in done.stdout
-    assert "--size (default 64)" in done.stdout
+    assert "--param size=N (default 64)" in done.stdout
+    assert "--param iterations=N" in done.stdout
 
 
 def test_load_json_carries_the_contract_fields(tmp_path):

@@ -1,0 +1,25 @@
+"""Every scenario on every runner that applies, from the registry: a short load, every reply verified."""
+from __future__ import annotations
+
+import pytest
+
+from concbench import registry
+from concbench.loadgen import LoadPlan, run_load
+from concbench.measurement import loadgen_report
+
+from .conftest import running_server
+
+SMALL = {"cpu": {"iterations": 200}}       # keep the work small: this checks behaviour, not speed
+PAIRS = [(scenario, runner) for scenario in registry.SCENARIOS for runner in registry.RUNNERS
+         if registry.applicable(runner, scenario) is None]
+
+
+@pytest.mark.parametrize("scenario, runner", PAIRS, ids=[f"{s}-{r}" for s, r in PAIRS])
+def test_scenario_served_correctly_under_load(scenario, runner):
+    spec = registry.SCENARIOS[scenario]
+    params = spec.parse_params(SMALL.get(scenario, {}))
+    with running_server(runner, scenario, params) as server:
+        plan = LoadPlan("127.0.0.1", server.port, 3, warmup_s=0.05, duration_s=0.25, timeout_s=5.0)
+        report = loadgen_report(run_load(plan, spec.client_workload(params)))
+    assert report["status"] == "ok", report["first_error"]
+    assert report["requests"] > 0 and report["errors"] == 0
