@@ -480,8 +480,13 @@ def run_load(plan: LoadPlan, workload: ClientWorkload, on_event=None, use_uvloop
     if use_uvloop:
         import uvloop
         loop_factory = uvloop.new_event_loop
+    if workload.connection_per_request:
+        from .churn import ChurnGenerator
+        generator = ChurnGenerator(plan, workload, on_event)
+    else:
+        generator = LoadGenerator(plan, workload, on_event)
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        return runner.run(LoadGenerator(plan, workload, on_event).run())
+        return runner.run(generator.run())
 
 
 def probe(host: str, port: int, timeout_s: float = 2.0) -> str | None:

@@ -11,6 +11,7 @@ import platform
 from dataclasses import dataclass, field
 
 from scenarios.base import Scenario
+from scenarios.churn import SCENARIO as CHURN
 from scenarios.cpu import SCENARIO as CPU
 from scenarios.echo import SCENARIO as ECHO
 from scenarios.http import SCENARIO as HTTP
@@ -69,7 +70,7 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
            default=False, only_scenarios=("echo",)),
 )}
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (ECHO, HTTP, CPU)}
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (ECHO, HTTP, CPU, CHURN)}
 
 # (runner, scenario) pairs that cannot apply, with the reason shown by `list` and reports.
 NOT_APPLICABLE: dict[tuple[str, str], str] = {}

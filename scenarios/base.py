@@ -51,6 +51,7 @@ class ClientWorkload:
     (frame(buffer) -> length, 0 for incomplete, -1 for unframeable) and judge it (problem(reply))."""
     exchanges: tuple[Exchange, ...]
     response_check: type | None = None
+    connection_per_request: bool = False   # churn: connect, one exchange, the server closes
 
 
 @dataclass(frozen=True)
