@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: bench bench-full test ceiling list clean
+.PHONY: bench bench-full test ceiling memory list clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: $(STAMP)
 ## ceiling: the load generator's verified 64 B echo ceiling against the reference C server
 ceiling: $(STAMP)
 	$(BIN)/concbench ceiling $(ARGS)
+
+## memory: bytes per idle connection per runner (1000/5000/10000 held; processes 10/50/100 workers), table and chart
+memory: $(STAMP)
+	$(BIN)/concbench memory $(ARGS)
 
 list: $(STAMP)
 	$(BIN)/concbench list

@@ -1,4 +1,4 @@
-"""The command line (a contract other tools rely on): list, serve, load, run, ceiling, report, show.
+"""The command line (a contract other tools rely on): list, serve, load, run, ceiling, memory, report, show.
 
 It owns argument parsing and exit codes: bad input exits 2 with one line, no traceback.
 The work itself lives in serve, loadgen, orchestrate and results.
@@ -128,6 +128,8 @@ def build_parser() -> Parser:
     from .orchestrate import add_run_arguments, add_ceiling_arguments
     add_run_arguments(sub.add_parser("run", help="the orchestrated suite (what make bench calls)"))
     add_ceiling_arguments(sub.add_parser("ceiling", help="the load generator's ceiling against the reference C server"))
+    from .memory import add_memory_arguments
+    add_memory_arguments(sub.add_parser("memory", help="memory per idle connection, per runner (fitted over levels)"))
     p = sub.add_parser("report", help="charts, summary.md and index.html from result files")
     p.add_argument("results", nargs="+", metavar="RESULT")
     p.add_argument("--output", default="reports", help="folder for the reports (default: reports/)")
@@ -293,6 +295,9 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         if args.command in COMMANDS:
             return COMMANDS[args.command](args)
+        if args.command == "memory":
+            from .memory import cmd_memory
+            return cmd_memory(args)
         from . import orchestrate
         return orchestrate.COMMANDS[args.command](args)
     except UsageError as exc:
