@@ -86,11 +86,13 @@ def write_memory_chart(path, output: str | Path | None = None) -> Path:
             ("vms", "virtual size (reserved)", "#ff7f0e"))
     fig, ax = plt.subplots(figsize=(max(8.0, 1.3 * len(runners) + 3), 6.2))
     width = 0.8 / len(bars)
+    not_drawn = []
     for index, (kind, label, colour) in enumerate(bars):
         xs, mids, lows, highs = [], [], [], []
         for position, runner in enumerate(runners):
             values = [r[f"{kind}_per_connection_bytes"] for r in grouped[runner]]
             if not values or min(values) <= 0:
+                not_drawn.append((position + (index - 1) * width, kind))
                 continue       # a log scale cannot show a non-positive slope; the table does
             mid, low, high = spread(values)
             xs.append(position + (index - 1) * width)
@@ -102,6 +104,11 @@ def write_memory_chart(path, output: str | Path | None = None) -> Path:
             ax.annotate(f"{mid:,.1f}" if mid < 100 else f"{mid:,.0f}", (x, mid), ha="center", va="bottom",
                         fontsize=7, xytext=(0, 2), textcoords="offset points", rotation=90)
     ax.set_yscale("log")
+    bottom, top = ax.get_ylim()
+    ax.set_ylim(bottom, top * 6)           # room for the labels above the tallest bar
+    for x, kind in not_drawn:
+        ax.annotate(f"{kind.upper()} <= 0", (x, bottom), ha="center", va="bottom", fontsize=7, rotation=90,
+                    xytext=(0, 3), textcoords="offset points")
     ax.set_ylabel("KiB per idle connection (fitted slope; bars: median, whiskers: min-max)")
     ax.set_xticks(range(len(runners)))
     labels = [runner + ("\n(per worker)" if grouped[runner][0].get("memory_mode", "").startswith("server per")
