@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: bench bench-full test ceiling list regress baseline clean
+.PHONY: bench bench-full test ceiling memory list regress baseline clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ regress: $(STAMP)
 ## baseline: regenerate results/baseline.json with a real quick run on this machine (then commit it)
 baseline: $(STAMP)
 	$(BIN)/concbench run --quick -o results/baseline.json
+
+## memory: bytes per idle connection per runner (1000/5000/10000 held; processes 10/50/100 workers), table and chart
+memory: $(STAMP)
+	$(BIN)/concbench memory $(ARGS)
 
 list: $(STAMP)
 	$(BIN)/concbench list

@@ -1,5 +1,5 @@
-"""The command line (a contract other tools rely on): list, serve, load, run, verify, ceiling, report, show,
-merge-load, compare, ab.
+"""The command line (a contract other tools rely on): list, serve, load, run, verify, ceiling, memory,
+report, show, merge-load, compare, ab.
 
 It owns argument parsing and exit codes: bad input exits 2 with one line, no traceback (3 for compare and
 ab, where 2 means inconclusive). The work itself lives in serve, loadgen, orchestrate, results, analysis, ab.
@@ -136,6 +136,8 @@ def build_parser() -> Parser:
     from .orchestrate import add_run_arguments, add_ceiling_arguments
     add_run_arguments(sub.add_parser("run", help="the orchestrated suite (what make bench calls)"))
     add_ceiling_arguments(sub.add_parser("ceiling", help="the load generator's ceiling against the reference C server"))
+    from .memory import add_memory_arguments
+    add_memory_arguments(sub.add_parser("memory", help="memory per idle connection, per runner (fitted over levels)"))
     p = sub.add_parser("report", help="charts, summary.md and index.html from result files")
     p.add_argument("results", nargs="+", metavar="RESULT")
     p.add_argument("--output", default="reports", help="folder for the reports (default: reports/)")
@@ -368,6 +370,9 @@ def main(argv=None) -> int:
                 f"unrecognized arguments: {' '.join(unknown)}")
         if args.command in COMMANDS:
             return COMMANDS[args.command](args)
+        if args.command == "memory":
+            from .memory import cmd_memory
+            return cmd_memory(args)
         from . import orchestrate
         return orchestrate.COMMANDS[args.command](args)
     except UsageError as exc:

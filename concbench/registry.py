@@ -29,6 +29,7 @@ class Runner:
     options: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # (name, help)
     fixed_options: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # what makes a variant
     only_scenarios: tuple[str, ...] | None = None   # None: every scenario
+    memory_suite: bool = False  # in `concbench memory`'s default selection although not in `run`'s
 
     def load(self):
         return importlib.import_module(self.module)
@@ -46,7 +47,14 @@ class Runner:
 
 RUNNERS: dict[str, Runner] = {r.name: r for r in (
     Runner("threads", "runners.threads", "thread per connection, blocking sockets", "python",
-           "accept loop; one threading.Thread per connection doing recv/sendall"),
+           "accept loop; one threading.Thread per connection doing recv/sendall",
+           options=(("stack_size", "bytes of stack per thread, threading.stack_size (default: ulimit -s)"),)),
+    Runner("threads-stack-64k", "runners.threads", "thread per connection, 64 KiB stacks", "python",
+           "the threads runner with threading.stack_size(65536): less virtual memory reserved per thread",
+           variant_of="threads", fixed_options=(("stack_size", "65536"),), default=False, memory_suite=True),
+    Runner("threads-stack-256k", "runners.threads", "thread per connection, 256 KiB stacks", "python",
+           "the threads runner with threading.stack_size(262144)",
+           variant_of="threads", fixed_options=(("stack_size", "262144"),), default=False, memory_suite=True),
     Runner("processes", "runners.processes", "pre-forked workers, blocking sockets", "python",
            "gunicorn sync-worker model: N forked workers share one listener; a worker serves "
            "one connection at a time until it closes",
@@ -80,10 +88,19 @@ def default_runners() -> list[str]:
     return [name for name, runner in RUNNERS.items() if runner.default]
 
 
-def select(names: list[str] | None, known: dict, what: str) -> list[str]:
-    """Resolve a selection like ['asyncio', '-gevent'] or ['all']; ValueError names the unknown entry."""
+def default_memory_runners() -> list[str]:
+    """`concbench memory`'s default: the default suite plus the variants made for it (thread stack sizes)."""
+    return [name for name, runner in RUNNERS.items() if runner.default or runner.memory_suite]
+
+
+def select(names: list[str] | None, known: dict, what: str, defaults: list[str] | None = None) -> list[str]:
+    """Resolve a selection like ['asyncio', '-gevent'] or ['all']; ValueError names the unknown entry.
+
+    `defaults` is what no selection (or a selection that starts by removing) means; else each entry's `default`."""
+    if defaults is None:
+        defaults = [n for n in known if getattr(known[n], "default", True)]
     if not names:
-        return [n for n in known if getattr(known[n], "default", True)]
+        return list(defaults)
     chosen: list[str] = []
     for raw in names:
         for name in filter(None, (part.strip() for part in raw.split(","))):
@@ -96,7 +113,7 @@ def select(names: list[str] | None, known: dict, what: str) -> list[str]:
                 raise ValueError(f"unknown {what} {key!r} (known: {', '.join(known)})")
             if drop:
                 if not chosen:
-                    chosen = [n for n in known if getattr(known[n], "default", True)]
+                    chosen = list(defaults)
                 chosen = [n for n in chosen if n != key]
             elif key not in chosen:
                 chosen.append(key)

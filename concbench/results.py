@@ -8,6 +8,8 @@ Format log:
      evidence) and metric benchmarks holding only repetitions that passed. Open-loop cases carry
      `rate=R` in their names and `offered_rate` in metadata; `latency_histogram` holds the window's
      latencies (concbench.histogram encoding), so percentiles can be recomputed and merged.
+     Memory files (`concbench memory`, records with benchmark=memory-idle) are named
+     `memory/idle/<runner>/measurement` and `.../per-connection-<kind>` (byte: the fitted slope).
 """
 from __future__ import annotations
 
@@ -60,7 +62,17 @@ RECORD_KEYS = {
     "latency_uncorrected_p99_9_s": float, "latency_uncorrected_max_s": float,
     "schedule_lateness_p99_s": float, "schedule_lateness_max_s": float,
     "latency_histogram": str, "latency_uncorrected_histogram": str, "verification": str,
+    # concbench memory (idle connections): figures per level as comma-separated integers, fits as floats
+    "benchmark": str, "memory_levels": str, "memory_mode": str, "warm_connections": int,
+    "connections_held": str, "settle_s_at_levels": str, "kernel_method": str, "kernel_client_socket_bytes": int,
+    "threads_per_connection": float, "threads_fixed": float,
 }
+for _kind in ("rss", "uss", "pss", "vms", "kernel", "threads", "kernel_sock", "kernel_slab",
+              "kernel_kernel_stack", "kernel_pagetables"):
+    RECORD_KEYS.update({f"{_kind}_at_levels": str, f"baseline_{_kind}": int})
+for _kind in ("rss", "uss", "pss", "vms", "kernel"):
+    RECORD_KEYS.update({f"{_kind}_per_connection_bytes": float, f"{_kind}_fixed_bytes": float})
+MEMORY_METRICS = ("rss", "uss", "pss", "vms", "kernel")
 
 
 class NotAResult(Exception):
@@ -177,8 +189,42 @@ def write_suite(path, context: RunContext, measurements) -> None:
             meta = {**identity, **status_meta, "name": f"{base}/{suffix}", "unit": unit, "metric": suffix}
             runs.setdefault(f"{base}/{suffix}", []).append(
                 pyperf.Run([convert(value)], metadata=meta, collect_metadata=False))
+    dump_suite_atomically(path, runs)
+
+
+def dump_suite_atomically(path, runs: dict) -> None:
+    """runs: benchmark name -> [pyperf.Run]; one suite written to a temporary name, then renamed."""
     suite = pyperf.BenchmarkSuite([pyperf.Benchmark(r) for r in runs.values()])
     write_atomically(path, lambda tmp: suite.dump(tmp, replace=True))
+
+
+def write_memory_suite(path, context: RunContext, measurements) -> None:
+    """measurements: [(runner, record)] from `concbench memory`; per-connection slopes as byte benchmarks."""
+    runs: dict[str, list] = {}
+    for runner_name, record in measurements:
+        runner = registry.RUNNERS[runner_name]
+        identity = {**context.metadata, "scenario": "echo", "runner": runner_name, "runner_model": runner.model,
+                    "framework": runner.framework, "framework_version": runner.version(),
+                    "variant_of": runner.variant_of or runner_name}
+        if runner.fixed_options:
+            identity["fixed_options"] = ",".join(f"{k}={v}" for k, v in runner.fixed_options)
+        base = f"memory/idle/{runner_name}"
+        meta = {**identity, **record_metadata(record)}
+        runs.setdefault(f"{base}/measurement", []).append(pyperf.Run(
+            [max(record.get("measured_wall_s", 0.0), 1e-9)],
+            metadata={**meta, "name": f"{base}/measurement", "unit": "second", "metric": "measurement"},
+            collect_metadata=False))
+        if record["status"] != "ok":
+            continue
+        for kind in MEMORY_METRICS:
+            value = record.get(f"{kind}_per_connection_bytes", 0)
+            if value <= 0:        # a non-positive slope (noise) stays in the measurement's metadata only
+                continue
+            name = f"{base}/per-connection-{kind}"
+            runs.setdefault(name, []).append(pyperf.Run(
+                [value], metadata={**meta, "name": name, "unit": "byte", "metric": f"per-connection-{kind}"},
+                collect_metadata=False))
+    dump_suite_atomically(path, runs)
 
 
 def load_measurements(path) -> list[dict]:

@@ -34,8 +34,8 @@ def tree_cpu_seconds(processes) -> float:
 
 
 def tree_memory(processes) -> dict:
-    """RSS, USS and PSS summed over the tree (bytes), plus processes and threads."""
-    rss = uss = pss = threads = alive = 0
+    """RSS, USS, PSS and virtual size summed over the tree (bytes), plus processes and threads."""
+    rss = uss = pss = vms = threads = alive = 0
     for proc in processes:
         try:
             full = proc.memory_full_info()
@@ -46,7 +46,8 @@ def tree_memory(processes) -> dict:
         rss += full.rss
         uss += full.uss
         pss += getattr(full, "pss", full.uss)
-    return {"rss": rss, "uss": uss, "pss": pss, "threads": threads, "processes": alive}
+        vms += full.vms
+    return {"rss": rss, "uss": uss, "pss": pss, "vms": vms, "threads": threads, "processes": alive}
 
 
 class ServerSampler:
@@ -55,7 +56,7 @@ class ServerSampler:
     def __init__(self, pid: int, server_cores: tuple[int, ...]):
         self.pid = pid
         self.server_cores = server_cores
-        self.peak = {"rss": 0, "uss": 0, "pss": 0, "threads": 0, "processes": 0}
+        self.peak = {"rss": 0, "uss": 0, "pss": 0, "vms": 0, "threads": 0, "processes": 0}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._figures: dict = {}

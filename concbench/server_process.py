@@ -25,7 +25,7 @@ class ServerFailed(Exception):
 
 class ServerProcess:
     def __init__(self, runner: str, scenario: str, params: dict, cpus: tuple[int, ...] | None,
-                 options: dict | None = None, host: str = "127.0.0.1"):
+                 options: dict | None = None, host: str = "127.0.0.1", env: dict | None = None):
         self.command = [sys.executable, "-m", "concbench", "serve", runner, scenario, "--port", "0", "--host", host]
         if cpus:
             self.command += ["--cpus", ",".join(map(str, cpus))]
@@ -33,6 +33,7 @@ class ServerProcess:
             self.command += ["--param", f"{name}={value}"]
         for name, value in (options or {}).items():
             self.command += ["--option", f"{name}={value}"]
+        self.env = {**os.environ, **env} if env else None     # e.g. MALLOC_ARENA_MAX for memory runs
         self.proc: subprocess.Popen | None = None
         self.host = host
         self.port = 0
@@ -46,7 +47,7 @@ class ServerProcess:
 
     def start(self) -> "ServerProcess":
         self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=self._stderr,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+                                     stdin=subprocess.DEVNULL, start_new_session=True, env=self.env)
         deadline = time.monotonic() + READY_TIMEOUT_S
         with selectors.DefaultSelector() as sel:
             sel.register(self.proc.stdout, selectors.EVENT_READ)

@@ -1,6 +1,7 @@
 """threads: one OS thread per connection, blocking sockets (the classic thread-per-client server).
 
 The main thread accepts; each connection gets a daemon threading.Thread running the shared loop.
+Option stack_size (bytes) sets threading.stack_size before any thread starts (default: the OS's, ulimit -s).
 """
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ def _stop(signum, frame):
 
 def serve(listener, make_session, options, ready) -> None:
     signal.signal(signal.SIGTERM, _stop)
+    if options.get("stack_size"):
+        threading.stack_size(int(options["stack_size"]))   # ValueError below 32 KiB: bad input
 
     def handle_connection(conn):
         threading.Thread(target=serve_connection, args=(conn, make_session()), daemon=True).start()

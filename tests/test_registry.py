@@ -36,3 +36,12 @@ def test_applicability_is_declared_with_a_reason():
 def test_versions_are_reported():
     for runner in registry.RUNNERS.values():
         assert runner.version() and runner.version() != "not installed", runner.name
+
+
+def test_thread_stack_variants_are_labelled_and_only_in_the_memory_suite():
+    for name in ("threads-stack-64k", "threads-stack-256k"):
+        runner = registry.RUNNERS[name]
+        assert runner.variant_of == "threads" and dict(runner.fixed_options)["stack_size"].isdigit()
+        assert name not in registry.default_runners() and name in registry.default_memory_runners()
+    chosen = registry.select(["-gevent"], registry.RUNNERS, "runner", registry.default_memory_runners())
+    assert "threads-stack-256k" in chosen and "gevent" not in chosen
