@@ -21,37 +21,21 @@ VARIANTS = ("a", "b")
 
 
 def add_ab_arguments(p) -> None:
-    from .cli import add_compare_arguments, positive_float, positive_int
+    from .cli import add_compare_arguments, positive_int
+    from .orchestrate import add_suite_arguments
     p.add_argument("--a-ref", required=True, metavar="REV", help="the baseline revision (A), e.g. origin/main")
     p.add_argument("--b-ref", required=True, metavar="REV", help="the revision under test (B), e.g. HEAD")
     p.add_argument("--rounds", type=positive_int, default=3,
                    help="rounds; in each, every case is measured once for A and once for B (default 3)")
-    p.add_argument("--runners", nargs="+", metavar="RUNNER", help="as for run")
-    p.add_argument("--scenarios", nargs="+", metavar="SCENARIO", help="as for run")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--quick", action="store_true", help="as for run: short windows, levels 1-100")
-    group.add_argument("--full", action="store_true", help="as for run")
-    p.add_argument("--connections", type=positive_int, nargs="+", metavar="N", help="as for run")
-    p.add_argument("--sizes", type=positive_int, nargs="+", metavar="BYTES", help="as for run")
-    p.add_argument("--warmup", type=float, help="as for run, seconds")
-    p.add_argument("--duration", type=positive_float, help="as for run, seconds")
-    p.add_argument("--option", "-O", action="append", default=[], metavar="RUNNER:NAME=VALUE", help="as for run")
+    add_suite_arguments(p)
     p.add_argument("--output-dir", help="where a.json and b.json (the merged results) go (default: results/ab-<time>/)")
     add_compare_arguments(p)
 
 
 def forwarded_run_options(args) -> list[str]:
     """The `concbench run` options of both children, from ab's own (validated by each child again)."""
-    options = ["--quick"] if args.quick else ["--full"] if args.full else []
-    for name in ("runners", "scenarios", "connections", "sizes"):
-        if getattr(args, name):
-            options += [f"--{name}", *map(str, getattr(args, name))]
-    for name in ("warmup", "duration"):
-        if getattr(args, name) is not None:
-            options += [f"--{name}", str(getattr(args, name))]
-    for option in args.option:
-        options += ["--option", option]
-    return options
+    from .orchestrate import suite_options
+    return suite_options(args)
 
 
 def alternating_order(rounds: int) -> list[tuple[int, str]]:

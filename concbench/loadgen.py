@@ -122,9 +122,13 @@ class Connection(asyncio.Protocol):
             self.sent_at = perf_counter_ns()
             self.transport.write(request)
         else:
-            self.sent_at = 0
-            self.completed = True
-            self.gen.connection_idle(self)
+            self.went_idle()
+
+    def went_idle(self):
+        """Not sending any more (ramp-up or drain): this connection has been served, nothing in flight."""
+        self.sent_at = 0
+        self.completed = True
+        self.gen.connection_idle(self)
 
     def _verify_piece(self, data) -> bool:
         """Slow path: check a piece against the expected bytes at its offset; True once the reply is whole."""
@@ -198,14 +202,8 @@ class PacedConnection(Connection):
         self.intended_at = self.sent_at
 
     def send_due(self, intended_at: int):
-        index = self.index + 1
-        if index == self.ring_len:
-            index = 0
-        self.index = index
-        request, self.expected = self.ring[index]
-        self.sent_at = perf_counter_ns()
+        Connection.send_next(self)
         self.intended_at = intended_at
-        self.transport.write(request)
 
     def data_received(self, data):
         now = perf_counter_ns()
@@ -225,9 +223,7 @@ class PacedConnection(Connection):
                 self.sent_at = 0
                 heapq.heappush(parked, (self.due, id(self), self))
         else:
-            self.sent_at = 0
-            self.completed = True
-            self.gen.connection_idle(self)
+            self.went_idle()
 
 
 class FramedReplies:

@@ -63,11 +63,17 @@ class Case:
         return f"{self.scenario} {params} c={self.connections}{rate}"
 
 
-def add_run_arguments(p) -> None:
-    from .cli import cpu_list, positive_float, positive_int
+# What selects and shapes a suite: shared by `run` and `ab` (which forwards them to its runs).
+SUITE_LIST_OPTIONS = ("runners", "scenarios", "connections", "sizes")
+SUITE_VALUE_OPTIONS = ("warmup", "duration")
+SUITE_REPEATED_OPTIONS = ("param", "option")
+
+
+def add_suite_arguments(p) -> None:
+    from .cli import positive_float, positive_int
     p.add_argument("--runners", nargs="+", metavar="RUNNER",
-                   help="runners to measure, e.g. asyncio twisted, or all, or -gevent (default: the default suite)")
-    p.add_argument("--scenarios", nargs="+", metavar="SCENARIO", help="scenarios (default: all)")
+                   help="runners, e.g. asyncio twisted, all, or all,-gevent (default: the default suite)")
+    p.add_argument("--scenarios", nargs="+", metavar="SCENARIO", help="scenarios (default: the default ones)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="short windows, levels 1-100 (for smoke tests)")
     group.add_argument("--full", action="store_true", help="all sizes, 10 s windows, 5 repetitions")
@@ -75,9 +81,31 @@ def add_run_arguments(p) -> None:
     p.add_argument("--sizes", type=positive_int, nargs="+", metavar="BYTES", help="echo message sizes")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a scenario parameter for every selected scenario that has it, e.g. iterations=3000")
-    p.add_argument("--repetitions", type=positive_int, help="repetitions (at least 3 is the rule)")
     p.add_argument("--warmup", type=float, help="discarded warm-up per measurement, seconds")
     p.add_argument("--duration", type=positive_float, help="measuring window per measurement, seconds")
+    p.add_argument("--option", "-O", action="append", default=[], metavar="RUNNER:NAME=VALUE",
+                   help="a runner option, e.g. processes:workers=8")
+
+
+def suite_options(args) -> list[str]:
+    """The suite arguments given, as `concbench run` options again (for ab's child runs)."""
+    options = ["--quick"] if args.quick else ["--full"] if args.full else []
+    for name in SUITE_LIST_OPTIONS:
+        if getattr(args, name):
+            options += [f"--{name}", *map(str, getattr(args, name))]
+    for name in SUITE_VALUE_OPTIONS:
+        if getattr(args, name) is not None:
+            options += [f"--{name}", str(getattr(args, name))]
+    for name in SUITE_REPEATED_OPTIONS:
+        for value in getattr(args, name):
+            options += [f"--{name}", value]
+    return options
+
+
+def add_run_arguments(p) -> None:
+    from .cli import cpu_list, positive_float, positive_int
+    add_suite_arguments(p)
+    p.add_argument("--repetitions", type=positive_int, help="repetitions (at least 3 is the rule)")
     p.add_argument("--timeout", type=positive_float, help="per-request timeout, seconds")
     p.add_argument("--rates", type=positive_float, nargs="+", metavar="R",
                    help="open loop: offered rates (requests/s in total) to sweep, instead of closed loop")
@@ -94,8 +122,6 @@ def add_run_arguments(p) -> None:
                    help="load-generator processes per measurement (spread over --loadgen-cpus)")
     p.add_argument("--server-cpus", type=cpu_list, help="cpus for the server (default: the first)")
     p.add_argument("--loadgen-cpus", type=cpu_list, help="cpus for the load generator (default: the second)")
-    p.add_argument("--option", "-O", action="append", default=[], metavar="RUNNER:NAME=VALUE",
-                   help="a runner option, e.g. processes:workers=8")
     p.add_argument("-o", "--output", help="result file (default: results/<scenario>-<time>.json)")
     p.add_argument("--no-report", action="store_true", help="skip the charts and HTML report")
 
