@@ -170,3 +170,48 @@ def draw_rate_sweep(records: list[dict], scenario: str, params: tuple, connectio
     fig.tight_layout(rect=(0, 0.02, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+SPECTRUM_PERCENTILES = (50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99)
+
+
+def spectrum_keys(records: list[dict]) -> list[tuple]:
+    """(scenario, params, connections) with closed-loop histograms."""
+    return sorted({(s, p, c) for (s, p, c, _), reps in group_cases(records).items()
+                   if any(r.get("latency_histogram") and r["status"] == "ok" for r in reps)})
+
+
+def draw_spectrum(records: list[dict], scenario: str, params: tuple, connections: int, path) -> None:
+    """HdrHistogram-style percentile spectrum per runner at one load: histograms of the passing
+    repetitions merged, x = percentile on a 'nines' scale, y = latency (log)."""
+    from concbench.measurement import merge_histograms
+    palette = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(11, 6.5))
+    groups = group_cases(records)
+    runners = sorted(r for (s, p, c, r) in groups if (s, p, c) == (scenario, params, connections))
+    for i, runner in enumerate(runners):
+        reps = [r for r in groups[(scenario, params, connections, runner)]
+                if r["status"] == "ok" and r.get("latency_histogram")]
+        if not reps:
+            continue
+        merged = merge_histograms(r["latency_histogram"] for r in reps)
+        xs = [1 / (1 - pct / 100) for pct in SPECTRUM_PERCENTILES]
+        ys = [merged.percentile(pct) / 1e6 for pct in SPECTRUM_PERCENTILES]
+        ax.plot(xs, ys, "o-", color=palette(i % 10), label=f"{runner} ({merged.total:,} requests, {len(reps)} reps)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ticks = [1 / (1 - pct / 100) for pct in SPECTRUM_PERCENTILES]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"p{pct:g}" for pct in SPECTRUM_PERCENTILES])
+    ax.minorticks_off()
+    ax.set_xlabel("percentile ('nines' scale: p90, p99, p99.9 and p99.99 are evenly spaced, each 10x rarer than the last)")
+    ax.set_ylabel("latency (ms, log scale)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    param_text = ", ".join(f"{k}={v}" for k, v in params)
+    ax.set_title(f"{scenario} ({param_text}), {connections} connections: latency percentile spectrum\n"
+                 f"histograms of every repetition that passed, merged (3 significant digits)", fontsize=10)
+    fig.text(0.5, 0.005, machine_line(records), ha="center", fontsize=8, color="#444")
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

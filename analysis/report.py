@@ -11,27 +11,41 @@ from pathlib import Path
 from concbench.results import load_measurements
 
 from .capacity import capacity_table
-from .charts import draw_rate_sweep, draw_scenario, machine_line, rate_sweep_keys, scenario_keys
+from .charts import (draw_rate_sweep, draw_scenario, draw_spectrum, machine_line, rate_sweep_keys, scenario_keys,
+                     spectrum_keys)
+from .ranking import ranking_text
 from .table import summary_table
 
 
 def write_report(result_path, out_root="reports") -> list[Path]:
     """Write the report for one result file; returns the paths written (index.html first)."""
     result_path = Path(result_path)
-    records = load_measurements(result_path)
+    every_record = load_measurements(result_path)
+    records = [r for r in every_record if r.get("benchmark") != "memory-idle"]
     folder = Path(out_root) / result_path.stem
     folder.mkdir(parents=True, exist_ok=True)
+    if not records:                               # a `concbench memory` result
+        return write_memory_report(result_path, every_record, folder)
     charts = []
     closed_loop = [r for r in records if not r.get("offered_rate")]     # charts against concurrency
     for scenario, params in scenario_keys(closed_loop):
         name = scenario + "".join(f"-{k}{v}" for k, v in params) + ".png"
         draw_scenario(closed_loop, scenario, params, folder / name)
         charts.append(folder / name)
+    for scenario, params, connections in spectrum_keys(closed_loop):
+        if connections != max(c for (s, p, c) in spectrum_keys(closed_loop) if (s, p) == (scenario, params)):
+            continue                              # the spectrum at the highest load of each scenario
+        name = scenario + "".join(f"-{k}{v}" for k, v in params) + f"-c{connections}-latency-spectrum.png"
+        draw_spectrum(closed_loop, scenario, params, connections, folder / name)
+        charts.append(folder / name)
     for scenario, params, connections in rate_sweep_keys(records):
         name = f"{scenario}" + "".join(f"-{k}{v}" for k, v in params) + f"-c{connections}-latency-vs-rate.png"
         draw_rate_sweep(records, scenario, params, connections, folder / name)
         charts.append(folder / name)
     table = summary_table(result_path)
+    ranking = ranking_text(closed_loop)
+    if ranking:
+        table += "\n\n" + ranking
     if rate_sweep_keys(records):
         table += "\n\n" + capacity_table(result_path)
     summary = folder / "summary.md"
@@ -49,3 +63,21 @@ def write_report(result_path, out_root="reports") -> list[Path]:
         f"<p>Command: <code>{html.escape(str(records[0].get('command', '?')))}</code></p>"
         f"<pre>{html.escape(table)}</pre>{images}</body>")
     return [index, summary, *charts]
+
+
+def write_memory_report(result_path: Path, records: list[dict], folder: Path) -> list[Path]:
+    """The report of a `concbench memory` result: its table and chart."""
+    from .memory import memory_table, write_memory_chart
+    chart = write_memory_chart(result_path, folder / "memory-per-connection.png")
+    table = memory_table(result_path)
+    summary = folder / "summary.md"
+    summary.write_text(f"# concbench memory: {result_path.name}\n\n{machine_line(records)}\n\n"
+                       f"Command: `{records[0].get('command', '?')}`\n\n```\n{table}\n```\n\n![{chart.name}]({chart.name})\n")
+    index = folder / "index.html"
+    index.write_text(
+        "<!doctype html><meta charset='utf-8'><title>concbench memory report</title>"
+        "<body style='font-family:sans-serif;max-width:1800px;margin:auto'>"
+        f"<h1>concbench memory: {html.escape(result_path.name)}</h1><p>{html.escape(machine_line(records))}</p>"
+        f"<pre>{html.escape(table)}</pre><img style='max-width:100%' "
+        f"src='data:image/png;base64,{base64.b64encode(chart.read_bytes()).decode()}'></body>")
+    return [index, summary, chart]

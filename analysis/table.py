@@ -62,7 +62,10 @@ def case_label(scenario: str, params: tuple) -> str:
 
 
 def summary_table(path) -> str:
-    records = load_measurements(path)
+    records = [r for r in load_measurements(path) if r.get("benchmark") != "memory-idle"]
+    if not records:
+        from .memory import memory_table         # a `concbench memory` result has its own table
+        return memory_table(path)
     groups = group_cases(records)
     width = max([18] + [len(case_label(s, p)) for (s, p, _, _) in groups])
     header = (f"{'scenario':<{width}} {'conns':>5} {'runner':<16} {'req/s median (min-max)':>30} "

@@ -102,3 +102,6 @@ def test_leaky_server_costs_more_per_connection_than_a_normal_one(tmp_path):
     assert {r["runner"] for r in records} == {"asyncio", "threads"}
     assert "threads" in memory_table(path)
     assert write_memory_chart(path, tmp_path / "memory.png").stat().st_size > 0
+    from analysis.report import write_report                   # `concbench report` knows memory files too
+    index, summary, chart = write_report(path, tmp_path / "reports")
+    assert chart.stat().st_size > 0 and "threads" in summary.read_text()

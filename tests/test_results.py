@@ -13,7 +13,9 @@ from concbench.results import NotAResult, RunContext, load_measurements, write_s
 
 
 def ok_record(rep: int, rps: float) -> dict:
-    return {"status": "ok", "repetition": rep, "measured_wall_s": 2.5, "throughput_rps": rps,
+    from concbench.histogram import Histogram
+    latencies = [100_000 + 1000 * i for i in range(1000)]         # 0.1 .. 1.1 ms
+    return {"latency_histogram": Histogram.from_values(latencies).encode(), "status": "ok", "repetition": rep, "measured_wall_s": 2.5, "throughput_rps": rps,
             "requests": int(rps * 1.5), "window_s": 1.5, "latency_p50_s": 1e-4, "latency_p90_s": 2e-4,
             "latency_p99_s": 5e-4, "latency_p99_9_s": 9e-4, "latency_max_s": 2e-3, "errors": 0,
             "error_kinds": {}, "connections": 10, "served_connections": 10, "starved_connections": 0,
