@@ -300,7 +300,7 @@ def format_progress(done: int, total: int, started: float, rep: int, reps: int, 
     eta = elapsed / done * (total - done) if done else float("nan")
     eta_text = f"{int(eta) // 60:02d}:{int(eta) % 60:02d}" if done else "--:--"
     return (f"[{done + 1:>3}/{total} {int(elapsed) // 60:02d}:{int(elapsed) % 60:02d} left {eta_text}] "
-            f"rep {rep + 1}/{reps} {case.label():<22} {case.runner:<16}")
+            f"rep {rep + 1}/{reps} {case.label():<22} {case.runner:<20}")
 
 
 def format_outcome(record: dict) -> str:

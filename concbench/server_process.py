@@ -33,6 +33,7 @@ class ServerProcess:
             self.command += [f"--{name}", str(value)]
         for name, value in (options or {}).items():
             self.command += ["--option", f"{name}={value}"]
+        self.runner = runner
         self.proc: subprocess.Popen | None = None
         self.host = host
         self.port = 0
