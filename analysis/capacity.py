@@ -43,13 +43,13 @@ def capacity_table(path, target_s: float | None = None) -> str:
     found = capacities(load_measurements(path), target_s)
     if not found:
         return "no open-loop measurements in this file (run with --rates or --rate-search)"
-    lines = [f"{'scenario':<18} {'conns':>5} {'runner':<16} {'capacity req/s median (min-max)':>34} "
+    lines = [f"{'scenario':<18} {'conns':>5} {'runner':<20} {'capacity req/s median (min-max)':>34} "
              f"{'p99 target':>10} {'probes':>6}"]
     for (scenario, params, connections, runner), row in sorted(found.items()):
         label = scenario + "".join(f" {k}={v}" for k, v in params)
         figure = (f"{row['median']:>12,.0f} ({row['low']:>9,.0f}-{row['high']:>9,.0f})"
                   if row["high"] else f"{'none met the target':>34}")
-        lines.append(f"{label:<18} {connections:>5} {runner:<16} {figure:>34} "
+        lines.append(f"{label:<18} {connections:>5} {runner:<20} {figure:>34} "
                      f"{row['target_s'] * 1e3:>8g}ms {row['probes']:>6}")
     lines.append("capacity: the highest offered rate (open loop) that passed, kept up (achieved >= 99% of offered) "
                  "and kept the corrected p99 under the target; per repetition, then median (min-max).")

@@ -68,7 +68,7 @@ def summary_table(path) -> str:
         return memory_table(path)
     groups = group_cases(records)
     width = max([18] + [len(case_label(s, p)) for (s, p, _, _) in groups])
-    header = (f"{'scenario':<{width}} {'conns':>5} {'runner':<16} {'req/s median (min-max)':>30} "
+    header = (f"{'scenario':<{width}} {'conns':>5} {'runner':<20} {'req/s median (min-max)':>30} "
               f"{'p99 ms':>8} {'srv cpu':>7} {'cli core':>8} {'srv RSS':>10}  status")
     lines = [header, "-" * len(header)]
     previous = None
@@ -93,7 +93,7 @@ def summary_table(path) -> str:
             status += ", driven by wrk: status codes checked, bodies not"
         if row["passed"] and any(r.get("overloaded") for r in reps if r["status"] == "ok"):
             status += ", OVERLOADED (achieved < 99% of offered)"
-        lines.append(f"{label:<{width}} {connections:>5} {runner:<16} {figures}  {status}")
+        lines.append(f"{label:<{width}} {connections:>5} {runner:<20} {figures}  {status}")
     lines.append("")
     lines.append("req/s: verified replies per second in the window; median and (min-max) over the repetitions that "
                  "passed.\nA failed repetition (any error, timeout or starved connection) gives no figure. "

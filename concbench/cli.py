@@ -186,20 +186,22 @@ def cmd_list(args) -> int:
     print("Runners:")
     for runner in registry.RUNNERS.values():
         tag = "" if runner.default else "  [not in the default suite]"
+        if runner.own_http_stack:
+            tag += "  [http only]"
         variant = f" (variant of {runner.variant_of})" if runner.variant_of else ""
-        print(f"  {runner.name:<16} {runner.framework} {runner.version():<10} {runner.model}{variant}{tag}")
-        print(f"  {'':<16} {runner.summary}")
+        print(f"  {runner.name:<20} {runner.framework} {runner.version():<10} {runner.model}{variant}{tag}")
+        print(f"  {'':<20} {runner.summary}")
         for name, help_text in runner.options:
-            print(f"  {'':<16} option {name}: {help_text}")
+            print(f"  {'':<20} option {name}: {help_text}")
     print("Scenarios:")
     for scenario in registry.SCENARIOS.values():
-        print(f"  {scenario.name:<16} {scenario.summary}")
+        print(f"  {scenario.name:<20} {scenario.summary}")
         for param in scenario.parameters:
-            print(f"  {'':<16} --param {param.name}=N (default {param.default}): {param.help}")
+            print(f"  {'':<20} --param {param.name}=N (default {param.default}): {param.help}")
         for runner in registry.RUNNERS:
             reason = registry.applicable(runner, scenario.name)
             if reason:
-                print(f"  {'':<16} not on {runner}: {reason}")
+                print(f"  {'':<20} not on {runner}: {reason}")
     return 0
 
 

@@ -219,11 +219,16 @@ def rotated(items: list, by: int) -> list:
 
 
 def schedule(cases: list[Case], runners: list[str], repetitions: int) -> list[tuple[int, Case]]:
-    """Repetition-major order; within a repetition the runner order is rotated by one each time."""
+    """Repetition-major order; within a repetition the order of the runners measured in each scenario
+    is rotated by one each time (rotated among those runners only, so every one of them leads in turn)."""
+    in_scenario = {scenario: [r for r in runners if any(c.runner == r and c.scenario == scenario for c in cases)]
+                   for scenario in {c.scenario for c in cases}}
     order = []
     for rep in range(repetitions):
-        rank = {name: i for i, name in enumerate(rotated(runners, rep))}
-        cells = sorted(cases, key=lambda c: (c.scenario, c.params, c.connections, c.rate or 0, rank[c.runner]))
+        rank = {(scenario, name): i for scenario, names in in_scenario.items()
+                for i, name in enumerate(rotated(names, rep))}
+        cells = sorted(cases, key=lambda c: (c.scenario, c.params, c.connections, c.rate or 0,
+                                             rank[(c.scenario, c.runner)]))
         order.extend((rep, case) for case in cells)
     return order
 
@@ -346,7 +351,7 @@ def format_progress(done: int, total: int, started: float, rep: int, reps: int, 
     eta = elapsed / done * (total - done) if done else float("nan")
     eta_text = f"{int(eta) // 60:02d}:{int(eta) % 60:02d}" if done else "--:--"
     return (f"[{done + 1:>3}/{total} {int(elapsed) // 60:02d}:{int(elapsed) % 60:02d} left {eta_text}] "
-            f"rep {rep + 1}/{reps} {case.label():<22} {case.runner:<16}")
+            f"rep {rep + 1}/{reps} {case.label():<22} {case.runner:<20}")
 
 
 def format_outcome(record: dict) -> str:

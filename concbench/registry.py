@@ -30,6 +30,7 @@ class Runner:
     fixed_options: tuple[tuple[str, str], ...] = field(default_factory=tuple)  # what makes a variant
     only_scenarios: tuple[str, ...] | None = None   # None: every scenario
     memory_suite: bool = False  # in `concbench memory`'s default selection although not in `run`'s
+    own_http_stack: bool = False    # the framework's own HTTP parser/framing, not the shared session
 
     def load(self):
         return importlib.import_module(self.module)
@@ -73,6 +74,25 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
            fixed_options=(("loop", "uvloop"),), default=False),
     Runner("gevent", "runners.gevent_streamserver", "greenlets on libev/libuv hub", "gevent",
            "gevent.server.StreamServer, one greenlet per connection, cooperative sockets"),
+    # The second http family: each framework's own HTTP stack (http only; the family above runs the
+    # shared httptools session on every model). Default, but only_scenarios keeps them off echo.
+    Runner("threads-httpserver", "runners.threads_httpserver", "thread per connection, blocking sockets",
+           "python", "framework's own HTTP stack: http.server.ThreadingHTTPServer + BaseHTTPRequestHandler",
+           variant_of="threads", only_scenarios=("http",), own_http_stack=True),
+    Runner("processes-httpserver", "runners.processes_httpserver", "pre-forked workers, blocking sockets",
+           "python", "framework's own HTTP stack: N forked workers, each an http.server.HTTPServer "
+           "(one connection at a time) on the shared listener",
+           variant_of="processes", only_scenarios=("http",), own_http_stack=True,
+           options=(("workers", "worker processes (default 2 x server cores + 1, gunicorn's advice)"),)),
+    Runner("twisted-web", "runners.twisted_web", "event loop (epoll reactor), callbacks", "twisted",
+           "framework's own HTTP stack: twisted.web.server.Site with a leaf Resource (render_GET)",
+           variant_of="twisted", only_scenarios=("http",), own_http_stack=True),
+    Runner("tornado-web", "runners.tornado_web", "event loop (asyncio), coroutines", "tornado",
+           "framework's own HTTP stack: tornado.web.Application + RequestHandler on tornado.httpserver.HTTPServer",
+           variant_of="tornado", only_scenarios=("http",), own_http_stack=True),
+    Runner("gevent-pywsgi", "runners.gevent_pywsgi", "greenlets on libev/libuv hub", "gevent",
+           "framework's own HTTP stack: gevent.pywsgi.WSGIServer with a plain WSGI app",
+           variant_of="gevent", only_scenarios=("http",), own_http_stack=True),
     Runner("reference-c", "runners.reference_c", "reference: C, one thread, epoll", "c",
            "not a Python model: the yardstick for the load generator's ceiling (make ceiling)",
            default=False, only_scenarios=("echo",)),
@@ -126,5 +146,7 @@ def applicable(runner: str, scenario: str) -> str | None:
     """None if the pair applies, else the reason it does not."""
     only = RUNNERS[runner].only_scenarios
     if only is not None and scenario not in only:
+        if RUNNERS[runner].own_http_stack:
+            return f"{runner} is the framework's own HTTP stack: http only"
         return f"{runner} implements only: {', '.join(only)}"
     return NOT_APPLICABLE.get((runner, scenario))

@@ -34,6 +34,7 @@ class ServerProcess:
         for name, value in (options or {}).items():
             self.command += ["--option", f"{name}={value}"]
         self.env = {**os.environ, **env} if env else None     # e.g. MALLOC_ARENA_MAX for memory runs
+        self.runner = runner
         self.proc: subprocess.Popen | None = None
         self.host = host
         self.port = 0

@@ -2,6 +2,7 @@
 
 A worker serves one connection at a time until the client closes it, so connections beyond
 the worker count wait in the backlog: that starvation is what this model shows at high concurrency.
+`prefork` is the arbiter, shared with the processes-httpserver variant.
 """
 from __future__ import annotations
 
@@ -16,17 +17,20 @@ def default_workers() -> int:
     return 2 * len(os.sched_getaffinity(0)) + 1
 
 
-def _worker(listener, make_session) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)     # the arbiter decides when workers stop
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    accept_forever(listener, lambda conn: serve_connection(conn, make_session()))
+def worker_count(options) -> int:
+    workers = int(options.get("workers") or default_workers())
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    return workers
 
 
-def _spawn(listener, make_session) -> int:
+def _spawn(work) -> int:
     pid = os.fork()
     if pid == 0:
         try:
-            _worker(listener, make_session)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)     # the arbiter decides when workers stop
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            work()
         finally:
             os._exit(0)
     return pid
@@ -36,19 +40,18 @@ def _stop(signum, frame):
     raise KeyboardInterrupt
 
 
-def serve(listener, make_session, options, ready) -> None:
-    workers = int(options.get("workers") or default_workers())
-    if workers < 1:
-        raise ValueError("workers must be at least 1")
+def prefork(listener, workers: int, work, ready) -> None:
+    """Fork `workers` children each running work() on the shared listener; replace any that dies;
+    on SIGINT/SIGTERM stop them all, then close the listener."""
     signal.signal(signal.SIGTERM, _stop)
-    children = {_spawn(listener, make_session) for _ in range(workers)}
+    children = {_spawn(work) for _ in range(workers)}
     ready()
     try:
         while True:                      # the arbiter: replace a worker that dies
             pid, _ = os.wait()
             if pid in children:
                 children.discard(pid)
-                children.add(_spawn(listener, make_session))
+                children.add(_spawn(work))
     except KeyboardInterrupt:
         pass
     finally:
@@ -63,3 +66,9 @@ def serve(listener, make_session, options, ready) -> None:
             except ChildProcessError:
                 pass
         listener.close()
+
+
+def serve(listener, make_session, options, ready) -> None:
+    workers = worker_count(options)
+    prefork(listener, workers,
+            lambda: accept_forever(listener, lambda conn: serve_connection(conn, make_session())), ready)

@@ -4,9 +4,12 @@ The reactor adopts the common listener; the reactor's own SIGINT/SIGTERM handlin
 """
 from __future__ import annotations
 
+import sys
+
 from twisted.internet import epollreactor
 
-epollreactor.install()
+if "twisted.internet.reactor" not in sys.modules:    # one reactor per process (tests import both runners)
+    epollreactor.install()
 
 from twisted.internet import protocol, reactor, tcp  # noqa: E402  (after the reactor is installed)
 

@@ -1,8 +1,9 @@
 """The http scenario: TechEmpower's plaintext test over HTTP/1.1 keep-alive, without pipelining.
 
 GET /plaintext answers 200 `Hello, World!` with Content-Type, Content-Length, Date and Server.
-The server session uses httptools (llhttp, in C) as the one shared parser on every runner, so the
-concurrency model is the variable and parsing costs the same everywhere. Also here: the client's
+The server session uses httptools (llhttp, in C) as the one shared parser on every base runner, so the
+concurrency model is the variable and parsing costs the same everywhere (the own-HTTP-stack variants
+in runners/ use only PATH and BODY from here). Also here: the client's
 response check, which every runner's replies must pass. No I/O; the clock is injected.
 """
 from __future__ import annotations
@@ -174,6 +175,14 @@ class ResponseCheck:
         return None
 
 
+def rejection_ok(reply: bytes, status: bytes, own_http_stack: bool = False) -> bool:
+    """Is `reply` a right answer to a bad request? The shared session answers exactly `status`
+    (400, 431); a framework's own HTTP stack may answer any 4xx or just close (b"")."""
+    if not own_http_stack:
+        return reply.startswith(b"HTTP/1.1 " + status)
+    return reply == b"" or (reply[:9] in (b"HTTP/1.1 ", b"HTTP/1.0 ") and reply[9:10] == b"4")
+
+
 def server_session_factory(params: dict, clock=time.time):
     date = HttpDate(clock)                 # shared by the sessions of one server process
     return lambda: HttpSession(date)
@@ -186,7 +195,8 @@ def client_workload(params: dict) -> ClientWorkload:
 SCENARIO = Scenario(
     name="http",
     summary="GET /plaintext -> 200 'Hello, World!' (TechEmpower plaintext rules, keep-alive, no pipelining), "
-            "one shared parser (httptools) on every runner",
+            "one shared parser (httptools) on every base runner; the variants marked 'framework's own HTTP "
+            "stack' use theirs",
     parameters=(),
     client_workload=client_workload,
     session_factory=server_session_factory,

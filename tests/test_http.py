@@ -103,3 +103,15 @@ def test_response_check_catches_what_is_wrong():
     old = formatdate(NOW - 3600, usegmt=True).encode()
     assert "not current" in check(good.replace(formatdate(NOW, usegmt=True).encode(), old))
     assert "Date" in check(good.replace(b"Date: ", b"Dat: "))
+
+
+def test_rejection_is_exact_for_the_shared_session_and_any_4xx_or_close_for_own_stacks():
+    from scenarios.http import rejection_ok
+    assert rejection_ok(b"HTTP/1.1 400 Bad Request\r\n\r\n", b"400")
+    assert not rejection_ok(b"HTTP/1.1 413 Too Large\r\n\r\n", b"431")
+    assert not rejection_ok(b"", b"400")
+    assert rejection_ok(b"HTTP/1.1 413 Too Large\r\n\r\n", b"431", own_http_stack=True)
+    assert rejection_ok(b"HTTP/1.0 400 Bad Request\r\n\r\n", b"400", own_http_stack=True)
+    assert rejection_ok(b"", b"400", own_http_stack=True)
+    assert not rejection_ok(b"HTTP/1.1 200 OK\r\n\r\n", b"400", own_http_stack=True)
+    assert not rejection_ok(b"<html>error</html>", b"400", own_http_stack=True)

@@ -57,3 +57,13 @@ def test_end_to_end_run_reports_starvation_without_hanging(tmp_path):
     assert all(r["options_processes"] == "workers=1" for r in records)
     assert sorted({r["repetition"] for r in records}) == [0, 1, 2]
     assert "3/3 ok" in done.stdout and "2/3 starved" in done.stdout
+
+
+def test_rotation_is_among_the_runners_a_scenario_measures():
+    from concbench import registry
+    runners = registry.default_runners()                       # includes http-only own-stack variants
+    cases = plan_cases(["echo"], runners, PROFILES["quick"])
+    measured = sorted({c.runner for c in cases}, key=runners.index)
+    order = schedule(cases, runners, len(measured))
+    leaders = [next(c.runner for rep, c in order if rep == r) for r in range(len(measured))]
+    assert sorted(leaders) == sorted(measured)                 # each measured runner leads exactly once

@@ -13,9 +13,26 @@ def test_every_runner_module_exposes_serve():
         assert callable(importlib.import_module(runner.module).serve), runner.name
 
 
-def test_default_suite_has_the_six_models_and_the_streams_variant():
+def test_default_suite_has_the_six_models_the_streams_variant_and_the_own_http_stacks():
     assert registry.default_runners() == ["threads", "processes", "twisted", "tornado", "asyncio",
-                                          "asyncio-streams", "gevent"]
+                                          "asyncio-streams", "gevent", "threads-httpserver",
+                                          "processes-httpserver", "twisted-web", "tornado-web", "gevent-pywsgi"]
+
+
+def test_own_http_stacks_are_http_only_variants_of_a_base_model():
+    own = [r for r in registry.RUNNERS.values() if r.own_http_stack]
+    assert {r.variant_of for r in own} == {"threads", "processes", "twisted", "tornado", "gevent"}
+    for runner in own:
+        assert runner.only_scenarios == ("http",), runner.name
+        assert registry.applicable(runner.name, "http") is None
+        assert "own HTTP stack" in registry.applicable(runner.name, "echo")
+
+
+def test_the_default_echo_suite_plans_no_own_http_stack():
+    from concbench.orchestrate import plan_cases, PROFILES
+    cases = plan_cases(["echo"], registry.default_runners(), PROFILES["quick"])
+    assert {c.runner for c in cases} == {"threads", "processes", "twisted", "tornado", "asyncio",
+                                         "asyncio-streams", "gevent"}
 
 
 def test_selection_adds_removes_and_rejects():

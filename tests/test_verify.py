@@ -22,10 +22,17 @@ def test_probes_catch_a_server_that_always_says_200():
     assert any("not 400" in p for p in problems)
 
 
+def test_own_stack_probes_accept_a_close_but_not_a_200_for_a_malformed_request():
+    with BrokenServer(lambda data: http_reply()) as server:
+        problems = http_probes(server.port, own_http_stack=True)
+    assert any("not 4xx or a close" in p for p in problems)
+    assert verify_pair("twisted-web", "http") == []
+
+
 def test_verify_command_reports_each_pair():
     done = subprocess.run([sys.executable, "-m", "concbench", "verify", "--runners", "threads", "reference-c",
                            "--scenarios", "all"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "echo     threads          pass" in done.stdout
-    assert "http     reference-c      n/a" in done.stdout
+    assert "echo     threads              pass" in done.stdout
+    assert "http     reference-c          n/a" in done.stdout
     assert "all pairs pass" in done.stdout
