@@ -34,6 +34,14 @@ def machine_line(records: list[dict]) -> str:
             f"commit {str(first.get('git_commit', '?'))[:12]}, {str(first.get('date', first.get('measured_at', '')))[:16]}")
 
 
+def save_figure(fig, records: list[dict], path, rect=(0, 0.02, 1, 1)) -> None:
+    """Every chart's footer (machine, Python, profile, commit), then write the PNG and free the figure."""
+    fig.text(0.5, 0.005, machine_line(records), ha="center", fontsize=8, color="#444")
+    fig.tight_layout(rect=rect)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def series(records: list[dict], key: str, scale: float):
     """(scenario, params) -> runner -> sorted [(connections, median, low, high, n_ok, n_all, client_bound)]."""
     out: dict = defaultdict(lambda: defaultdict(list))
@@ -103,10 +111,7 @@ def draw_scenario(records: list[dict], scenario: str, params: tuple, path) -> No
                  f"x = every repetition at that level failed (errors, timeouts or starved connections)\n"
                  f"hollow marker = client-bound (load generator core > 90% busy); "
                  f"'k/n ok' = figure from the k of n repetitions that passed", fontsize=10)
-    fig.text(0.5, 0.005, machine_line(records), ha="center", fontsize=8, color="#444")
-    fig.tight_layout(rect=(0, 0.02, 0.88, 0.93))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, records, path, rect=(0, 0.02, 0.88, 0.93))
 
 
 def scenario_keys(records: list[dict]) -> list[tuple]:
@@ -166,10 +171,7 @@ def draw_rate_sweep(records: list[dict], scenario: str, params: tuple, connectio
     ax.set_title(f"{scenario} ({param_text}), {connections} connections: latency against offered rate\n"
                  f"red ring = overloaded (achieved < 99% of offered); dotted line = capacity at the p99 target",
                  fontsize=10)
-    fig.text(0.5, 0.005, machine_line(records), ha="center", fontsize=8, color="#444")
-    fig.tight_layout(rect=(0, 0.02, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, records, path, rect=(0, 0.02, 1, 1))
 
 
 SPECTRUM_PERCENTILES = (50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99)
@@ -211,7 +213,4 @@ def draw_spectrum(records: list[dict], scenario: str, params: tuple, connections
     param_text = ", ".join(f"{k}={v}" for k, v in params)
     ax.set_title(f"{scenario} ({param_text}), {connections} connections: latency percentile spectrum\n"
                  f"histograms of every repetition that passed, merged (3 significant digits)", fontsize=10)
-    fig.text(0.5, 0.005, machine_line(records), ha="center", fontsize=8, color="#444")
-    fig.tight_layout(rect=(0, 0.02, 1, 1))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, records, path, rect=(0, 0.02, 1, 1))

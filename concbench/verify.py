@@ -14,19 +14,24 @@ from .measurement import loadgen_report
 from .server_process import ServerFailed, ServerProcess
 
 
+def read_framed(sock, frame) -> bytes:
+    """Read one reply framed by frame(buffer) (see scenarios.base.ClientWorkload), or what came before a close."""
+    buffer = b""
+    while True:
+        size = frame(buffer)
+        if size > 0:
+            return buffer[:size]
+        chunk = sock.recv(65536)
+        if not chunk:
+            return buffer
+        buffer += chunk
+
+
 def exchange(port: int, payload: bytes, frame) -> bytes:
     """Send payload, read one framed reply (or what came before the server closed)."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.sendall(payload)
-        buffer = b""
-        while True:
-            size = frame(buffer)
-            if size > 0:
-                return buffer[:size]
-            chunk = sock.recv(65536)
-            if not chunk:
-                return buffer
-            buffer += chunk
+        return read_framed(sock, frame)
 
 
 def http_probes(port: int, own_http_stack: bool = False) -> list[str]:

@@ -11,6 +11,7 @@ import pytest
 from concbench import registry
 from concbench.loadgen import LoadPlan, run_load
 from concbench.measurement import loadgen_report
+from concbench.verify import read_framed
 from scenarios.http import MAX_HEADER_BYTES, REQUEST, SCENARIO, ResponseCheck, rejection_ok
 
 from .conftest import running_server
@@ -25,15 +26,7 @@ def http_server(request):
 
 
 def read_response(sock) -> bytes:
-    check, buffer = ResponseCheck(), b""
-    while True:
-        size = check.frame(buffer)
-        if size > 0:
-            return buffer[:size]
-        chunk = sock.recv(65536)
-        if not chunk:
-            return buffer
-        buffer += chunk
+    return read_framed(sock, ResponseCheck().frame)
 
 
 def correct_request_works(port) -> None:
