@@ -230,6 +230,10 @@ def cmd_memory(args) -> int:
         raise UsageError(str(exc)) from None
     if "reference-c" in runners:
         raise UsageError("reference-c is not a Python model and is not measured for memory; drop it")
+    for runner in runners:
+        reason = registry.applicable(runner, "echo")
+        if reason:
+            raise UsageError(f"{runner} cannot hold echo connections ({reason}); drop it")
     if args.warm < 0:
         raise UsageError(f"--warm must be 0 or more, got {args.warm}")
     levels = tuple(sorted(set(args.levels or LEVELS)))

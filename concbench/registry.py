@@ -109,8 +109,10 @@ def default_runners() -> list[str]:
 
 
 def default_memory_runners() -> list[str]:
-    """`concbench memory`'s default: the default suite plus the variants made for it (thread stack sizes)."""
-    return [name for name, runner in RUNNERS.items() if runner.default or runner.memory_suite]
+    """`concbench memory`'s default: the default suite plus the variants made for it (thread stack sizes),
+    limited to runners that serve echo (the idle connections are echo connections)."""
+    return [name for name, runner in RUNNERS.items()
+            if (runner.default or runner.memory_suite) and applicable(name, "echo") is None]
 
 
 def select(names: list[str] | None, known: dict, what: str, defaults: list[str] | None = None) -> list[str]:

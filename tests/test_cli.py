@@ -47,6 +47,7 @@ def closed_port() -> int:
     (["load", "cpu", "--target", "127.0.0.1:9", "--connections", "1", "--duration", "1", "--param", "iterations=x"],
      "whole number"),
     (["run", "--runners", "nope"], "unknown runner 'nope'"),
+    (["memory", "--runners", "twisted-web"], "cannot hold echo connections"),
     (["run", "--scenarios", "nope"], "unknown scenario 'nope'"),
     (["run", "--option", "processes:nope=1"], "no option 'nope'"),
     (["run", "--option", "garbage"], "RUNNER:NAME=VALUE"),

@@ -62,3 +62,9 @@ def test_thread_stack_variants_are_labelled_and_only_in_the_memory_suite():
         assert name not in registry.default_runners() and name in registry.default_memory_runners()
     chosen = registry.select(["-gevent"], registry.RUNNERS, "runner", registry.default_memory_runners())
     assert "threads-stack-256k" in chosen and "gevent" not in chosen
+
+
+def test_memory_default_holds_only_runners_that_serve_echo():
+    chosen = registry.default_memory_runners()
+    assert "threads-stack-64k" in chosen and "asyncio" in chosen
+    assert all(registry.applicable(name, "echo") is None for name in chosen)
