@@ -39,7 +39,7 @@ class Profile:
 
 
 PROFILES = {
-    # the default `make bench` suite: 7 runners x 4 levels x 3 repetitions, about 4 minutes on 2 cores
+    # the default `make bench` suite: 7 runners x 4 levels x 3 repetitions, about 4.5 minutes on 2 cores
     "default": Profile("default", (1, 10, 100, 1000), (64,), warmup_s=0.5, window_s=1.5, repetitions=3),
     # for tests and smoke checks
     "quick": Profile("quick", (1, 10, 100), (64,), warmup_s=0.2, window_s=0.5, repetitions=3),
