@@ -29,7 +29,7 @@ def read_response(sock) -> bytes:
     return read_framed(sock, ResponseCheck().frame)
 
 
-def correct_request_works(port) -> None:
+def assert_correct_request_works(port) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(REQUEST)
         reply = read_response(sock)
@@ -64,30 +64,31 @@ def test_another_path_is_404(http_server):
     with socket.create_connection(("127.0.0.1", http_server.port), timeout=10) as sock:
         sock.sendall(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
         assert read_response(sock).startswith(b"HTTP/1.1 404")
-    correct_request_works(http_server.port)
+    assert_correct_request_works(http_server.port)
 
 
 def test_malformed_request_line(http_server):
     reply = send_and_close(http_server.port, b"THIS IS NOT HTTP\r\n\r\n")
     assert rejected(http_server.runner, reply, b"400"), reply[:100]
-    correct_request_works(http_server.port)
+    assert_correct_request_works(http_server.port)
 
 
 def test_oversized_header(http_server):
     big = b"GET /plaintext HTTP/1.1\r\nX-Big: " + b"a" * (MAX_HEADER_BYTES + 100) + b"\r\n\r\n"
     reply = send_and_close(http_server.port, big)
     assert rejected(http_server.runner, reply, b"431"), reply[:100]
-    correct_request_works(http_server.port)
+    assert_correct_request_works(http_server.port)
 
 
 def test_half_a_request_then_close(http_server):
     send_and_close(http_server.port, REQUEST[:25], read=False)
-    correct_request_works(http_server.port)
+    assert_correct_request_works(http_server.port)
+    assert http_server.alive()
 
 
 def test_random_bytes(http_server):
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
     for _ in range(5):
         send_and_close(http_server.port, bytes(rng.randrange(256) for _ in range(rng.randrange(1, 3000))))
-    correct_request_works(http_server.port)
+    assert_correct_request_works(http_server.port)
     assert http_server.alive()
