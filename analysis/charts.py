@@ -101,7 +101,7 @@ def draw_scenario(records: list[dict], scenario: str, params: tuple, path) -> No
         data = series(records, key, scale).get((scenario, params), {})
         draw_panel(ax, data, label, log_y, colours)
         ax.set_title(title)
-    handles, labels = {}, {}
+    handles = {}
     for ax in axes.flat:                          # every runner, even one with a single panel of data
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)

@@ -16,8 +16,6 @@ BACKLOG = 2048
 RECV_SIZE = 65536
 # Socket buffers are left to the kernel's autotuning for every runner (SO_RCVBUF and
 # SO_SNDBUF are not set: setting them would switch autotuning off).
-DEFAULT_SERVER_CPUS = (0,)
-DEFAULT_LOADGEN_CPUS = (1,)
 
 
 def listen_socket(host: str, port: int) -> socket.socket:

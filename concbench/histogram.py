@@ -8,10 +8,11 @@ Pure computation: no I/O, no clocks. Recording stays an array append in the load
 from __future__ import annotations
 
 import base64
-import math
 import zlib
 
 import numpy as np
+
+from .latency import nearest_rank
 
 SUB_BUCKET_BITS = 11                 # 2048 exact values, then 1024 sub-buckets per power of two
 EXACT = 1 << SUB_BUCKET_BITS         # 2048
@@ -74,7 +75,7 @@ class Histogram:
         total = self.total
         if total == 0:
             raise ValueError("empty histogram")
-        rank = min(max(math.ceil(round(percent * total / 100.0, 9)), 1), total)
+        rank = nearest_rank(percent, total)
         seen = 0
         for index in sorted(self.counts):
             seen += self.counts[index]

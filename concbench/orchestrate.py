@@ -6,7 +6,6 @@ subprocess and the sampler around its window. Results go to concbench.results; t
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import threading

@@ -13,7 +13,7 @@ from email.utils import formatdate, parsedate_to_datetime
 
 import httptools
 
-from .base import ClientWorkload, Exchange, Parameter, Scenario
+from .base import ClientWorkload, Exchange, Scenario
 
 PATH = b"/plaintext"
 BODY = b"Hello, World!"

@@ -18,6 +18,8 @@ from concbench.server_process import ServerProcess
 
 from analysis.memory import memory_table, write_memory_chart
 
+from .test_cli import assert_bad_input
+
 MIB = 1 << 20
 
 
@@ -71,11 +73,10 @@ def test_the_cli_refuses_before_starting_anything_under_a_low_hard_limit():
     (["memory", "--levels", "100"], "at least two levels"),
     (["memory", "--runners", "reference-c"], "not a Python model"),
     (["memory", "--option", "threads:nope=1"], "no option 'nope'"),
+    (["memory", "--runners", "twisted-web"], "cannot hold echo connections"),
 ])
 def test_bad_input_exits_2_with_one_line(args, message):
-    done = concbench(*args)
-    assert done.returncode == 2
-    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert_bad_input(concbench(*args), message)
 
 
 def test_leaky_server_costs_more_per_connection_than_a_normal_one(tmp_path):
