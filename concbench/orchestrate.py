@@ -35,15 +35,28 @@ class Profile:
     p99_target_s: float = 0.010         # for capacity: the highest rate whose p99 stays under this
     loadgen_procs: int = 1
     loadgen: str = "concbench"
+    # per-scenario concurrency levels that replace `connections` (an explicit --connections replaces both)
+    scenario_connections: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    def levels(self, scenario: str) -> tuple[int, ...]:
+        """The concurrency levels measured for one scenario."""
+        return dict(self.scenario_connections).get(scenario, self.connections)
 
 
 PROFILES = {
-    # the default `make bench` suite: 7 runners x 4 levels x 3 repetitions, about 4.5 minutes on 2 cores
-    "default": Profile("default", (1, 10, 100, 1000), (64,), warmup_s=0.5, window_s=1.5, repetitions=3),
+    # the default `make bench` suite: every default scenario, each at the levels that show its point,
+    # 3 repetitions; sized to finish within 10 minutes on 2 cores (README gives the measured time)
+    "default": Profile("default", (1, 10, 100, 1000), (64,), warmup_s=0.5, window_s=1.0, repetitions=3,
+                       scenario_connections=(("http", (100,)), ("cpu", (2,)), ("churn", (10,)),
+                                             ("backend", (1, 100, 1000, 2000)))),
     # for tests and smoke checks
-    "quick": Profile("quick", (1, 10, 100), (64,), warmup_s=0.2, window_s=0.5, repetitions=3),
+    "quick": Profile("quick", (1, 10, 100), (64,), warmup_s=0.2, window_s=0.5, repetitions=3,
+                     scenario_connections=(("http", (10,)), ("cpu", (1,)), ("churn", (10,)),
+                                           ("backend", (10, 100)))),
     # the longer profile: all sizes, longer windows, 5 repetitions
-    "full": Profile("full", (1, 10, 100, 1000), (64, 1024, 16384), warmup_s=2.0, window_s=10.0, repetitions=5),
+    "full": Profile("full", (1, 10, 100, 1000), (64, 1024, 16384), warmup_s=2.0, window_s=10.0, repetitions=5,
+                    scenario_connections=(("http", (1, 10, 100, 1000)), ("cpu", (1, 2, 4)), ("churn", (1, 10, 100)),
+                                          ("backend", (1, 10, 100, 1000, 2000)))),
 }
 
 
@@ -77,7 +90,7 @@ def add_suite_arguments(p) -> None:
     group.add_argument("--quick", action="store_true", help="short windows, levels 1-100 (for smoke tests)")
     group.add_argument("--full", action="store_true", help="all sizes, 10 s windows, 5 repetitions")
     p.add_argument("--connections", type=positive_int, nargs="+", metavar="N", help="concurrency levels")
-    p.add_argument("--sizes", type=positive_int, nargs="+", metavar="BYTES", help="echo message sizes")
+    p.add_argument("--sizes", type=positive_int, nargs="+", metavar="BYTES", help="message sizes, for every scenario with a size parameter")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a scenario parameter for every selected scenario that has it, e.g. iterations=3000")
     p.add_argument("--warmup", type=float, help="discarded warm-up per measurement, seconds")
@@ -140,6 +153,7 @@ def profile_from_args(args) -> Profile:
     changes = {}
     if args.connections:
         changes["connections"] = tuple(args.connections)
+        changes["scenario_connections"] = ()
     if args.sizes:
         changes["sizes"] = tuple(args.sizes)
     if args.repetitions:
@@ -204,7 +218,7 @@ def plan_cases(scenarios: list[str], runners: list[str], profile: Profile, extra
         param_sets = ([{**fixed, "size": s} for s in profile.sizes] if "size" in names else [fixed])
         for given in param_sets:
             params = tuple(sorted(scenario.parse_params(given).items()))
-            for connections in profile.connections:
+            for connections in profile.levels(scenario_name):
                 for rate in profile.rates:
                     for runner in runners:
                         if registry.applicable(runner, scenario_name) is None:
@@ -371,7 +385,8 @@ def format_outcome(record: dict) -> str:
 
 def default_output(scenarios: list[str]) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    return Path("results") / f"{'-'.join(scenarios)}-{stamp}.json"
+    name = "-".join(scenarios) if len(scenarios) <= 2 else "suite"
+    return Path("results") / f"{name}-{stamp}.json"
 
 
 def cmd_run(args) -> int:
@@ -391,8 +406,9 @@ def cmd_run(args) -> int:
     server_cpus = args.server_cpus or default_server
     loadgen_cpus = args.loadgen_cpus or default_loadgen
     limit = fairness.raise_open_file_limit()
-    if max(profile.connections) + 64 > limit:
-        raise UsageError(f"{max(profile.connections)} connections need more open files than the limit ({limit})")
+    most = max(case.connections for case in cases) if cases else 0
+    if most + 64 > limit:
+        raise UsageError(f"{most} connections need more open files than the limit ({limit})")
     if not cases:
         raise UsageError("no runner applies to the selected scenarios")
     if profile.loadgen == "wrk":

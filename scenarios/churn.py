@@ -37,5 +37,5 @@ SCENARIO = Scenario(
     parameters=(Parameter("size", 64, "message size in bytes", minimum=1, maximum=1 << 20),),
     client_workload=client_workload,
     session_factory=lambda params: (lambda: ChurnSession(params["size"])),
-    default=False,
+    default=True,
 )

@@ -62,5 +62,5 @@ SCENARIO = Scenario(
                           "and reported)", minimum=1, maximum=10_000_000),),
     client_workload=client_workload,
     session_factory=lambda params: (lambda: CpuSession(params["iterations"])),
-    default=False,
+    default=True,
 )

@@ -208,5 +208,5 @@ SCENARIO = Scenario(
     parameters=(),
     client_workload=client_workload,
     session_factory=server_session_factory,
-    default=False,
+    default=True,
 )
