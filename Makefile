@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: bench bench-full test ceiling memory list regress baseline clean
+.PHONY: bench bench-full test ceiling memory cpu-scaling list regress baseline clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-## bench: the default suite (at most 5 minutes on 2 cores): table, results/*.json, report
+## bench: the default suite (within 10 minutes on 2 cores): table, results/*.json, report
 bench: $(STAMP)
 	$(BIN)/concbench run $(ARGS)
 
@@ -43,6 +43,11 @@ baseline: $(STAMP)
 ## memory: bytes per idle connection per runner (1000/5000/10000 held; processes 10/50/100 workers), table and chart
 memory: $(STAMP)
 	$(BIN)/concbench memory $(ARGS)
+
+## cpu-scaling: the GIL, measured: threads against processes on the cpu scenario with the server on both cores
+cpu-scaling: $(STAMP)
+	$(BIN)/concbench run --scenarios cpu --runners threads processes --connections 1 2 4 \
+		--server-cpus 0,1 --loadgen-cpus 1 -O processes:workers=4 -o results/cpu-scaling.json $(ARGS)
 
 list: $(STAMP)
 	$(BIN)/concbench list
