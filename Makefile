@@ -47,7 +47,7 @@ memory: $(STAMP)
 ## cpu-scaling: the GIL, measured: threads against processes on the cpu scenario with the server on both cores
 cpu-scaling: $(STAMP)
 	$(BIN)/concbench run --scenarios cpu --runners threads processes --connections 1 2 4 \
-		--server-cpus 0,1 --loadgen-cpus 1 -O processes:workers=4 -o results/cpu-scaling.json $(ARGS)
+		--server-cpus 0,1 --loadgen-cpus 1 -o results/cpu-scaling.json $(ARGS)
 
 list: $(STAMP)
 	$(BIN)/concbench list
