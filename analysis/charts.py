@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 from .table import group_cases  # noqa: E402
 
@@ -46,19 +47,22 @@ def series(records: list[dict], key: str, scale: float):
     """(scenario, params) -> runner -> sorted [(connections, median, low, high, n_ok, n_all, client_bound)]."""
     out: dict = defaultdict(lambda: defaultdict(list))
     for (scenario, params, connections, runner), reps in group_cases(records).items():
-        passed = [r for r in reps if r["status"] == "ok" and r.get(key)]
-        values = [r[key] * scale for r in passed]
-        point = (connections, statistics.median(values) if values else None,
-                 min(values) if values else None, max(values) if values else None,
-                 len(passed), len(reps), any(r.get("client_bound") for r in passed))
-        out[(scenario, params)][runner].append(point)
+        out[(scenario, params)][runner].append(point(connections, reps, key, scale))
     for by_runner in out.values():
         for points in by_runner.values():
             points.sort()
     return out
 
 
-def draw_panel(ax, by_runner: dict, label: str, log_y: bool, colours: dict) -> None:
+def point(x, reps: list[dict], key: str, scale: float) -> tuple:
+    """(x, median, low, high, n_ok, n_all, client_bound) over the repetitions that passed."""
+    passed = [r for r in reps if r["status"] == "ok" and r.get(key)]
+    values = [r[key] * scale for r in passed]
+    return (x, statistics.median(values) if values else None, min(values) if values else None,
+            max(values) if values else None, len(passed), len(reps), any(r.get("client_bound") for r in passed))
+
+
+def draw_panel(ax, by_runner: dict, label: str, log_y: bool, colours: dict, failed_word: str = "failed") -> None:
     failed_at: dict = defaultdict(int)           # stack the labels of failures at the same x
     for runner, points in sorted(by_runner.items()):
         colour = colours[runner]
@@ -77,7 +81,7 @@ def draw_panel(ax, by_runner: dict, label: str, log_y: bool, colours: dict) -> N
         for x, *_ in failed:
             ax.plot([x], [0.0], marker="x", color=colour, markersize=9, markeredgewidth=2, linestyle="none",
                     transform=ax.get_xaxis_transform(), clip_on=False)
-            ax.text(x, 0.03 + 0.045 * failed_at[x], f"{runner} failed", color=colour, fontsize=7,
+            ax.text(x, 0.03 + 0.045 * failed_at[x], f"{runner} {failed_word}", color=colour, fontsize=7,
                     ha="center", transform=ax.get_xaxis_transform())
             failed_at[x] += 1
     levels = sorted({p[0] for points in by_runner.values() for p in points})
@@ -214,3 +218,78 @@ def draw_spectrum(records: list[dict], scenario: str, params: tuple, connections
     ax.set_title(f"{scenario} ({param_text}), {connections} connections: latency percentile spectrum\n"
                  f"histograms of every repetition that passed, merged (3 significant digits)", fontsize=10)
     save_figure(fig, records, path, rect=(0, 0.02, 1, 1))
+
+
+# Slow clients (run --slow-clients): the fast clients' figures, and how many slow clients were served
+SLOW_PANELS = {
+    "fast clients' throughput": ("throughput_rps", "fast clients: verified requests / s", 1.0, False),
+    "fast clients' p99 latency": ("latency_p99_s", "fast clients: p99 latency (ms)", 1e3, True),
+    "slow clients served": ("slow_served_share", "slow clients with a verified reply (% of them)", 100.0, False),
+}
+
+
+def case_params(record: dict) -> tuple:
+    return tuple(sorted((k[len("param_"):], v) for k, v in record.items() if k.startswith("param_")))
+
+
+def slow_keys(records: list[dict]) -> list[tuple]:
+    """(scenario, params, connections) measured with slow clients as a dimension (closed loop)."""
+    return sorted({(r["scenario"], case_params(r), r["offered_connections"]) for r in records
+                   if r.get("slow_clients") is not None and not r.get("offered_rate")})
+
+
+def draw_slow_clients(records: list[dict], scenario: str, params: tuple, connections: int, path) -> None:
+    """Fast clients' throughput and p99 against the number of slow clients, one line per runner, and the
+    share of slow clients that got a verified reply; x = each slow-client level, evenly spaced."""
+    chosen = [dict(r, slow_served_share=r.get("slow_served_connections", 0) / r["slow_clients"]
+                   if r.get("slow_clients") else None)
+              for r in records if r.get("slow_clients") is not None and not r.get("offered_rate")
+              and (r["scenario"], case_params(r), r["offered_connections"]) == (scenario, params, connections)]
+    levels = sorted({r["slow_clients"] for r in chosen})
+    position = {level: i + 1 for i, level in enumerate(levels)}
+    runners = sorted({r["runner"] for r in chosen})
+    palette = plt.get_cmap("tab10")
+    colours = {runner: palette(i % 10) for i, runner in enumerate(runners)}
+    fig, axes = plt.subplots(1, len(SLOW_PANELS), figsize=(19, 6.5))
+    for ax, (title, (key, label, scale, log_y)) in zip(axes, SLOW_PANELS.items()):
+        by_runner: dict = defaultdict(list)
+        for runner in runners:
+            for level in levels:
+                reps = [r for r in chosen if r["runner"] == runner and r["slow_clients"] == level]
+                if not reps:
+                    continue
+                if key == "slow_served_share":        # evidence from every repetition, failed ones included, 0 too
+                    shares = [r[key] * scale for r in reps if r[key] is not None]
+                    if shares:
+                        by_runner[runner].append((position[level], statistics.median(shares), min(shares),
+                                                  max(shares), len(shares), len(shares), False))
+                    continue
+                by_runner[runner].append(point(position[level], reps, key, scale))
+        draw_panel(ax, by_runner, label, log_y, colours, failed_word="starved/failed")
+        ax.set_xscale("linear")
+        ax.set_xlim(0.6, len(levels) + 0.4)
+        ax.set_xticks(list(position.values()))
+        ax.set_xticklabels([str(level) for level in levels])
+        ax.minorticks_off() if not log_y else None
+        ax.set_xlabel("slow clients (each trickling requests a few bytes at a time)")
+        if key == "slow_served_share":
+            ax.set_ylim(-5, 105)
+        if log_y:                                     # plain numbers on a log axis (ranges here are often narrow)
+            plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+            ax.yaxis.set_major_formatter(plain)
+            ax.yaxis.set_minor_formatter(plain)
+        ax.set_title(title)
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(list(handles.values()), list(handles), loc="center right", fontsize=9, title="runner")
+    shaped = next((r for r in chosen if r.get("slow_step_bytes")), {})
+    step = (f" ({shaped['slow_step_bytes']} bytes every {shaped.get('slow_interval_s', 0) * 1e3:g} ms)"
+            if shaped else "")
+    param_text = f" ({', '.join(f'{k}={v}' for k, v in params)})" if params else ""
+    fig.suptitle(f"{scenario}{param_text}, {connections} fast connections measured while N slow clients trickle "
+                 f"requests{step}; line = median over repetitions, band = min-max\n"
+                 f"x = every repetition failed (fast clients starved or errors); 'k/n ok' = k of n repetitions passed; "
+                 f"slow clients served: the share that got at least one verified reply during the run", fontsize=10)
+    save_figure(fig, records, path, rect=(0, 0.02, 0.89, 0.92))
