@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: bench bench-full test ceiling memory list regress baseline clean
+.PHONY: bench bench-full test ceiling memory slow-clients list regress baseline clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ baseline: $(STAMP)
 ## memory: bytes per idle connection per runner (1000/5000/10000 held; processes 10/50/100 workers), table and chart
 memory: $(STAMP)
 	$(BIN)/concbench memory $(ARGS)
+
+## slow-clients: http, 50 fast connections measured beside 0, 100 and 1000 slow clients (slowloris), default runners;
+## pre-forked pools get 64 workers, more than the fast connections, so only the slow clients can tie them up
+slow-clients: $(STAMP)
+	$(BIN)/concbench run --scenarios http --connections 50 --slow-clients 0 100 1000 --repetitions 3 \
+		-O processes:workers=64 -O processes-httpserver:workers=64 $(ARGS)
 
 list: $(STAMP)
 	$(BIN)/concbench list
