@@ -223,7 +223,7 @@ def draw_spectrum(records: list[dict], scenario: str, params: tuple, connections
 # Slow clients (run --slow-clients): the fast clients' figures, and how many slow clients were served
 SLOW_PANELS = {
     "fast clients' throughput": ("throughput_rps", "fast clients: verified requests / s", 1.0, False),
-    "fast clients' p99 latency": ("latency_p99_s", "fast clients: p99 latency (ms)", 1e3, True),
+    "fast clients' p99 latency": ("latency_p99_s", "fast clients: p99 latency (ms, log scale)", 1e3, True),
     "slow clients served": ("slow_served_share", "slow clients with a verified reply (% of them)", 100.0, False),
 }
 
@@ -238,58 +238,89 @@ def slow_keys(records: list[dict]) -> list[tuple]:
                    if r.get("slow_clients") is not None and not r.get("offered_rate")})
 
 
+def runner_family(runner: str) -> str:
+    """Rows of the slow-clients chart: the shared session, or each framework's own HTTP stack."""
+    from concbench.registry import RUNNERS
+    known = RUNNERS.get(runner)
+    return "framework's own HTTP stack" if known is not None and known.own_http_stack else "shared session"
+
+
+def slow_point(x, reps: list[dict], key: str, scale: float) -> tuple:
+    """As point(), but the slow clients' share is evidence from every repetition (failed ones too), 0 included."""
+    if key != "slow_served_share":
+        return point(x, reps, key, scale)
+    shares = [r[key] * scale for r in reps if r.get(key) is not None]
+    if not shares:
+        return (x, None, None, None, 0, 0, False)
+    return (x, statistics.median(shares), min(shares), max(shares), len(shares), len(shares), False)
+
+
 def draw_slow_clients(records: list[dict], scenario: str, params: tuple, connections: int, path) -> None:
-    """Fast clients' throughput and p99 against the number of slow clients, one line per runner, and the
-    share of slow clients that got a verified reply; x = each slow-client level, evenly spaced."""
+    """Fast clients' throughput and p99 against the number of slow clients, and the share of slow clients
+    that got a verified reply: one line per runner (median, min-max as a bar), a row per runner family,
+    x = each slow-client level, evenly spaced; a level where every repetition failed is an x at the bottom."""
     chosen = [dict(r, slow_served_share=r.get("slow_served_connections", 0) / r["slow_clients"]
                    if r.get("slow_clients") else None)
               for r in records if r.get("slow_clients") is not None and not r.get("offered_rate")
               and (r["scenario"], case_params(r), r["offered_connections"]) == (scenario, params, connections)]
     levels = sorted({r["slow_clients"] for r in chosen})
-    position = {level: i + 1 for i, level in enumerate(levels)}
-    runners = sorted({r["runner"] for r in chosen})
+    families = sorted({runner_family(r["runner"]) for r in chosen}, key=lambda f: f != "shared session")
     palette = plt.get_cmap("tab10")
-    colours = {runner: palette(i % 10) for i, runner in enumerate(runners)}
-    fig, axes = plt.subplots(1, len(SLOW_PANELS), figsize=(19, 6.5))
-    for ax, (title, (key, label, scale, log_y)) in zip(axes, SLOW_PANELS.items()):
-        by_runner: dict = defaultdict(list)
-        for runner in runners:
-            for level in levels:
-                reps = [r for r in chosen if r["runner"] == runner and r["slow_clients"] == level]
-                if not reps:
-                    continue
-                if key == "slow_served_share":        # evidence from every repetition, failed ones included, 0 too
-                    shares = [r[key] * scale for r in reps if r[key] is not None]
-                    if shares:
-                        by_runner[runner].append((position[level], statistics.median(shares), min(shares),
-                                                  max(shares), len(shares), len(shares), False))
-                    continue
-                by_runner[runner].append(point(position[level], reps, key, scale))
-        draw_panel(ax, by_runner, label, log_y, colours, failed_word="starved/failed")
-        ax.set_xscale("linear")
-        ax.set_xlim(0.6, len(levels) + 0.4)
-        ax.set_xticks(list(position.values()))
-        ax.set_xticklabels([str(level) for level in levels])
-        ax.minorticks_off() if not log_y else None
-        ax.set_xlabel("slow clients (each trickling requests a few bytes at a time)")
-        if key == "slow_served_share":
-            ax.set_ylim(-5, 105)
-        if log_y:                                     # plain numbers on a log axis (ranges here are often narrow)
-            plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
-            ax.yaxis.set_major_formatter(plain)
-            ax.yaxis.set_minor_formatter(plain)
-        ax.set_title(title)
-    handles = {}
-    for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            handles.setdefault(label, handle)
-    fig.legend(list(handles.values()), list(handles), loc="center right", fontsize=9, title="runner")
+    fig, axes = plt.subplots(len(families), len(SLOW_PANELS), figsize=(19, 5.6 * len(families)), squeeze=False)
+    for row, family in zip(axes, families):
+        runners = sorted({r["runner"] for r in chosen if runner_family(r["runner"]) == family})
+        dodge = {runner: (i - (len(runners) - 1) / 2) * 0.05 for i, runner in enumerate(runners)}
+        for ax, (title, (key, label, scale, log_y)) in zip(row, SLOW_PANELS.items()):
+            failures = []
+            for i, runner in enumerate(runners):
+                colour = palette(i % 10)
+                points = []
+                for position, level in enumerate(levels, start=1):
+                    reps = [r for r in chosen if r["runner"] == runner and r["slow_clients"] == level]
+                    if reps and not (key == "slow_served_share" and level == 0):
+                        points.append(slow_point(position + dodge[runner], reps, key, scale))
+                ok = [p for p in points if p[1] is not None]
+                if ok:
+                    ax.errorbar([p[0] for p in ok], [p[1] for p in ok],
+                                yerr=[[p[1] - p[2] for p in ok], [p[3] - p[1] for p in ok]], fmt="-", color=colour,
+                                linewidth=1.6, elinewidth=1, capsize=3, label=runner)
+                    for x, median, _, _, passed, total, bound in ok:
+                        ax.plot([x], [median], "o", color=colour, markersize=5,
+                                markerfacecolor="white" if bound else colour)
+                        if passed < total:
+                            ax.annotate(f"{passed}/{total} ok", (x, median), textcoords="offset points",
+                                        xytext=(4, 4), fontsize=7, color=colour)
+                for x, *_ in (p for p in points if p[1] is None):
+                    ax.plot([x], [0.0], marker="x", color=colour, markersize=9, markeredgewidth=2, linestyle="none",
+                            transform=ax.get_xaxis_transform(), clip_on=False)
+                    failures.append(f"{runner} at {levels[round(x) - 1]}")
+            if failures:
+                ax.text(0.01, 0.99, "x = every repetition failed (fast clients starved):\n" + "\n".join(failures),
+                        transform=ax.transAxes, va="top", fontsize=7, color="#a00")
+            ax.set_xlim(0.6, len(levels) + 0.4)
+            ax.set_xticks(list(range(1, len(levels) + 1)))
+            ax.set_xticklabels([str(level) for level in levels])
+            ax.set_xlabel("slow clients (each trickling requests a few bytes at a time)")
+            ax.set_ylabel(label)
+            ax.grid(True, which="both", alpha=0.3)
+            if log_y:
+                ax.set_yscale("log")
+                plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+                ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.yaxis.set_major_formatter(plain)
+                ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            elif key == "slow_served_share":
+                ax.set_ylim(-5, 105)
+            else:
+                ax.set_ylim(bottom=0)
+            ax.set_title(f"{title}: {family}")
+        row[-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5), title="runner")
     shaped = next((r for r in chosen if r.get("slow_step_bytes")), {})
     step = (f" ({shaped['slow_step_bytes']} bytes every {shaped.get('slow_interval_s', 0) * 1e3:g} ms)"
             if shaped else "")
     param_text = f" ({', '.join(f'{k}={v}' for k, v in params)})" if params else ""
     fig.suptitle(f"{scenario}{param_text}, {connections} fast connections measured while N slow clients trickle "
-                 f"requests{step}; line = median over repetitions, band = min-max\n"
-                 f"x = every repetition failed (fast clients starved or errors); 'k/n ok' = k of n repetitions passed; "
-                 f"slow clients served: the share that got at least one verified reply during the run", fontsize=10)
-    save_figure(fig, records, path, rect=(0, 0.02, 0.89, 0.92))
+                 f"requests{step}\nline and dot = median over repetitions, bar = min-max, hollow = client-bound, "
+                 f"'k/n ok' = from the k of n repetitions that passed; slow clients served = the share that got at "
+                 f"least one verified reply (every repetition)", fontsize=10)
+    save_figure(fig, records, path, rect=(0, 0.02, 1, 0.95))
