@@ -71,7 +71,7 @@ RECORD_KEYS = {
     # run --slow-clients: the trickler's evidence (concbench.slow_clients)
     "slow_clients": int, "slow_connected": int, "slow_held": int, "slow_requests": int,
     "slow_served_connections": int, "slow_waiting": int, "slow_errors": int, "slow_error_kinds": dict,
-    "slow_first_error": str, "slow_stopped_by": str, "slow_seconds": float, "slow_step_bytes": int,
+    "slow_first_error": str, "slow_stopped_by": str, "slow_seconds": float, "slow_cpu_s": float, "slow_step_bytes": int,
     "slow_interval_s": float,
 }
 for _kind in ("rss", "uss", "pss", "vms", "kernel", "threads", "kernel_sock", "kernel_slab",

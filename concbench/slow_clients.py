@@ -56,13 +56,14 @@ class TrickleOutcome:
     first_error: str = ""
     stopped_by: str = ""                # "parent" (stdin closed), "deadline" or "max-requests"
     seconds: float = 0.0
+    cpu_s: float = 0.0                  # this process's CPU time (it shares the load generator's cores)
 
     def report(self) -> dict:
         return {"connections": self.connections, "connected": self.connected, "held": self.held,
                 "requests": self.requests, "served_connections": self.served_connections,
                 "waiting": self.waiting, "pieces": self.pieces, "errors": sum(self.errors.values()),
                 "error_kinds": {k: v for k, v in self.errors.items() if v}, "first_error": self.first_error,
-                "stopped_by": self.stopped_by, "seconds": self.seconds}
+                "stopped_by": self.stopped_by, "seconds": self.seconds, "cpu_s": self.cpu_s}
 
 
 class SlowConnection(asyncio.Protocol):
@@ -218,7 +219,7 @@ class Trickler:
     async def run(self) -> TrickleOutcome:
         self.loop = asyncio.get_running_loop()
         self.stop_event = asyncio.Event()
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
         self.loop.call_later(self.plan.deadline_s, self.stop, "deadline")
         limit = asyncio.Semaphore(CONNECTING_AT_ONCE)
         made = await asyncio.gather(*(self._connect(i, limit) for i in range(self.plan.connections)))
@@ -239,6 +240,7 @@ class Trickler:
             for conn in connections:
                 conn.close()
             outcome.seconds = time.monotonic() - started
+            outcome.cpu_s = time.process_time() - cpu_started
         await asyncio.sleep(0)               # let the transports close
         return self.outcome
 
@@ -393,7 +395,7 @@ def add_slow_evidence(record: dict, slow_clients: int, report: dict, step_bytes:
                   slow_requests=report["requests"], slow_served_connections=report["served_connections"],
                   slow_waiting=report["waiting"], slow_errors=report["errors"],
                   slow_error_kinds=report["error_kinds"], slow_first_error=report["first_error"],
-                  slow_stopped_by=report["stopped_by"], slow_seconds=report["seconds"],
+                  slow_stopped_by=report["stopped_by"], slow_seconds=report["seconds"], slow_cpu_s=report["cpu_s"],
                   slow_step_bytes=step_bytes, slow_interval_s=interval_s)
     if report["error_kinds"].get("mismatch"):
         record["status"] = "failed"
@@ -410,7 +412,9 @@ def describe(record: dict) -> str:
         kinds = ",".join(f"{k}={v}" for k, v in sorted(kinds.items()))
     return (f"slow: {record.get('slow_served_connections', 0)}/{record['slow_clients']} served, "
             f"{record.get('slow_requests', 0)} replies verified, {record.get('slow_held', 0)} held"
-            + (f", errors {kinds}" if kinds else ", 0 errors"))
+            + (f", errors {kinds}" if kinds else ", 0 errors")
+            + (f", trickler cpu {100 * record['slow_cpu_s'] / record['slow_seconds']:.0f}%"
+               if record.get("slow_seconds") and "slow_cpu_s" in record else ""))
 
 
 if __name__ == "__main__":

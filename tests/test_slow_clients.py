@@ -157,7 +157,7 @@ def test_run_with_slow_clients_records_them_and_charts_them(tmp_path):
     assert all(r["status"] == "ok" and r["requests"] > 0 for r in records)
     slow = by_level[5]
     assert slow["slow_connected"] == 5 and slow["slow_held"] == 5 and "slow_errors" in slow
-    assert slow["slow_errors"] == 0 and slow["slow_step_bytes"] == 16
+    assert slow["slow_errors"] == 0 and slow["slow_step_bytes"] == 16 and slow["slow_cpu_s"] > 0
     assert "slow_connected" not in by_level[0]
     assert "slow=5" in done.stdout and "slow clients:" in done.stdout
     charts = write_report(out, tmp_path / "reports")[2:]
