@@ -90,7 +90,7 @@ def test_requests_arrive_in_pieces_and_verified_replies_are_counted():
 
 def test_a_wrong_reply_is_counted_as_an_error():
     with PieceCountingHttpServer(lambda: good_reply(b"Hello, Wrong!")) as server:
-        plan = TricklePlan("127.0.0.1", server.port, 3, step_bytes=16, interval_s=0.01, deadline_s=1.0)
+        plan = TricklePlan("127.0.0.1", server.port, 3, step_bytes=16, interval_s=0.01, deadline_s=3.0)
         outcome = run_trickler(plan, HTTP_WORKLOAD)
     assert outcome.requests == 0
     assert outcome.errors["mismatch"] == 3 and "body" in outcome.first_error
@@ -103,7 +103,7 @@ def test_echo_trickles_and_verifies_each_piece_coming_back():
         plan = TricklePlan("127.0.0.1", server.port, 2, step_bytes=16, interval_s=0.01, max_requests=4)
         good = run_trickler(plan, workload)
     with BrokenServer(flip_last_byte) as server:
-        plan = TricklePlan("127.0.0.1", server.port, 2, step_bytes=16, interval_s=0.01, deadline_s=1.0)
+        plan = TricklePlan("127.0.0.1", server.port, 2, step_bytes=16, interval_s=0.01, deadline_s=3.0)
         bad = run_trickler(plan, workload)
     assert good.requests == 4 and sum(good.errors.values()) == 0
     assert bad.requests == 0 and bad.errors["mismatch"] == 2
@@ -112,7 +112,7 @@ def test_echo_trickles_and_verifies_each_piece_coming_back():
 def test_a_silent_server_gives_timeouts_and_the_clients_stay_connected():
     with BrokenServer(lambda data: None) as server:
         plan = TricklePlan("127.0.0.1", server.port, 2, step_bytes=64, interval_s=0.01, reply_timeout_s=0.2,
-                           deadline_s=1.0)
+                           deadline_s=3.0)
         outcome = run_trickler(plan, HTTP_WORKLOAD)
     assert outcome.errors["timeout"] == 2 and outcome.requests == 0
     assert outcome.held == 2 and outcome.waiting == 2
