@@ -48,7 +48,8 @@ def case_row(reps: list[dict]) -> dict:
         worst = max(failed, key=lambda r: r.get("starved_connections", 0))
         starved = worst.get("starved_connections", 0)
         kinds = worst.get("error_kinds") or "harness=1"
-        row["failure"] = (f"{starved}/{worst['offered_connections']} starved; " if starved else "") + \
+        who = "fast clients " if worst.get("slow_clients") else ""          # run --slow-clients
+        row["failure"] = (f"{who}{starved}/{worst['offered_connections']} starved; " if starved else "") + \
             f"errors {kinds}; first: {worst.get('first_error', 'failed')}"
     if passed:
         row["rps"] = spread([r["throughput_rps"] for r in passed])

@@ -18,8 +18,8 @@ from . import fairness, registry
 from .errors import UsageError
 from .measurement import add_server_evidence, verdict
 from .sampling import ServerSampler
-from .slow_clients import SlowClients, SlowClientsFailed, add_slow_evidence, describe as describe_slow
 from .server_process import ServerFailed, ServerProcess
+from .slow_clients import SlowClients, SlowClientsFailed, add_slow_evidence, describe as describe_slow
 
 
 @dataclass(frozen=True)
@@ -398,10 +398,9 @@ def format_outcome(record: dict) -> str:
     if record["status"] != "ok":
         detail = record.get("first_error", "")
         if record.get("starved_connections"):
-            detail = f"{record['starved_connections']}/{record['connections']} connections starved; {detail}"
-            if record.get("slow_clients"):
-                detail = (f"fast clients starved: {record['starved_connections']}/{record['connections']} "
-                          f"connections never served; {record.get('first_error', '')}")
+            starved = f"{record['starved_connections']}/{record['connections']}"
+            detail = (f"fast clients starved: {starved} connections never served; {detail}" if record.get("slow_clients")
+                      else f"{starved} connections starved; {detail}")
         return f"{word.upper()}: {detail}" + (f"  [{describe_slow(record)}]" if record.get("slow_clients") else "")
     offered = ""
     if record.get("offered_rate"):

@@ -171,7 +171,7 @@ def test_a_worker_pool_tied_up_by_slow_clients_is_reported_as_starved_not_a_cras
     assert record["status"] == "failed" and record["starved_connections"] == 2
     assert record["slow_clients"] == 3 and record["slow_connected"] == 3
     assert "fast clients starved: 2/2 connections never served" in done.stdout
-    assert "FAILED: 2/2 starved" in done.stdout
+    assert "FAILED: fast clients 2/2 starved" in done.stdout
 
 
 def test_bad_slow_client_input_exits_2_with_one_line():
