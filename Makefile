@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: bench bench-full test ceiling memory cpu-scaling list regress baseline clean
+.PHONY: bench bench-full test ceiling memory cpu-scaling slow-clients list regress baseline clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ memory: $(STAMP)
 cpu-scaling: $(STAMP)
 	$(BIN)/concbench run --scenarios cpu --runners threads processes --connections 1 2 4 \
 		--server-cpus 0,1 --loadgen-cpus 1 -o results/cpu-scaling.json $(ARGS)
+
+## slow-clients: http, 50 fast connections measured beside 0, 100 and 1000 slow clients (slowloris), default runners;
+## pre-forked pools get 64 workers, more than the fast connections, so only the slow clients can tie them up
+slow-clients: $(STAMP)
+	$(BIN)/concbench run --scenarios http --connections 50 --slow-clients 0 100 1000 --repetitions 3 \
+		-O processes:workers=64 -O processes-httpserver:workers=64 $(ARGS)
 
 list: $(STAMP)
 	$(BIN)/concbench list

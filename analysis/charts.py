@@ -13,6 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 from .table import group_cases  # noqa: E402
 
@@ -46,19 +47,22 @@ def series(records: list[dict], key: str, scale: float):
     """(scenario, params) -> runner -> sorted [(connections, median, low, high, n_ok, n_all, client_bound)]."""
     out: dict = defaultdict(lambda: defaultdict(list))
     for (scenario, params, connections, runner), reps in group_cases(records).items():
-        passed = [r for r in reps if r["status"] == "ok" and r.get(key)]
-        values = [r[key] * scale for r in passed]
-        point = (connections, statistics.median(values) if values else None,
-                 min(values) if values else None, max(values) if values else None,
-                 len(passed), len(reps), any(r.get("client_bound") for r in passed))
-        out[(scenario, params)][runner].append(point)
+        out[(scenario, params)][runner].append(point(connections, reps, key, scale))
     for by_runner in out.values():
         for points in by_runner.values():
             points.sort()
     return out
 
 
-def draw_panel(ax, by_runner: dict, label: str, log_y: bool, colours: dict) -> None:
+def point(x, reps: list[dict], key: str, scale: float) -> tuple:
+    """(x, median, low, high, n_ok, n_all, client_bound) over the repetitions that passed."""
+    passed = [r for r in reps if r["status"] == "ok" and r.get(key)]
+    values = [r[key] * scale for r in passed]
+    return (x, statistics.median(values) if values else None, min(values) if values else None,
+            max(values) if values else None, len(passed), len(reps), any(r.get("client_bound") for r in passed))
+
+
+def draw_panel(ax, by_runner: dict, label: str, log_y: bool, colours: dict, failed_word: str = "failed") -> None:
     failed_at: dict = defaultdict(int)           # stack the labels of failures at the same x
     for runner, points in sorted(by_runner.items()):
         colour = colours[runner]
@@ -77,7 +81,7 @@ def draw_panel(ax, by_runner: dict, label: str, log_y: bool, colours: dict) -> N
         for x, *_ in failed:
             ax.plot([x], [0.0], marker="x", color=colour, markersize=9, markeredgewidth=2, linestyle="none",
                     transform=ax.get_xaxis_transform(), clip_on=False)
-            ax.text(x, 0.03 + 0.045 * failed_at[x], f"{runner} failed", color=colour, fontsize=7,
+            ax.text(x, 0.03 + 0.045 * failed_at[x], f"{runner} {failed_word}", color=colour, fontsize=7,
                     ha="center", transform=ax.get_xaxis_transform())
             failed_at[x] += 1
     levels = sorted({p[0] for points in by_runner.values() for p in points})
@@ -214,3 +218,109 @@ def draw_spectrum(records: list[dict], scenario: str, params: tuple, connections
     ax.set_title(f"{scenario} ({param_text}), {connections} connections: latency percentile spectrum\n"
                  f"histograms of every repetition that passed, merged (3 significant digits)", fontsize=10)
     save_figure(fig, records, path, rect=(0, 0.02, 1, 1))
+
+
+# Slow clients (run --slow-clients): the fast clients' figures, and how many slow clients were served
+SLOW_PANELS = {
+    "fast clients' throughput": ("throughput_rps", "fast clients: verified requests / s", 1.0, False),
+    "fast clients' p99 latency": ("latency_p99_s", "fast clients: p99 latency (ms, log scale)", 1e3, True),
+    "slow clients served": ("slow_served_share", "slow clients with a verified reply (% of them)", 100.0, False),
+}
+
+
+def case_params(record: dict) -> tuple:
+    return tuple(sorted((k[len("param_"):], v) for k, v in record.items() if k.startswith("param_")))
+
+
+def slow_keys(records: list[dict]) -> list[tuple]:
+    """(scenario, params, connections) measured with slow clients as a dimension (closed loop)."""
+    return sorted({(r["scenario"], case_params(r), r["offered_connections"]) for r in records
+                   if r.get("slow_clients") is not None and not r.get("offered_rate")})
+
+
+def runner_family(runner: str) -> str:
+    """Rows of the slow-clients chart: the shared session, or each framework's own HTTP stack."""
+    from concbench.registry import RUNNERS
+    known = RUNNERS.get(runner)
+    return "framework's own HTTP stack" if known is not None and known.own_http_stack else "shared session"
+
+
+def slow_point(x, reps: list[dict], key: str, scale: float) -> tuple:
+    """As point(), but the slow clients' share is evidence from every repetition (failed ones too), 0 included."""
+    if key != "slow_served_share":
+        return point(x, reps, key, scale)
+    shares = [r[key] * scale for r in reps if r.get(key) is not None]
+    if not shares:
+        return (x, None, None, None, 0, 0, False)
+    return (x, statistics.median(shares), min(shares), max(shares), len(shares), len(shares), False)
+
+
+def draw_slow_clients(records: list[dict], scenario: str, params: tuple, connections: int, path) -> None:
+    """Fast clients' throughput and p99 against the number of slow clients, and the share of slow clients
+    that got a verified reply: one line per runner (median, min-max as a bar), a row per runner family,
+    x = each slow-client level, evenly spaced; a level where every repetition failed is an x at the bottom."""
+    chosen = [dict(r, slow_served_share=r.get("slow_served_connections", 0) / r["slow_clients"]
+                   if r.get("slow_clients") else None)
+              for r in records if r.get("slow_clients") is not None and not r.get("offered_rate")
+              and (r["scenario"], case_params(r), r["offered_connections"]) == (scenario, params, connections)]
+    levels = sorted({r["slow_clients"] for r in chosen})
+    families = sorted({runner_family(r["runner"]) for r in chosen}, key=lambda f: f != "shared session")
+    palette = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(len(families), len(SLOW_PANELS), figsize=(19, 5.6 * len(families)), squeeze=False)
+    for row, family in zip(axes, families):
+        runners = sorted({r["runner"] for r in chosen if runner_family(r["runner"]) == family})
+        dodge = {runner: (i - (len(runners) - 1) / 2) * 0.05 for i, runner in enumerate(runners)}
+        for ax, (title, (key, label, scale, log_y)) in zip(row, SLOW_PANELS.items()):
+            failures = []
+            for i, runner in enumerate(runners):
+                colour = palette(i % 10)
+                points = []
+                for position, level in enumerate(levels, start=1):
+                    reps = [r for r in chosen if r["runner"] == runner and r["slow_clients"] == level]
+                    if reps and not (key == "slow_served_share" and level == 0):
+                        points.append(slow_point(position + dodge[runner], reps, key, scale))
+                ok = [p for p in points if p[1] is not None]
+                if ok:
+                    ax.errorbar([p[0] for p in ok], [p[1] for p in ok],
+                                yerr=[[p[1] - p[2] for p in ok], [p[3] - p[1] for p in ok]], fmt="-", color=colour,
+                                linewidth=1.6, elinewidth=1, capsize=3, label=runner)
+                    for x, median, _, _, passed, total, bound in ok:
+                        ax.plot([x], [median], "o", color=colour, markersize=5,
+                                markerfacecolor="white" if bound else colour)
+                        if passed < total:
+                            ax.annotate(f"{passed}/{total} ok", (x, median), textcoords="offset points",
+                                        xytext=(4, 4), fontsize=7, color=colour)
+                for x, *_ in (p for p in points if p[1] is None):
+                    ax.plot([x], [0.0], marker="x", color=colour, markersize=9, markeredgewidth=2, linestyle="none",
+                            transform=ax.get_xaxis_transform(), clip_on=False)
+                    failures.append(f"{runner} at {levels[round(x) - 1]}")
+            if failures:
+                ax.text(0.01, 0.99, "x = every repetition failed (fast clients starved):\n" + "\n".join(failures),
+                        transform=ax.transAxes, va="top", fontsize=7, color="#a00")
+            ax.set_xlim(0.6, len(levels) + 0.4)
+            ax.set_xticks(list(range(1, len(levels) + 1)))
+            ax.set_xticklabels([str(level) for level in levels])
+            ax.set_xlabel("slow clients (each trickling requests a few bytes at a time)")
+            ax.set_ylabel(label)
+            ax.grid(True, which="both", alpha=0.3)
+            if log_y:
+                ax.set_yscale("log")
+                plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
+                ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+                ax.yaxis.set_major_formatter(plain)
+                ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+            elif key == "slow_served_share":
+                ax.set_ylim(-5, 105)
+            else:
+                ax.set_ylim(bottom=0)
+            ax.set_title(f"{title}: {family}")
+        row[-1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5), title="runner")
+    shaped = next((r for r in chosen if r.get("slow_step_bytes")), {})
+    step = (f" ({shaped['slow_step_bytes']} bytes every {shaped.get('slow_interval_s', 0) * 1e3:g} ms)"
+            if shaped else "")
+    param_text = f" ({', '.join(f'{k}={v}' for k, v in params)})" if params else ""
+    fig.suptitle(f"{scenario}{param_text}, {connections} fast connections measured while N slow clients trickle "
+                 f"requests{step}\nline and dot = median over repetitions, bar = min-max, hollow = client-bound, "
+                 f"'k/n ok' = from the k of n repetitions that passed; slow clients served = the share that got at "
+                 f"least one verified reply (every repetition)", fontsize=10)
+    save_figure(fig, records, path, rect=(0, 0.02, 1, 0.95))

@@ -11,8 +11,8 @@ from pathlib import Path
 from concbench.results import load_measurements
 
 from .capacity import capacity_table
-from .charts import (draw_rate_sweep, draw_scenario, draw_spectrum, machine_line, rate_sweep_keys, scenario_keys,
-                     spectrum_keys)
+from .charts import (draw_rate_sweep, draw_scenario, draw_slow_clients, draw_spectrum, machine_line, rate_sweep_keys,
+                     scenario_keys, slow_keys, spectrum_keys)
 from .ranking import ranking_text
 from .table import summary_table
 
@@ -27,16 +27,21 @@ def write_report(result_path, out_root="reports") -> list[Path]:
     if not records:                               # a `concbench memory` result
         return write_memory_report(result_path, every_record, folder)
     charts = []
-    closed_loop = [r for r in records if not r.get("offered_rate")]     # charts against concurrency
-    for scenario, params in scenario_keys(closed_loop):
+    closed_loop = [r for r in records if not r.get("offered_rate")]
+    against_concurrency = [r for r in closed_loop if r.get("slow_clients") is None]   # slow clients: own chart
+    for scenario, params in scenario_keys(against_concurrency):
         name = scenario + "".join(f"-{k}{v}" for k, v in params) + ".png"
-        draw_scenario(closed_loop, scenario, params, folder / name)
+        draw_scenario(against_concurrency, scenario, params, folder / name)
         charts.append(folder / name)
-    for scenario, params, connections in spectrum_keys(closed_loop):
-        if connections != max(c for (s, p, c) in spectrum_keys(closed_loop) if (s, p) == (scenario, params)):
+    for scenario, params, connections in spectrum_keys(against_concurrency):
+        if connections != max(c for (s, p, c) in spectrum_keys(against_concurrency) if (s, p) == (scenario, params)):
             continue                              # the spectrum at the highest load of each scenario
         name = scenario + "".join(f"-{k}{v}" for k, v in params) + f"-c{connections}-latency-spectrum.png"
-        draw_spectrum(closed_loop, scenario, params, connections, folder / name)
+        draw_spectrum(against_concurrency, scenario, params, connections, folder / name)
+        charts.append(folder / name)
+    for scenario, params, connections in slow_keys(closed_loop):
+        name = scenario + "".join(f"-{k}{v}" for k, v in params) + f"-c{connections}-slow-clients.png"
+        draw_slow_clients(closed_loop, scenario, params, connections, folder / name)
         charts.append(folder / name)
     for scenario, params, connections in rate_sweep_keys(records):
         name = f"{scenario}" + "".join(f"-{k}{v}" for k, v in params) + f"-c{connections}-latency-vs-rate.png"

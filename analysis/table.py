@@ -18,6 +18,8 @@ def group_cases(records: list[dict]) -> dict[tuple, list[dict]]:
         params = [(k[len("param_"):], v) for k, v in record.items() if k.startswith("param_")]
         if record.get("offered_rate"):
             params.append(("rate", record["offered_rate"]))       # open loop: the rate is part of the case
+        if record.get("slow_clients") is not None:
+            params.append(("slow", record["slow_clients"]))       # run --slow-clients: so is their number
         params = tuple(sorted(params))
         groups[(record["scenario"], params, record["offered_connections"], record["runner"])].append(record)
     return groups
@@ -46,7 +48,8 @@ def case_row(reps: list[dict]) -> dict:
         worst = max(failed, key=lambda r: r.get("starved_connections", 0))
         starved = worst.get("starved_connections", 0)
         kinds = worst.get("error_kinds") or "harness=1"
-        row["failure"] = (f"{starved}/{worst['offered_connections']} starved; " if starved else "") + \
+        who = "fast clients " if worst.get("slow_clients") else ""          # run --slow-clients
+        row["failure"] = (f"{who}{starved}/{worst['offered_connections']} starved; " if starved else "") + \
             f"errors {kinds}; first: {worst.get('first_error', 'failed')}"
     if passed:
         row["rps"] = spread([r["throughput_rps"] for r in passed])
@@ -55,6 +58,21 @@ def case_row(reps: list[dict]) -> dict:
         row["client_core"] = statistics.median(r.get("loadgen_core_busy_pct", 0.0) for r in passed)
         row["rss"] = statistics.median(r.get("server_rss_bytes", 0) for r in passed)
     return row
+
+
+def slow_summary(reps: list[dict]) -> str:
+    """What the slow clients saw over a case's repetitions: the fewest served, replies verified, errors summed."""
+    count = reps[0]["slow_clients"]
+    served = min(r.get("slow_served_connections", 0) for r in reps)
+    replies = statistics.median(r.get("slow_requests", 0) for r in reps)
+    kinds: dict = defaultdict(int)
+    for r in reps:
+        given = r.get("slow_error_kinds") or ""
+        pairs = given.items() if isinstance(given, dict) else (p.partition("=")[::2] for p in given.split(",") if p)
+        for kind, n in pairs:
+            kinds[kind] += int(n)
+    errors = ",".join(f"{k}={v}" for k, v in sorted(kinds.items())) or "0"
+    return f"slow clients: >= {served}/{count} served, {replies:.0f} replies verified (median), errors {errors}"
 
 
 def case_label(scenario: str, params: tuple) -> str:
@@ -93,6 +111,8 @@ def summary_table(path) -> str:
             status += ", driven by wrk: status codes checked, bodies not"
         if row["passed"] and any(r.get("overloaded") for r in reps if r["status"] == "ok"):
             status += ", OVERLOADED (achieved < 99% of offered)"
+        if any(r.get("slow_clients") for r in reps):
+            status += "; " + slow_summary(reps)
         lines.append(f"{label:<{width}} {connections:>5} {runner:<20} {figures}  {status}")
     lines.append("")
     lines.append("req/s: verified replies per second in the window; median and (min-max) over the repetitions that "

@@ -19,6 +19,7 @@ from .errors import UsageError
 from .measurement import add_server_evidence, verdict
 from .sampling import ServerSampler
 from .server_process import ServerFailed, ServerProcess
+from .slow_clients import SlowClients, SlowClientsFailed, add_slow_evidence, describe as describe_slow
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,9 @@ class Profile:
     p99_target_s: float = 0.010         # for capacity: the highest rate whose p99 stays under this
     loadgen_procs: int = 1
     loadgen: str = "concbench"
+    slow_clients: tuple = (None,)       # slow-client levels (concbench.slow_clients); None = not a dimension
+    slow_step_bytes: int = 4
+    slow_interval_s: float = 0.1
     # per-scenario concurrency levels that replace `connections` (an explicit --connections replaces both)
     scenario_connections: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
@@ -68,11 +72,13 @@ class Case:
     connections: int
     runner: str
     rate: float | None = None           # open loop: offered requests/s; None = closed loop
+    slow_clients: int | None = None     # slow clients trickling alongside; None = not a dimension of this run
 
     def label(self) -> str:
         params = " ".join(f"{k}={v}" for k, v in self.params)
         rate = f" rate={self.rate:g}" if self.rate else ""
-        return f"{self.scenario} {params} c={self.connections}{rate}"
+        slow = f" slow={self.slow_clients}" if self.slow_clients is not None else ""
+        return f"{self.scenario} {params} c={self.connections}{rate}{slow}"
 
 
 # What selects and shapes a suite: shared by `run` and `ab` (which forwards them to its runs).
@@ -115,7 +121,7 @@ def suite_options(args) -> list[str]:
 
 
 def add_run_arguments(p) -> None:
-    from .cli import cpu_list, positive_float, positive_int
+    from .cli import cpu_list, non_negative_int, positive_float, positive_int
     add_suite_arguments(p)
     p.add_argument("--repetitions", type=positive_int, help="repetitions (at least 3 is the rule)")
     p.add_argument("--timeout", type=positive_float, help="per-request timeout, seconds")
@@ -134,6 +140,11 @@ def add_run_arguments(p) -> None:
                    help="load-generator processes per measurement (spread over --loadgen-cpus)")
     p.add_argument("--server-cpus", type=cpu_list, help="cpus for the server (default: the first)")
     p.add_argument("--loadgen-cpus", type=cpu_list, help="cpus for the load generator (default: the second)")
+    p.add_argument("--slow-clients", type=non_negative_int, nargs="+", metavar="N",
+                   help="slow-client levels, e.g. 0 100 1000: N more connections trickle requests a few bytes at a "
+                        "time while the fast clients are measured (default: none, not a dimension)")
+    p.add_argument("--slow-step-bytes", type=positive_int, default=4, help="bytes per slow step (default 4)")
+    p.add_argument("--slow-interval", type=positive_float, default=0.1, help="seconds between slow steps (default 0.1)")
     p.add_argument("-o", "--output", help="result file (default: results/<scenario>-<time>.json)")
     p.add_argument("--no-report", action="store_true", help="skip the charts and HTML report")
 
@@ -172,6 +183,9 @@ def profile_from_args(args) -> Profile:
     changes["loadgen_procs"] = args.loadgen_procs
     changes["loadgen"] = args.loadgen
     changes["p99_target_s"] = args.p99_target_ms / 1e3
+    if args.slow_clients:
+        changes.update(slow_clients=tuple(dict.fromkeys(args.slow_clients)), slow_step_bytes=args.slow_step_bytes,
+                       slow_interval_s=args.slow_interval)
     return replace(profile, **changes) if changes else profile
 
 
@@ -222,7 +236,8 @@ def plan_cases(scenarios: list[str], runners: list[str], profile: Profile, extra
                 for rate in profile.rates:
                     for runner in runners:
                         if registry.applicable(runner, scenario_name) is None:
-                            cases.append(Case(scenario_name, params, connections, runner, rate))
+                            cases.extend(Case(scenario_name, params, connections, runner, rate, slow)
+                                         for slow in profile.slow_clients)
     return cases
 
 
@@ -240,7 +255,7 @@ def schedule(cases: list[Case], runners: list[str], repetitions: int) -> list[tu
     for rep in range(repetitions):
         rank = {(scenario, name): i for scenario, names in in_scenario.items()
                 for i, name in enumerate(rotated(names, rep))}
-        cells = sorted(cases, key=lambda c: (c.scenario, c.params, c.connections, c.rate or 0,
+        cells = sorted(cases, key=lambda c: (c.scenario, c.params, c.connections, c.rate or 0, c.slow_clients or 0,
                                              rank[(c.scenario, c.runner)]))
         order.extend((rep, case) for case in cells)
     return order
@@ -297,7 +312,10 @@ def measure(case: Case, profile: Profile, server_cpus, loadgen_cpus, options: di
         server.start()
     except ServerFailed as exc:
         return failed_record(case, f"server: {exc}")
+    slow = None
     try:
+        if case.slow_clients:   # connected and trickling before the fast clients start; stopped after they end
+            slow = start_slow_clients(case, server.port, profile, loadgen_cpus)
         sampler = ServerSampler(server.pid, server_cpus)
         evidence: dict = {}
 
@@ -316,13 +334,35 @@ def measure(case: Case, profile: Profile, server_cpus, loadgen_cpus, options: di
                 record = failed_record(case, f"wrk: {exc}")
         else:
             record = run_loadgen(case, server.port, profile, loadgen_cpus, on_event)
+        if slow is not None:
+            record = add_slow_evidence(record, case.slow_clients, slow.finish(), profile.slow_step_bytes,
+                                       profile.slow_interval_s)
         if not server.alive():
             record = failed_record(case, f"server died during the run: {server.last_words()}")
         elif evidence:
             record = add_server_evidence(record, evidence, len(server_cpus))
+    except SlowClientsFailed as exc:
+        record = failed_record(case, f"slow clients: {exc}")
     finally:
+        if slow is not None:
+            slow.close()
         server.stop()
     return record
+
+
+def start_slow_clients(case: Case, port: int, profile: Profile, loadgen_cpus) -> SlowClients:
+    """The trickler, connected and trickling (its ready line read); bounded so it outlives the fast clients'
+    whole run (ramp-up, warm-up, window, drain) and then stops by itself even if nobody tells it."""
+    deadline_s = profile.warmup_s + profile.window_s + 2 * profile.timeout_s + 60.0 + case.slow_clients / 100
+    slow = SlowClients(case.scenario, dict(case.params), "127.0.0.1", port, case.slow_clients, loadgen_cpus,
+                       step_bytes=profile.slow_step_bytes, interval_s=profile.slow_interval_s,
+                       reply_timeout_s=profile.timeout_s, deadline_s=deadline_s)
+    try:
+        slow.ready()
+    except SlowClientsFailed:
+        slow.close()
+        raise
+    return slow
 
 
 SEARCH_MAX_PROBES = 10
@@ -372,15 +412,36 @@ def format_outcome(record: dict) -> str:
     if record["status"] != "ok":
         detail = record.get("first_error", "")
         if record.get("starved_connections"):
-            detail = f"{record['starved_connections']}/{record['connections']} connections starved; {detail}"
-        return f"{word.upper()}: {detail}"
+            starved = f"{record['starved_connections']}/{record['connections']}"
+            detail = (f"fast clients starved: {starved} connections never served; {detail}" if record.get("slow_clients")
+                      else f"{starved} connections starved; {detail}")
+        return f"{word.upper()}: {detail}" + (f"  [{describe_slow(record)}]" if record.get("slow_clients") else "")
     offered = ""
     if record.get("offered_rate"):
         offered = (f" of {record['offered_rate']:,.0f} ({100 * record['achieved_ratio']:.1f}%)"
                    f"{' OVERLOADED' if record.get('overloaded') else ''}")
     return (f"{record['throughput_rps']:>9,.0f} req/s{offered}  p99 {record['latency_p99_s'] * 1e3:7.2f} ms  "
             f"server cpu {record.get('server_cpu_pct', 0):3.0f}%  client core {record['loadgen_core_busy_pct']:3.0f}%"
-            f"{'  CLIENT-BOUND' if record.get('client_bound') else ''}")
+            f"{'  CLIENT-BOUND' if record.get('client_bound') else ''}"
+            + (f"  [{describe_slow(record)}]" if record.get("slow_clients") else ""))
+
+
+def check_slow_clients(profile: Profile, cases: list[Case], limit: int) -> None:
+    """--slow-clients: the server holds fast and slow connections at once; only keep-alive scenarios."""
+    from .slow_clients import open_files_needed
+    most = max((n for n in profile.slow_clients if n), default=0)
+    if not most:
+        return
+    fast = max(case.connections for case in cases)
+    needed = open_files_needed(fast, most)
+    if needed > limit:
+        raise UsageError(f"{fast} connections and {most} slow clients need {needed} open files; "
+                         f"the limit is {limit}: raise it (ulimit -Hn) or use fewer slow clients")
+    scenarios = sorted({case.scenario for case in cases})
+    churning = [s for s in scenarios if registry.SCENARIOS[s].client_workload(
+        registry.SCENARIOS[s].parse_params()).connection_per_request]
+    if churning:
+        raise UsageError(f"--slow-clients needs keep-alive scenarios; {', '.join(churning)} opens a connection per request")
 
 
 def default_output(scenarios: list[str]) -> Path:
@@ -406,11 +467,12 @@ def cmd_run(args) -> int:
     server_cpus = args.server_cpus or default_server
     loadgen_cpus = args.loadgen_cpus or default_loadgen
     limit = fairness.raise_open_file_limit()
-    most = max(case.connections for case in cases) if cases else 0
+    most = max((case.connections for case in cases), default=0)
     if most + 64 > limit:
         raise UsageError(f"{most} connections need more open files than the limit ({limit})")
     if not cases:
         raise UsageError("no runner applies to the selected scenarios")
+    check_slow_clients(profile, cases, limit)
     if profile.loadgen == "wrk":
         from . import wrk
         if not wrk.available():

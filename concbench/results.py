@@ -10,6 +10,8 @@ Format log:
      latencies (concbench.histogram encoding), so percentiles can be recomputed and merged.
      Memory files (`concbench memory`, records with benchmark=memory-idle) are named
      `memory/idle/<runner>/measurement` and `.../per-connection-<kind>` (byte: the fitted slope).
+     Slow-client runs (`run --slow-clients`, additive) carry `slow=N` in their names, `slow_clients` in
+     metadata (0 included) and the trickler's evidence as `slow_*` keys; files without them are unchanged.
 """
 from __future__ import annotations
 
@@ -66,6 +68,11 @@ RECORD_KEYS = {
     "benchmark": str, "memory_levels": str, "memory_mode": str, "warm_connections": int,
     "connections_held": str, "settle_s_at_levels": str, "kernel_method": str, "kernel_client_socket_bytes": int,
     "threads_per_connection": float, "threads_fixed": float,
+    # run --slow-clients: the trickler's evidence (concbench.slow_clients)
+    "slow_clients": int, "slow_connected": int, "slow_held": int, "slow_requests": int,
+    "slow_served_connections": int, "slow_waiting": int, "slow_errors": int, "slow_error_kinds": dict,
+    "slow_first_error": str, "slow_stopped_by": str, "slow_seconds": float, "slow_cpu_s": float, "slow_step_bytes": int,
+    "slow_interval_s": float,
 }
 for _kind in ("rss", "uss", "pss", "vms", "kernel", "threads", "kernel_sock", "kernel_slab",
               "kernel_kernel_stack", "kernel_pagetables"):
@@ -136,7 +143,8 @@ def git_commit() -> str:
 def case_name(case) -> str:
     params = "/".join(f"{k}={v}" for k, v in case.params)
     rate = f"/rate={case.rate:g}" if case.rate else ""
-    return f"{case.scenario}/{params}/c={case.connections}{rate}/{case.runner}".replace("//", "/")
+    slow = f"/slow={case.slow_clients}" if getattr(case, "slow_clients", None) is not None else ""
+    return f"{case.scenario}/{params}/c={case.connections}{rate}{slow}/{case.runner}".replace("//", "/")
 
 
 def record_metadata(record: dict) -> dict:
@@ -171,6 +179,7 @@ def write_suite(path, context: RunContext, measurements) -> None:
             "variant_of": runner.variant_of or case.runner,
             "offered_connections": case.connections,
             **({"offered_rate": float(case.rate)} if case.rate else {}),
+            **({"slow_clients": case.slow_clients} if getattr(case, "slow_clients", None) is not None else {}),
             **{f"param_{k}": v for k, v in case.params},
         }
         base = case_name(case)
