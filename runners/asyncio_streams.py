@@ -1,6 +1,7 @@
 """asyncio-streams: asyncio.start_server with StreamReader/StreamWriter, one coroutine per connection.
 
-A labelled variant of the asyncio runner: same loop, the high-level streams API.
+A labelled variant of the asyncio runner: same loop, the high-level streams API. Streaming sessions:
+write + await drain() per chunk (drain waits while the transport's buffer is above its high-water mark).
 """
 from __future__ import annotations
 
@@ -8,10 +9,20 @@ import asyncio
 
 from concbench.fairness import BACKLOG, RECV_SIZE, configure_connection
 
+from scenarios.base import is_streaming
+
 from .aio import run_until_signalled
 
 
+async def stream_chunks(session, writer: asyncio.StreamWriter) -> None:
+    for chunk in session.chunks:
+        writer.write(chunk)
+        await writer.drain()
+
+
 def serve(listener, make_session, options, ready) -> None:
+    streaming = is_streaming(make_session)
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         configure_connection(writer.get_extra_info("socket"))
         session = make_session()
@@ -26,6 +37,9 @@ def serve(listener, make_session, options, ready) -> None:
                     writer.write(reply)
                     await writer.drain()
                 if session.closing:
+                    break
+                if streaming and session.chunks is not None:
+                    await stream_chunks(session, writer)
                     break
         except OSError:
             pass

@@ -1,6 +1,7 @@
 """tornado: a tornado.tcpserver.TCPServer whose handle_stream coroutine reads and awaits writes on an IOStream.
 
 Written as Tornado's own TCPServer documentation example, with the scenario session in the middle.
+Streaming sessions: `await stream.write(chunk)` per chunk (the future resolves once the chunk is flushed).
 """
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from tornado.tcpserver import TCPServer
 
 from concbench.fairness import RECV_SIZE
 
+from scenarios.base import is_streaming
+
 from .aio import run_until_signalled
 
 
@@ -16,6 +19,7 @@ class ScenarioServer(TCPServer):
     def __init__(self, make_session):
         super().__init__(read_chunk_size=RECV_SIZE)
         self.make_session = make_session
+        self.streaming = is_streaming(make_session)
 
     async def handle_stream(self, stream, address):
         stream.set_nodelay(True)       # the fairness rule, via Tornado's own API
@@ -28,6 +32,11 @@ class ScenarioServer(TCPServer):
                 if reply:
                     await stream.write(reply)
                 if session.closing:
+                    stream.close()
+                    return
+                if self.streaming and session.chunks is not None:
+                    for chunk in session.chunks:
+                        await stream.write(chunk)
                     stream.close()
                     return
         except StreamClosedError:
