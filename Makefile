@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: bench bench-full test ceiling memory list regress baseline clean
+.PHONY: bench bench-full test ceiling memory backpressure list regress baseline clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ baseline: $(STAMP)
 ## memory: bytes per idle connection per runner (1000/5000/10000 held; processes 10/50/100 workers), table and chart
 memory: $(STAMP)
 	$(BIN)/concbench memory $(ARGS)
+
+## backpressure: stream scenario, fast-reader MB/s and server peak memory against 0/1/4/16 slow readers, table and chart
+backpressure: $(STAMP)
+	$(BIN)/concbench backpressure $(ARGS)
 
 list: $(STAMP)
 	$(BIN)/concbench list
