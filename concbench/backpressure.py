@@ -110,8 +110,9 @@ def run_client(port: int, params: dict, fast: int, slow: int, settings: dict, lo
     command = [sys.executable, "-m", "concbench.stream_client", "--target", f"127.0.0.1:{port}",
                "--size", str(params["size"]), "--fast", str(fast), "--slow", str(slow),
                "--slow-rate", repr(settings["slow_rate"]), "--slow-rcvbuf", str(settings["slow_rcvbuf"]),
-               "--warmup", repr(settings["warmup_s"]), "--window", repr(settings["window_s"]),
-               "--cpus", ",".join(map(str, loadgen_cpus)), "--events"]
+               "--warmup", repr(settings["warmup_s"]), "--window", repr(settings["window_s"]), "--events"]
+    if loadgen_cpus:
+        command += ["--cpus", ",".join(map(str, loadgen_cpus))]
     deadline_s = settings["warmup_s"] + settings["window_s"] + 60.0
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     watchdog = threading.Timer(deadline_s, proc.kill)
@@ -185,8 +186,9 @@ def measure(runner: str, params: dict, fast: int, slow: int, settings: dict, opt
         record["processes_workers"] = int(options["workers"])
     if "window_start" in window and "window_end" in window:
         (cpu0, cores0, t0), (cpu1, cores1, t1) = window["window_start"], window["window_end"]
-        record.update(server_cpu_s=cpu1 - cpu0, server_cpu_pct=100.0 * (cpu1 - cpu0) / max(t1 - t0, 1e-9),
-                      server_core_busy_pct=cpu.busy_pct(cores0, cores1, server_cpus))
+        record.update(server_cpu_s=cpu1 - cpu0, server_cpu_pct=100.0 * (cpu1 - cpu0) / max(t1 - t0, 1e-9))
+        if server_cpus:
+            record["server_core_busy_pct"] = cpu.busy_pct(cores0, cores1, server_cpus)
     return record
 
 

@@ -93,6 +93,7 @@ class StreamVerifier:
             if not TILED.startswith(piece, self.verified % PERIOD):
                 at = next(i for i in range(length) if piece[i] != TILED[(self.verified + i) % PERIOD])
                 self.problem = f"corrupted: wrong byte at offset {self.verified + at}"
+                self.verified += at              # the bytes before the fault were right
                 return False
             self.verified += length
             done += length
