@@ -1,7 +1,8 @@
 """The backpressure table and chart, from a `concbench backpressure` result file only.
 
 Per runner and number of slow readers: the median over repetitions (and min-max) of the server's peak
-RSS and of the fast readers' verified MB/s; the chart draws both against the number of slow readers.
+PSS (the fair figure for a multi-process server: shared pages divided), RSS, and the fast readers' verified
+MB/s; the chart draws PSS and MB/s against the number of slow readers.
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def backpressure_table(path) -> str:
              f"window {float(first.get('window_s', 0)):.1f} s; server memory sampled every "
              f"{float(first.get('sample_interval_s', 0)) * 1e3:.0f} ms over warm-up and window",
              "median (min-max) over the repetitions that passed; MB = 10^6 bytes, every byte verified",
-             f"{'runner':<18} {'slow':>4} {'peak RSS MiB':>22} {'fast MB/s':>22} {'slow MB/s':>9} "
+             f"{'runner':<18} {'slow':>4} {'peak PSS MiB':>22} {'peak RSS':>8} {'fast MB/s':>22} {'slow MB/s':>9} "
              f"{'srv cpu':>7} {'cli core':>8}  status"]
     for (runner, slow), reps in cells(records).items():
         ok = [r for r in reps if r["status"] == "ok"]
@@ -57,23 +58,25 @@ def backpressure_table(path) -> str:
             status += f"; {starved} fast reader(s) starved"
         label = runner + (" (unbounded)" if is_unbounded(reps[0]) and "unbounded" not in runner else "")
         if not ok:
-            lines.append(f"{label:<18} {slow:>4} {'-':>22} {'-':>22} {'-':>9} {'-':>7} {'-':>8}  {status}")
+            lines.append(f"{label:<18} {slow:>4} {'-':>22} {'-':>8} {'-':>22} {'-':>9} {'-':>7} {'-':>8}  {status}")
             continue
-        rss = spread([r["server_peak_rss_bytes"] / MIB for r in ok])
+        pss = spread([r["server_peak_pss_bytes"] / MIB for r in ok])
+        rss = statistics.median([r["server_peak_rss_bytes"] / MIB for r in ok])
         fast = spread([r["fast_mb_s"] for r in ok])
         slow_rate = statistics.median([r["slow_rate_median_b_s"] / 1e6 for r in ok]) if slow else None
         cpu = statistics.median([r.get("server_cpu_pct", 0.0) for r in ok])
         core = statistics.median([r.get("loadgen_core_busy_pct", 0.0) for r in ok])
-        lines.append(f"{label:<18} {slow:>4} {f'{rss[0]:,.0f} ({rss[1]:,.0f}-{rss[2]:,.0f})':>22} "
+        lines.append(f"{label:<18} {slow:>4} {f'{pss[0]:,.0f} ({pss[1]:,.0f}-{pss[2]:,.0f})':>22} {rss:>8,.0f} "
                      f"{f'{fast[0]:,.0f} ({fast[1]:,.0f}-{fast[2]:,.0f})':>22} "
                      f"{'-' if slow_rate is None else f'{slow_rate:.2f}':>9} {cpu:>6.0f}% {core:>7.0f}%  {status}")
-    lines.append("peak RSS: the server's whole process tree (processes: one worker per reader); slow MB/s: median "
-                 "slow reader's verified rate; cli core above 90%: the client had no headroom, fast MB/s is a lower bound")
+    lines.append("peak PSS/RSS: the server's whole process tree, summed (processes: one worker per reader, so RSS "
+                 "counts shared pages once per worker, PSS divides them); slow MB/s: median slow reader's verified "
+                 "rate; cli core above 90%: the client had no headroom, fast MB/s is a lower bound")
     return "\n".join(lines)
 
 
 def write_backpressure_chart(path, output: str | Path | None = None) -> Path:
-    """Two panels against the number of slow readers: peak server RSS (log scale) and fast-reader MB/s."""
+    """Two panels against the number of slow readers: peak server PSS (log scale) and fast-reader MB/s."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -82,7 +85,7 @@ def write_backpressure_chart(path, output: str | Path | None = None) -> Path:
     grouped = cells(records)
     levels = sorted({slow for _, slow in grouped})
     runners = list(dict.fromkeys(runner for runner, _ in grouped))
-    fig, (ax_mem, ax_fast) = plt.subplots(1, 2, figsize=(13, 5.8))
+    fig, (ax_mem, ax_fast) = plt.subplots(1, 2, figsize=(13, 6.4))
     colours = plt.get_cmap("tab10")
     drawn = False
     for index, runner in enumerate(runners):
@@ -93,7 +96,7 @@ def write_backpressure_chart(path, output: str | Path | None = None) -> Path:
             if not ok:
                 continue
             unbounded = unbounded or is_unbounded(ok[0])
-            mid, low, high = spread([r["server_peak_rss_bytes"] / MIB for r in ok])
+            mid, low, high = spread([r["server_peak_pss_bytes"] / MIB for r in ok])
             xs.append(position)
             rss.append(mid)
             rss_err[0].append(mid - low)
@@ -120,16 +123,20 @@ def write_backpressure_chart(path, output: str | Path | None = None) -> Path:
                       f"plus {first.get('fast_readers', '?')} fast readers")
         ax.grid(which="both", alpha=0.3)
     ax_mem.set_yscale("log")
-    ax_mem.set_ylabel("server peak RSS, MiB (log scale; median, whiskers min-max)")
-    ax_mem.set_title("Server peak memory")
+    ax_mem.set_ylabel("server peak PSS, MiB (log scale; median, whiskers min-max)")
+    ax_mem.set_title("Server peak memory (whole process tree, PSS)")
     ax_fast.set_ylabel("MB/s verified to the fast readers, all summed (10^6 bytes)")
     ax_fast.set_ylim(bottom=0)
-    ax_fast.set_title("Throughput to the fast readers")
-    ax_mem.legend(fontsize=8, loc="upper left")
+    ok = [r for r in records if r["status"] == "ok"]
+    bound = sum(float(r.get("loadgen_core_busy_pct", 0)) > 90 for r in ok)
+    ax_fast.set_title(f"Throughput to the fast readers\n(client core over 90% busy in {bound} of {len(ok)} runs: "
+                      f"there, a lower bound)", fontsize=10)
+    handles, labels = ax_mem.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8, frameon=False)
     fig.suptitle(f"Backpressure: {int(first['stream_size']) / MIB:g} MiB streamed per connection in "
                  f"{int(first.get('stream_chunk', 0)) / 1024:g} KiB writes; {first.get('cpu_model_name', 'unknown cpu')}, "
                  f"Python {first.get('python_version', '?')}, {first.get('date', '')[:16]}", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
     target = Path(output) if output else Path("reports") / f"{Path(path).stem}.png"
     target.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(target, dpi=120)

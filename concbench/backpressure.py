@@ -34,7 +34,8 @@ SLOW_RATE = 1 << 20              # bytes/s per slow reader (1 MiB/s)
 SLOW_RCVBUF = 16384              # SO_RCVBUF asked for by a slow reader (Linux doubles it)
 MEMORY_BUDGET_GIB = 8.0          # refuse a plan whose worst case would not fit; also a kill switch per run
 SAMPLE_INTERVAL_S = 0.05
-UNBOUNDED_FACTOR = 1.5           # a queued payload costs up to ~1.5 x its size (buffer growth, copies)
+QUEUE_FACTOR = 1.125             # a queued payload's buffer: asyncio's bytearray over-allocates by 1/8
+# plus one transient copy of a whole payload (Twisted joins its queued chunks into one bytes before sending)
 SERVER_ALLOWANCE = 512 << 20     # what any server may take besides queued payloads
 SERVER_ENV = {"MALLOC_ARENA_MAX": "2"}
 GIB = 1 << 30
@@ -46,7 +47,7 @@ def is_unbounded(runner: str) -> bool:
 
 def worst_case_bytes(runner: str, fast: int, slow: int, size: int) -> int:
     """An unbounded server may queue a whole payload per open connection; a bounded one a few chunks."""
-    queued = (fast + slow) * size * UNBOUNDED_FACTOR if is_unbounded(runner) else 0
+    queued = ((fast + slow) * QUEUE_FACTOR + 1) * size if is_unbounded(runner) else 0
     return int(queued + SERVER_ALLOWANCE)
 
 
@@ -222,8 +223,8 @@ def format_outcome(record: dict) -> str:
     if record["status"] != "ok":
         return f"FAILED: {record.get('first_error', '')} ({peak})"
     starved = f", {record['starved_connections']} starved" if record.get("starved_connections") else ""
-    return (f"fast {record['fast_mb_s']:,.0f} MB/s, slow median {record['slow_rate_median_b_s'] / 1e6:.2f} MB/s, "
-            f"{peak}, server cpu {record.get('server_cpu_pct', 0):.0f}%, client core "
+    slow = (f"slow median {record['slow_rate_median_b_s'] / 1e6:.2f} MB/s, " if record.get("slow_readers") else "")
+    return (f"fast {record['fast_mb_s']:,.0f} MB/s, {slow}{peak}, server cpu {record.get('server_cpu_pct', 0):.0f}%, client core "
             f"{record['loadgen_core_busy_pct']:.0f}%{starved}")
 
 

@@ -478,7 +478,12 @@ def cmd_report(args) -> int:
 def cmd_show(args) -> int:
     from analysis.table import summary_table
     from .results import NotAResult
+    from .results import load_measurements
     try:
+        if load_measurements(args.result)[0].get("benchmark") == "stream-backpressure":
+            from analysis.backpressure import backpressure_table
+            print(backpressure_table(args.result))
+            return 0
         print(summary_table(args.result))
     except NotAResult as exc:
         raise UsageError(str(exc)) from None

@@ -11,7 +11,7 @@ Format log:
      Memory files (`concbench memory`, records with benchmark=memory-idle) are named
      `memory/idle/<runner>/measurement` and `.../per-connection-<kind>` (byte: the fitted slope).
      Backpressure files (`concbench backpressure`, records with benchmark=stream-backpressure) are named
-     `stream/size=N/fast=F/slow=S/<runner>/measurement`, `.../server-peak-rss` and `.../server-peak-uss`
+     `stream/size=N/fast=F/slow=S/<runner>/measurement`, `.../server-peak-rss`, `-uss` and `-pss`
      (byte) and `.../fast-read-time-per-mb` (second per 10^6 verified bytes to the fast readers).
 """
 from __future__ import annotations
@@ -88,6 +88,7 @@ RECORD_KEYS.update({key: float for key in (
 STREAM_METRICS = {   # suffix -> (record key, unit, stored value)
     "server-peak-rss": ("server_peak_rss_bytes", "byte", int),
     "server-peak-uss": ("server_peak_uss_bytes", "byte", int),
+    "server-peak-pss": ("server_peak_pss_bytes", "byte", int),
     "fast-read-time-per-mb": ("fast_mb_s", "second", lambda mb_s: 1.0 / mb_s),
 }
 

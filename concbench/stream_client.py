@@ -25,6 +25,7 @@ MB = 1_000_000                  # MB/s figures are decimal megabytes
 MAX_STREAMS_PER_READER = 100_000  # a bound on reconnections, besides the time bound
 CONNECT_TIMEOUT_S = 5.0
 RETRY_PAUSE_S = 0.05            # after a failed connect, before the next attempt
+BURST_S = 0.1                   # a slow reader's credit: it never reads more than rate x (t + 0.1 s) in t seconds
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,12 @@ class Reader(asyncio.Protocol):
         self.stopping = False
         self.transport = None
         self.loop = asyncio.get_running_loop()
-        self.started = 0.0
+        self.next_read = 0.0     # pacing: when the slow reader may read again
         self.resume_handle = None
 
     def connection_made(self, transport):
         self.transport = transport
-        self.started = self.loop.time()
+        self.next_read = self.loop.time()
         transport.write(REQUEST)
 
     def data_received(self, data):
@@ -94,11 +95,12 @@ class Reader(asyncio.Protocol):
             self.stop()
             return
         rate = self.slot.rate
-        if rate:
-            ahead_s = self.verifier.verified / rate - (self.loop.time() - self.started)
-            if ahead_s > 0:
+        if rate:                 # a token bucket: at most BURST_S of credit, so a late stream cannot catch up
+            now = self.loop.time()
+            self.next_read = max(self.next_read, now - BURST_S) + len(data) / rate
+            if self.next_read > now:
                 self.transport.pause_reading()
-                self.resume_handle = self.loop.call_later(ahead_s, self.resume)
+                self.resume_handle = self.loop.call_later(self.next_read - now, self.resume)
 
     def resume(self):
         self.resume_handle = None

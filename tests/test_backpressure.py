@@ -88,6 +88,8 @@ def test_command_end_to_end_writes_a_result_file_table_and_chart(tmp_path):
     table = backpressure_table(out)
     assert "asyncio-unbounded" in table and "1/1 ok" in table
     assert write_backpressure_chart(out, tmp_path / "bp.png").stat().st_size > 0
+    shown = concbench("show", str(out))
+    assert shown.returncode == 0 and "asyncio-unbounded" in shown.stdout
     from analysis.report import write_report                   # `concbench report` knows these files too
     index, summary, chart = write_report(out, tmp_path / "reports")
     assert chart.stat().st_size > 0 and "asyncio-unbounded" in summary.read_text()
