@@ -14,15 +14,27 @@ from scenarios.base import is_streaming
 from .aio import run_until_signalled
 
 
-async def stream_chunks(session, writer: asyncio.StreamWriter) -> None:
-    for chunk in session.chunks:
-        writer.write(chunk)
-        await writer.drain()
+async def handle_stream(make_session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """For streaming sessions: read until the request is complete, then write + drain each chunk."""
+    configure_connection(writer.get_extra_info("socket"))
+    session = make_session()
+    try:
+        while session.chunks is None and not session.closing:
+            data = await reader.read(RECV_SIZE)
+            if not data:
+                return
+            session.receive(data)
+        if not session.closing:
+            for chunk in session.chunks:
+                writer.write(chunk)
+                await writer.drain()
+    except OSError:
+        pass
+    finally:
+        writer.close()
 
 
 def serve(listener, make_session, options, ready) -> None:
-    streaming = is_streaming(make_session)
-
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         configure_connection(writer.get_extra_info("socket"))
         session = make_session()
@@ -38,9 +50,6 @@ def serve(listener, make_session, options, ready) -> None:
                     await writer.drain()
                 if session.closing:
                     break
-                if streaming and session.chunks is not None:
-                    await stream_chunks(session, writer)
-                    break
         except OSError:
             pass
         finally:
@@ -48,7 +57,11 @@ def serve(listener, make_session, options, ready) -> None:
 
     async def start_server():
         # backlog again: start_server calls listen() on the socket it is given (default 100)
-        server = await asyncio.start_server(handle, sock=listener, backlog=BACKLOG)
+        if is_streaming(make_session):
+            server = await asyncio.start_server(lambda r, w: handle_stream(make_session, r, w), sock=listener,
+                                                backlog=BACKLOG)
+        else:
+            server = await asyncio.start_server(handle, sock=listener, backlog=BACKLOG)
         return server.close
 
     run_until_signalled(start_server, ready)

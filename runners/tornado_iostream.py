@@ -19,7 +19,6 @@ class ScenarioServer(TCPServer):
     def __init__(self, make_session):
         super().__init__(read_chunk_size=RECV_SIZE)
         self.make_session = make_session
-        self.streaming = is_streaming(make_session)
 
     async def handle_stream(self, stream, address):
         stream.set_nodelay(True)       # the fairness rule, via Tornado's own API
@@ -34,18 +33,30 @@ class ScenarioServer(TCPServer):
                 if session.closing:
                     stream.close()
                     return
-                if self.streaming and session.chunks is not None:
-                    for chunk in session.chunks:
-                        await stream.write(chunk)
-                    stream.close()
-                    return
+        except StreamClosedError:
+            pass
+
+
+class StreamingServer(ScenarioServer):
+    """For streaming sessions: read until the request is complete, then await each chunk's write."""
+
+    async def handle_stream(self, stream, address):
+        stream.set_nodelay(True)
+        session = self.make_session()
+        try:
+            while session.chunks is None and not session.closing:
+                session.receive(await stream.read_bytes(RECV_SIZE, partial=True))
+            if not session.closing:
+                for chunk in session.chunks:
+                    await stream.write(chunk)
+            stream.close()
         except StreamClosedError:
             pass
 
 
 def serve(listener, make_session, options, ready) -> None:
     async def start_server():
-        server = ScenarioServer(make_session)
+        server = (StreamingServer if is_streaming(make_session) else ScenarioServer)(make_session)
         listener.setblocking(False)  # as tornado.netutil.bind_sockets leaves its sockets
         server.add_sockets([listener])
         return server.stop
