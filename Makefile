@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: bench bench-full test ceiling memory cpu-scaling slow-clients list regress baseline clean
+.PHONY: bench bench-full test ceiling memory backpressure cpu-scaling slow-clients list regress baseline clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ cpu-scaling: $(STAMP)
 slow-clients: $(STAMP)
 	$(BIN)/concbench run --scenarios http --connections 50 --slow-clients 0 100 1000 --repetitions 3 \
 		-O processes:workers=64 -O processes-httpserver:workers=64 $(ARGS)
+
+## backpressure: stream scenario, fast-reader MB/s and server peak memory against 0/1/4/16 slow readers, table and chart
+backpressure: $(STAMP)
+	$(BIN)/concbench backpressure $(ARGS)
 
 list: $(STAMP)
 	$(BIN)/concbench list

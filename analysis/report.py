@@ -21,9 +21,11 @@ def write_report(result_path, out_root="reports") -> list[Path]:
     """Write the report for one result file; returns the paths written (index.html first)."""
     result_path = Path(result_path)
     every_record = load_measurements(result_path)
-    records = [r for r in every_record if r.get("benchmark") != "memory-idle"]
+    records = [r for r in every_record if r.get("benchmark") not in ("memory-idle", "stream-backpressure")]
     folder = Path(out_root) / result_path.stem
     folder.mkdir(parents=True, exist_ok=True)
+    if not records and every_record[0].get("benchmark") == "stream-backpressure":
+        return write_backpressure_report(result_path, every_record, folder)
     if not records:                               # a `concbench memory` result
         return write_memory_report(result_path, every_record, folder)
     charts = []
@@ -83,6 +85,24 @@ def write_memory_report(result_path: Path, records: list[dict], folder: Path) ->
         "<!doctype html><meta charset='utf-8'><title>concbench memory report</title>"
         "<body style='font-family:sans-serif;max-width:1800px;margin:auto'>"
         f"<h1>concbench memory: {html.escape(result_path.name)}</h1><p>{html.escape(machine_line(records))}</p>"
+        f"<pre>{html.escape(table)}</pre><img style='max-width:100%' "
+        f"src='data:image/png;base64,{base64.b64encode(chart.read_bytes()).decode()}'></body>")
+    return [index, summary, chart]
+
+
+def write_backpressure_report(result_path: Path, records: list[dict], folder: Path) -> list[Path]:
+    """The report of a `concbench backpressure` result: its table and chart."""
+    from .backpressure import backpressure_table, write_backpressure_chart
+    chart = write_backpressure_chart(result_path, folder / "backpressure.png")
+    table = backpressure_table(result_path)
+    summary = folder / "summary.md"
+    summary.write_text(f"# concbench backpressure: {result_path.name}\n\n{machine_line(records)}\n\n"
+                       f"Command: `{records[0].get('command', '?')}`\n\n```\n{table}\n```\n\n![{chart.name}]({chart.name})\n")
+    index = folder / "index.html"
+    index.write_text(
+        "<!doctype html><meta charset='utf-8'><title>concbench backpressure report</title>"
+        "<body style='font-family:sans-serif;max-width:1800px;margin:auto'>"
+        f"<h1>concbench backpressure: {html.escape(result_path.name)}</h1><p>{html.escape(machine_line(records))}</p>"
         f"<pre>{html.escape(table)}</pre><img style='max-width:100%' "
         f"src='data:image/png;base64,{base64.b64encode(chart.read_bytes()).decode()}'></body>")
     return [index, summary, chart]

@@ -1,5 +1,5 @@
 """The command line (a contract other tools rely on): list, serve, load, run, verify, ceiling, memory,
-report, show, merge-load, compare, ab.
+backpressure, report, show, merge-load, compare, ab.
 
 It owns argument parsing and exit codes: bad input exits 2 with one line, no traceback (3 for compare and
 ab, where 2 means inconclusive). The work itself lives in serve, loadgen, orchestrate, results, analysis, ab.
@@ -148,6 +148,9 @@ def build_parser() -> Parser:
     add_ceiling_arguments(sub.add_parser("ceiling", help="the load generator's ceiling against the reference C server"))
     from .memory import add_memory_arguments
     add_memory_arguments(sub.add_parser("memory", help="memory per idle connection, per runner (fitted over levels)"))
+    from .backpressure import add_backpressure_arguments
+    add_backpressure_arguments(sub.add_parser(
+        "backpressure", help="stream scenario: fast-reader MB/s and server peak memory against slow readers"))
     p = sub.add_parser("report", help="charts, summary.md and index.html from result files")
     p.add_argument("results", nargs="+", metavar="RESULT")
     p.add_argument("--output", default="reports", help="folder for the reports (default: reports/)")
@@ -206,6 +209,8 @@ def cmd_list(args) -> int:
     print("Scenarios:")
     for scenario in registry.SCENARIOS.values():
         print(f"  {scenario.name:<20} {scenario.summary}")
+        if scenario.measured_by:
+            print(f"  {'':<20} measured by `{scenario.measured_by}`, not by run or load")
         for param in scenario.parameters:
             print(f"  {'':<20} --param {param.name}=N (default {param.default}): {param.help}")
         for runner in registry.RUNNERS:
@@ -238,6 +243,9 @@ def cmd_load(args) -> int:
     from .loadgen import LoadPlan, probe, run_load
     from .measurement import loadgen_report
     params = scenario_params(args.scenario, args)
+    measured_by = registry.SCENARIOS[args.scenario].measured_by
+    if measured_by:
+        raise UsageError(f"the {args.scenario} scenario is measured by `{measured_by}`, not by load")
     if args.warmup < 0:
         raise UsageError(f"--warmup must be 0 or more, got {args.warmup:g}")
     host, port = args.target
@@ -385,6 +393,9 @@ def main(argv=None) -> int:
         if args.command == "memory":
             from .memory import cmd_memory
             return cmd_memory(args)
+        if args.command == "backpressure":
+            from .backpressure import cmd_backpressure
+            return cmd_backpressure(args)
         from . import orchestrate
         return orchestrate.COMMANDS[args.command](args)
     except UsageError as exc:

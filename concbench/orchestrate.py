@@ -450,13 +450,27 @@ def default_output(scenarios: list[str]) -> Path:
     return Path("results") / f"{name}-{stamp}.json"
 
 
+def without_other_measures(named, scenarios: list[str]) -> list[str]:
+    """Drop scenarios another command measures (stream: `concbench backpressure`) from `all`; refuse them by name."""
+    for raw in named or []:
+        for name in filter(None, (part.strip() for part in raw.split(","))):
+            measured_by = name in registry.SCENARIOS and registry.SCENARIOS[name].measured_by
+            if measured_by:
+                raise ValueError(f"the {name} scenario is measured by `{measured_by}`, not by run (its closed-loop "
+                                 f"load generator cannot drive it)")
+    kept = [s for s in scenarios if not registry.SCENARIOS[s].measured_by]
+    if not kept:
+        raise ValueError("the selection leaves no scenario")
+    return kept
+
+
 def cmd_run(args) -> int:
     from analysis.report import write_report
     from analysis.table import summary_table
     from .results import RunContext, write_suite
     try:
         runners = registry.select(args.runners, registry.RUNNERS, "runner")
-        scenarios = registry.select(args.scenarios, registry.SCENARIOS, "scenario")
+        scenarios = without_other_measures(args.scenarios, registry.select(args.scenarios, registry.SCENARIOS, "scenario"))
         profile = profile_from_args(args)
         extra = scenario_extra_params(args.param, scenarios)
         cases = plan_cases(scenarios, runners, profile, extra)
@@ -542,7 +556,12 @@ def cmd_report(args) -> int:
 def cmd_show(args) -> int:
     from analysis.table import summary_table
     from .results import NotAResult
+    from .results import load_measurements
     try:
+        if load_measurements(args.result)[0].get("benchmark") == "stream-backpressure":
+            from analysis.backpressure import backpressure_table
+            print(backpressure_table(args.result))
+            return 0
         print(summary_table(args.result))
     except NotAResult as exc:
         raise UsageError(str(exc)) from None

@@ -15,6 +15,7 @@ from scenarios.churn import SCENARIO as CHURN
 from scenarios.cpu import SCENARIO as CPU
 from scenarios.echo import SCENARIO as ECHO
 from scenarios.http import SCENARIO as HTTP
+from scenarios.stream import SCENARIO as STREAM
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Runner:
     only_scenarios: tuple[str, ...] | None = None   # None: every scenario
     memory_suite: bool = False  # in `concbench memory`'s default selection although not in `run`'s
     own_http_stack: bool = False    # the framework's own HTTP parser/framing, not the shared session
+    stream_suite: bool = False  # in `concbench backpressure`'s default selection although not in `run`'s
 
     def load(self):
         return importlib.import_module(self.module)
@@ -93,12 +95,22 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
     Runner("gevent-pywsgi", "runners.gevent_pywsgi", "greenlets on libev/libuv hub", "gevent",
            "framework's own HTTP stack: gevent.pywsgi.WSGIServer with a plain WSGI app",
            variant_of="gevent", only_scenarios=("http",), own_http_stack=True),
+    # Labelled failure modes for the stream scenario (concbench backpressure): write the whole payload at
+    # once, ignoring backpressure, so the server queues it in memory. Never in `run`.
+    Runner("asyncio-unbounded", "runners.asyncio_protocol", "event loop (asyncio selector), callbacks", "python",
+           "UNBOUNDED, a failure mode: the asyncio Protocol calls transport.write for the whole payload at once "
+           "and ignores pause_writing", variant_of="asyncio", fixed_options=(("flow", "unbounded"),),
+           default=False, only_scenarios=("stream",), stream_suite=True),
+    Runner("twisted-unbounded", "runners.twisted_protocol", "event loop (epoll reactor), callbacks", "twisted",
+           "UNBOUNDED, a failure mode: the Twisted Protocol writes the whole payload at once, no producer",
+           variant_of="twisted", fixed_options=(("flow", "unbounded"),),
+           default=False, only_scenarios=("stream",), stream_suite=True),
     Runner("reference-c", "runners.reference_c", "reference: C, one thread, epoll", "c",
            "not a Python model: the yardstick for the load generator's ceiling (make ceiling)",
            default=False, only_scenarios=("echo",)),
 )}
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (ECHO, HTTP, CPU, CHURN)}
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (ECHO, HTTP, CPU, CHURN, STREAM)}
 
 # (runner, scenario) pairs that cannot apply, with the reason shown by `list` and reports.
 NOT_APPLICABLE: dict[tuple[str, str], str] = {}
@@ -113,6 +125,12 @@ def default_memory_runners() -> list[str]:
     limited to runners that serve echo (the idle connections are echo connections)."""
     return [name for name, runner in RUNNERS.items()
             if (runner.default or runner.memory_suite) and applicable(name, "echo") is None]
+
+
+def default_stream_runners() -> list[str]:
+    """`concbench backpressure`'s default: the default suite's runners that serve stream, and the unbounded variants."""
+    return [name for name, runner in RUNNERS.items()
+            if (runner.default or runner.stream_suite) and applicable(name, "stream") is None]
 
 
 def select(names: list[str] | None, known: dict, what: str, defaults: list[str] | None = None) -> list[str]:

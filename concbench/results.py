@@ -12,6 +12,9 @@ Format log:
      `memory/idle/<runner>/measurement` and `.../per-connection-<kind>` (byte: the fitted slope).
      Slow-client runs (`run --slow-clients`, additive) carry `slow=N` in their names, `slow_clients` in
      metadata (0 included) and the trickler's evidence as `slow_*` keys; files without them are unchanged.
+     Backpressure files (`concbench backpressure`, records with benchmark=stream-backpressure) are named
+     `stream/size=N/fast=F/slow=S/<runner>/measurement`, `.../server-peak-rss`, `-uss` and `-pss`
+     (byte) and `.../fast-read-time-per-mb` (second per 10^6 verified bytes to the fast readers).
 """
 from __future__ import annotations
 
@@ -80,6 +83,21 @@ for _kind in ("rss", "uss", "pss", "vms", "kernel", "threads", "kernel_sock", "k
 for _kind in ("rss", "uss", "pss", "vms", "kernel"):
     RECORD_KEYS.update({f"{_kind}_per_connection_bytes": float, f"{_kind}_fixed_bytes": float})
 MEMORY_METRICS = ("rss", "uss", "pss", "vms", "kernel")
+# concbench backpressure (the stream scenario)
+RECORD_KEYS.update({key: int for key in (
+    "stream_size", "stream_chunk", "fast_readers", "slow_readers", "slow_rcvbuf", "fast_bytes", "fast_streams",
+    "slow_bytes", "slow_streams", "connections_opened", "starved_fast", "server_peak_rss_bytes",
+    "server_peak_uss_bytes", "server_peak_pss_bytes", "server_baseline_rss_bytes", "memory_samples",
+    "processes_workers")})
+RECORD_KEYS.update({key: float for key in (
+    "slow_rate_target_b_s", "fast_mb_s", "fast_reader_min_mb_s", "slow_rate_median_b_s", "slow_rate_min_b_s",
+    "slow_rate_max_b_s", "sample_interval_s")})
+STREAM_METRICS = {   # suffix -> (record key, unit, stored value)
+    "server-peak-rss": ("server_peak_rss_bytes", "byte", int),
+    "server-peak-uss": ("server_peak_uss_bytes", "byte", int),
+    "server-peak-pss": ("server_peak_pss_bytes", "byte", int),
+    "fast-read-time-per-mb": ("fast_mb_s", "second", lambda mb_s: 1.0 / mb_s),
+}
 
 
 class NotAResult(Exception):
@@ -232,6 +250,36 @@ def write_memory_suite(path, context: RunContext, measurements) -> None:
             name = f"{base}/per-connection-{kind}"
             runs.setdefault(name, []).append(pyperf.Run(
                 [value], metadata={**meta, "name": name, "unit": "byte", "metric": f"per-connection-{kind}"},
+                collect_metadata=False))
+    dump_suite_atomically(path, runs)
+
+
+def write_stream_suite(path, context: RunContext, measurements) -> None:
+    """measurements: [(runner, record)] from `concbench backpressure`; figures only from repetitions that passed."""
+    runs: dict[str, list] = {}
+    for runner_name, record in measurements:
+        runner = registry.RUNNERS[runner_name]
+        identity = {**context.metadata, "scenario": "stream", "runner": runner_name, "runner_model": runner.model,
+                    "framework": runner.framework, "framework_version": runner.version(),
+                    "variant_of": runner.variant_of or runner_name}
+        if runner.fixed_options:
+            identity["fixed_options"] = ",".join(f"{k}={v}" for k, v in runner.fixed_options)
+        base = (f"stream/size={record['stream_size']}/fast={record['fast_readers']}/"
+                f"slow={record['slow_readers']}/{runner_name}")
+        meta = {**identity, **record_metadata(record)}
+        runs.setdefault(f"{base}/measurement", []).append(pyperf.Run(
+            [max(record.get("measured_wall_s", 0.0), 1e-9)],
+            metadata={**meta, "name": f"{base}/measurement", "unit": "second", "metric": "measurement"},
+            collect_metadata=False))
+        if record["status"] != "ok":
+            continue
+        for suffix, (key, unit, convert) in STREAM_METRICS.items():
+            value = record.get(key, 0)
+            if value <= 0:          # e.g. fast readers starved: 0 MB/s stays in the measurement's metadata
+                continue
+            name = f"{base}/{suffix}"
+            runs.setdefault(name, []).append(pyperf.Run(
+                [convert(value)], metadata={**meta, "name": name, "unit": unit, "metric": suffix},
                 collect_metadata=False))
     dump_suite_atomically(path, runs)
 

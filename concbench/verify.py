@@ -67,10 +67,37 @@ def http_probes(port: int, own_http_stack: bool = False) -> list[str]:
 
 
 PROBES = {"http": http_probes}
+STREAM_VERIFY_SIZE = 4 << 20   # the stream scenario is verified with a 4 MiB payload, read twice at full speed
+
+
+def verify_stream(runner: str) -> list[str]:
+    """Two streams of STREAM_VERIFY_SIZE bytes, every byte checked at its offset, complete and closed."""
+    from .stream_client import fetch_stream
+    params = registry.SCENARIOS["stream"].parse_params({"size": STREAM_VERIFY_SIZE})
+    try:
+        server = ServerProcess(runner, "stream", params, None).start()
+    except ServerFailed as exc:
+        return [f"server did not start: {exc}"]
+    try:
+        problems = []
+        for attempt in (1, 2):
+            try:
+                problem = fetch_stream("127.0.0.1", server.port, STREAM_VERIFY_SIZE, timeout_s=10).problem
+            except OSError as exc:
+                problem = f"connection failed: {exc}"
+            if problem:
+                problems.append(f"stream {attempt}: {problem}")
+        if not server.alive():
+            problems.append(f"server died: {server.last_words()}")
+        return problems
+    finally:
+        server.stop()
 
 
 def verify_pair(runner: str, scenario: str) -> list[str]:
     """Problems found (empty list: the pair passes)."""
+    if scenario == "stream":
+        return verify_stream(runner)
     spec = registry.SCENARIOS[scenario]
     params = spec.parse_params({})
     try:

@@ -1,6 +1,8 @@
 """asyncio (and asyncio-uvloop): an asyncio.Protocol served by loop.create_server.
 
 The uvloop variant runs the very same Protocol on uvloop's loop (options['loop'] == 'uvloop').
+Streaming sessions get StreamProtocol (flow control by pause_writing/resume_writing), or with
+options['flow'] == 'unbounded' (asyncio-unbounded, a labelled failure mode) UnboundedStreamProtocol.
 """
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import asyncio
 import asyncio.selector_events
 
 from concbench.fairness import BACKLOG, RECV_SIZE, configure_connection
+
+from scenarios.base import is_streaming
 
 from .aio import run_until_signalled
 
@@ -36,6 +40,68 @@ class ScenarioProtocol(asyncio.Protocol):
             self.transport.close()      # after the queued reply is flushed
 
 
+class StreamProtocol(ScenarioProtocol):
+    """Writes chunks while the transport accepts them; pause_writing (buffer above its high-water mark)
+    stops the loop, resume_writing (drained below the low-water mark) continues it."""
+    __slots__ = ("paused",)
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self.paused = False
+
+    def data_received(self, data):
+        self.receive(data)
+        if self.session.closing:
+            self.transport.close()
+        elif self.session.chunks is not None:
+            self.transport.pause_reading()      # nothing more is read while streaming
+            self.write_until_paused()
+
+    def write_until_paused(self):
+        chunks, write = self.session.chunks, self.transport.write
+        while not self.paused:
+            chunk = next(chunks, None)
+            if chunk is None:
+                self.session.chunks = None
+                self.transport.close()          # after the queued bytes are flushed
+                return
+            write(chunk)                        # may call pause_writing() before it returns
+
+    def pause_writing(self):
+        self.paused = True
+
+    def resume_writing(self):
+        self.paused = False
+        if self.session.chunks is not None and not self.transport.is_closing():
+            self.write_until_paused()
+
+    def connection_lost(self, exc):
+        self.paused = True                      # the reader went away: stop producing
+        self.session.chunks = None
+
+
+class UnboundedStreamProtocol(ScenarioProtocol):
+    """The failure mode, on purpose: every chunk handed to transport.write at once, pause_writing ignored,
+    so the whole payload waits in the transport's buffer (server memory) for a slow reader."""
+
+    def data_received(self, data):
+        self.receive(data)
+        if self.session.closing:
+            self.transport.close()
+        elif self.session.chunks is not None:
+            self.transport.pause_reading()
+            for chunk in self.session.chunks:
+                self.transport.write(chunk)
+            self.session.chunks = None
+            self.transport.close()
+
+
+def protocol_class(make_session, options):
+    if not is_streaming(make_session):
+        return ScenarioProtocol
+    return UnboundedStreamProtocol if options.get("flow") == "unbounded" else StreamProtocol
+
+
 def serve(listener, make_session, options, ready) -> None:
     loop_factory = None
     if options.get("loop") == "uvloop":
@@ -45,7 +111,8 @@ def serve(listener, make_session, options, ready) -> None:
     async def start_server():
         loop = asyncio.get_running_loop()
         # backlog again: create_server calls listen() on the socket it is given (default 100)
-        server = await loop.create_server(lambda: ScenarioProtocol(make_session), sock=listener, backlog=BACKLOG)
+        protocol = protocol_class(make_session, options)
+        server = await loop.create_server(lambda: protocol(make_session), sock=listener, backlog=BACKLOG)
         return server.close
 
     run_until_signalled(start_server, ready, loop_factory)

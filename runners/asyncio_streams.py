@@ -1,6 +1,7 @@
 """asyncio-streams: asyncio.start_server with StreamReader/StreamWriter, one coroutine per connection.
 
-A labelled variant of the asyncio runner: same loop, the high-level streams API.
+A labelled variant of the asyncio runner: same loop, the high-level streams API. Streaming sessions:
+write + await drain() per chunk (drain waits while the transport's buffer is above its high-water mark).
 """
 from __future__ import annotations
 
@@ -8,7 +9,29 @@ import asyncio
 
 from concbench.fairness import BACKLOG, RECV_SIZE, configure_connection
 
+from scenarios.base import is_streaming
+
 from .aio import run_until_signalled
+
+
+async def handle_stream(make_session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """For streaming sessions: read until the request is complete, then write + drain each chunk."""
+    configure_connection(writer.get_extra_info("socket"))
+    session = make_session()
+    try:
+        while session.chunks is None and not session.closing:
+            data = await reader.read(RECV_SIZE)
+            if not data:
+                return
+            session.receive(data)
+        if not session.closing:
+            for chunk in session.chunks:
+                writer.write(chunk)
+                await writer.drain()
+    except OSError:
+        pass
+    finally:
+        writer.close()
 
 
 def serve(listener, make_session, options, ready) -> None:
@@ -34,7 +57,11 @@ def serve(listener, make_session, options, ready) -> None:
 
     async def start_server():
         # backlog again: start_server calls listen() on the socket it is given (default 100)
-        server = await asyncio.start_server(handle, sock=listener, backlog=BACKLOG)
+        if is_streaming(make_session):
+            server = await asyncio.start_server(lambda r, w: handle_stream(make_session, r, w), sock=listener,
+                                                backlog=BACKLOG)
+        else:
+            server = await asyncio.start_server(handle, sock=listener, backlog=BACKLOG)
         return server.close
 
     run_until_signalled(start_server, ready)

@@ -1,6 +1,7 @@
 """The blocking-socket connection loop shared by the threads and processes runners.
 
-It owns only the recv/sendall loop; accepting and the concurrency model live in the runners.
+It owns only the recv/sendall loop (and its streaming twin, where a blocking sendall per chunk is
+the flow control); accepting and the concurrency model live in the runners.
 """
 from __future__ import annotations
 
@@ -24,6 +25,30 @@ def serve_connection(conn, session) -> None:
                     return
         except OSError:
             return
+
+
+def serve_stream_connection(conn, session) -> None:
+    """A streaming session: read until the request is complete, then sendall each chunk (blocks while the
+    socket's send buffer is full, which is the backpressure), then close."""
+    with conn:
+        try:
+            configure_connection(conn)
+            while session.chunks is None and not session.closing:
+                data = conn.recv(RECV_SIZE)
+                if not data:
+                    return
+                session.receive(data)
+            if session.chunks is not None and not session.closing:
+                for chunk in session.chunks:
+                    conn.sendall(chunk)
+        except OSError:
+            return
+
+
+def connection_handler(make_session):
+    """serve_stream_connection for streaming sessions, else serve_connection (chosen once per server)."""
+    from scenarios.base import is_streaming
+    return serve_stream_connection if is_streaming(make_session) else serve_connection
 
 
 def accept_forever(listener, handle_connection) -> None:

@@ -12,6 +12,8 @@ import gevent.socket
 from gevent.server import StreamServer
 
 from concbench.fairness import RECV_SIZE, configure_connection
+from runners.blocking import serve_stream_connection
+from scenarios.base import is_streaming
 
 
 def serve(listener, make_session, options, ready) -> None:
@@ -34,8 +36,11 @@ def serve(listener, make_session, options, ready) -> None:
         finally:
             sock.close()
 
+    def handle_stream(sock, address):
+        serve_stream_connection(sock, make_session())
+
     cooperative = gevent.socket.socket(listener.family, listener.type, fileno=listener.detach())
-    server = StreamServer(cooperative, handle)
+    server = StreamServer(cooperative, handle_stream if is_streaming(make_session) else handle)
     for signum in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(signum, server.stop)
     server.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import signal
 
-from .blocking import accept_forever, serve_connection
+from .blocking import accept_forever, connection_handler
 
 
 def default_workers() -> int:
@@ -70,5 +70,6 @@ def prefork(listener, workers: int, work, ready) -> None:
 
 def serve(listener, make_session, options, ready) -> None:
     workers = worker_count(options)
+    serve_one = connection_handler(make_session)
     prefork(listener, workers,
-            lambda: accept_forever(listener, lambda conn: serve_connection(conn, make_session())), ready)
+            lambda: accept_forever(listener, lambda conn: serve_one(conn, make_session())), ready)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import signal
 import threading
 
-from .blocking import accept_forever, serve_connection
+from .blocking import accept_forever, connection_handler
 
 
 def _stop(signum, frame):
@@ -20,8 +20,10 @@ def serve(listener, make_session, options, ready) -> None:
     if options.get("stack_size"):
         threading.stack_size(int(options["stack_size"]))   # ValueError below 32 KiB: bad input
 
+    serve_one = connection_handler(make_session)
+
     def handle_connection(conn):
-        threading.Thread(target=serve_connection, args=(conn, make_session()), daemon=True).start()
+        threading.Thread(target=serve_one, args=(conn, make_session()), daemon=True).start()
 
     ready()
     try:

@@ -1,6 +1,7 @@
 """tornado: a tornado.tcpserver.TCPServer whose handle_stream coroutine reads and awaits writes on an IOStream.
 
 Written as Tornado's own TCPServer documentation example, with the scenario session in the middle.
+Streaming sessions: `await stream.write(chunk)` per chunk (the future resolves once the chunk is flushed).
 """
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from tornado.iostream import StreamClosedError
 from tornado.tcpserver import TCPServer
 
 from concbench.fairness import RECV_SIZE
+
+from scenarios.base import is_streaming
 
 from .aio import run_until_signalled
 
@@ -34,9 +37,26 @@ class ScenarioServer(TCPServer):
             pass
 
 
+class StreamingServer(ScenarioServer):
+    """For streaming sessions: read until the request is complete, then await each chunk's write."""
+
+    async def handle_stream(self, stream, address):
+        stream.set_nodelay(True)
+        session = self.make_session()
+        try:
+            while session.chunks is None and not session.closing:
+                session.receive(await stream.read_bytes(RECV_SIZE, partial=True))
+            if not session.closing:
+                for chunk in session.chunks:
+                    await stream.write(chunk)
+            stream.close()
+        except StreamClosedError:
+            pass
+
+
 def serve(listener, make_session, options, ready) -> None:
     async def start_server():
-        server = ScenarioServer(make_session)
+        server = (StreamingServer if is_streaming(make_session) else ScenarioServer)(make_session)
         listener.setblocking(False)  # as tornado.netutil.bind_sockets leaves its sockets
         server.add_sockets([listener])
         return server.stop

@@ -30,11 +30,21 @@ class Parameter:
 class ServerSession(Protocol):
     """Per-connection server state: bytes in, bytes to send out (possibly empty).
 
-    After sending what receive() returned, a runner closes the connection if `closing` is true."""
+    After sending what receive() returned, a runner closes the connection if `closing` is true.
+
+    Streaming sessions (scenarios/stream.py) extend this: their factory carries `streaming = True`
+    (is_streaming), and once receive() has seen the whole request the session's `chunks` is an iterator
+    of bytes; the runner writes every chunk in order with its framework's flow control (it does not
+    read further), then closes. A runner may choose a separate handler for them once, per server."""
 
     closing: bool
 
     def receive(self, data: bytes) -> bytes: ...
+
+
+def is_streaming(make_session) -> bool:
+    """True if the session factory makes streaming sessions (see ServerSession)."""
+    return getattr(make_session, "streaming", False)
 
 
 @dataclass(frozen=True)
@@ -64,6 +74,7 @@ class Scenario:
     # process, such as a cached Date header, lives in the closure)
     session_factory: Callable[[dict], Callable[[], ServerSession]]
     default: bool = True        # part of the default `run` suite
+    measured_by: str | None = None  # a scenario `run`'s closed-loop load generator cannot drive: who measures it
 
     def parse_params(self, given: dict | None = None) -> dict:
         """Defaults overlaid with `given`; raises ValueError naming the bad parameter."""

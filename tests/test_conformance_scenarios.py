@@ -11,7 +11,8 @@ from .conftest import running_server
 
 SMALL = {"cpu": {"iterations": 200}}       # keep the work small: this checks behaviour, not speed
 PAIRS = [(scenario, runner) for scenario in registry.SCENARIOS for runner in registry.RUNNERS
-         if registry.applicable(runner, scenario) is None]
+         if registry.applicable(runner, scenario) is None
+         and not registry.SCENARIOS[scenario].measured_by]     # stream: tests/test_stream.py
 
 
 @pytest.mark.parametrize("scenario, runner", PAIRS, ids=[f"{s}-{r}" for s, r in PAIRS])
