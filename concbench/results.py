@@ -10,6 +10,8 @@ Format log:
      latencies (concbench.histogram encoding), so percentiles can be recomputed and merged.
      Memory files (`concbench memory`, records with benchmark=memory-idle) are named
      `memory/idle/<runner>/measurement` and `.../per-connection-<kind>` (byte: the fitted slope).
+     Added without a version change (optional keys): backend-scenario records carry `backend_calls`,
+     `backend_calls_per_reply`, `verified_replies_total` and the server's reported `server_pool`.
 """
 from __future__ import annotations
 
@@ -57,6 +59,8 @@ RECORD_KEYS = {
     "server_cpu_per_request_s": float, "server_saturated": bool,
     "server_rss_bytes": int, "server_uss_bytes": int, "server_pss_bytes": int,
     "server_threads": int, "server_processes": int,
+    # backend scenario: validity evidence, and the pool size the server reported ("unbounded" or a count)
+    "verified_replies_total": int, "backend_calls": int, "backend_calls_per_reply": float, "server_pool": str,
     "mode": str, "arrival": str, "achieved_ratio": float, "overloaded": bool, "schedule_backlog_end": float,
     "latency_uncorrected_p50_s": float, "latency_uncorrected_p99_s": float,
     "latency_uncorrected_p99_9_s": float, "latency_uncorrected_max_s": float,

@@ -13,6 +13,9 @@ from gevent.server import StreamServer
 
 from concbench.fairness import RECV_SIZE, configure_connection
 
+from . import backend_address
+from .blocking import BlockingBackend, serve_backend_connection
+
 
 def serve(listener, make_session, options, ready) -> None:
     def handle(sock, address):
@@ -33,6 +36,16 @@ def serve(listener, make_session, options, ready) -> None:
             pass
         finally:
             sock.close()
+
+    if options.get("backend"):
+        address = backend_address(options)
+
+        def handle(sock, address_of_client):   # noqa: F811  (the backend scenario: a backend socket per greenlet)
+            backend = BlockingBackend(address, gevent.socket.create_connection)
+            try:
+                serve_backend_connection(sock, make_session(), backend)
+            finally:
+                backend.close()
 
     cooperative = gevent.socket.socket(listener.family, listener.type, fileno=listener.detach())
     server = StreamServer(cooperative, handle)
