@@ -51,7 +51,8 @@ class Runner:
 
 RUNNERS: dict[str, Runner] = {r.name: r for r in (
     Runner("threads", "runners.threads", "thread per connection, blocking sockets", "python",
-           "accept loop; one threading.Thread per connection doing recv/sendall",
+           "accept loop; one threading.Thread per connection doing recv/sendall; backend: the unbounded "
+           "per-connection variant, a backend socket per thread",
            options=(("stack_size", "bytes of stack per thread, threading.stack_size (default: ulimit -s)"),)),
     Runner("threads-stack-64k", "runners.threads", "thread per connection, 64 KiB stacks", "python",
            "the threads runner with threading.stack_size(65536): less virtual memory reserved per thread",
@@ -61,7 +62,8 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
            variant_of="threads", fixed_options=(("stack_size", "262144"),), default=False, memory_suite=True),
     Runner("processes", "runners.processes", "pre-forked workers, blocking sockets", "python",
            "gunicorn sync-worker model: N forked workers share one listener; a worker serves "
-           "one connection at a time until it closes",
+           "one connection at a time until it closes; backend: a backend socket per worker, connections "
+           "beyond N starve (as in echo)",
            options=(("workers", "worker processes (default 2 x server cores + 1, gunicorn's advice)"),)),
     # Bounded pools (labelled): what a typical deployment runs; they serve every scenario, and are in the
     # default suite for backend, where the pool size is the limit (throughput plateaus near pool / D).
@@ -71,9 +73,10 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
            "blocking backend socket per pool thread",
            variant_of="threads", default=False, default_for=("backend",),
            options=(("pool", "threads in the pool (default 16)"),)),
-    Runner("processes-pool", "runners.processes_pool", "pre-forked workers multiplexing keep-alive, one request at a time",
-           "python", "N forked workers, each a selector over its keep-alive connections handling one request at "
-           "a time with blocking calls (a bounded pool of N); backend: one blocking backend socket per worker",
+    Runner("processes-pool", "runners.processes_pool",
+           "pre-forked workers multiplexing keep-alive, one request at a time", "python",
+           "N forked workers, each a selector over its keep-alive connections handling one request at a time with "
+           "blocking calls (a bounded pool of N); backend: one blocking backend socket per worker",
            variant_of="processes", default=False, default_for=("backend",),
            options=(("workers", "worker processes (default 2 x server cores + 1, gunicorn's advice)"),)),
     Runner("twisted", "runners.twisted_protocol", "event loop (epoll reactor), callbacks", "twisted",
