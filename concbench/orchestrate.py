@@ -394,9 +394,12 @@ def format_outcome(record: dict) -> str:
     if record.get("offered_rate"):
         offered = (f" of {record['offered_rate']:,.0f} ({100 * record['achieved_ratio']:.1f}%)"
                    f"{' OVERLOADED' if record.get('overloaded') else ''}")
+    backend = ""
+    if "backend_calls" in record:      # the backend scenario: the server's pool and the validity evidence
+        backend = f"  pool {record.get('server_pool', '-')}  backend calls/reply {record['backend_calls_per_reply']:.2f}"
     return (f"{record['throughput_rps']:>9,.0f} req/s{offered}  p99 {record['latency_p99_s'] * 1e3:7.2f} ms  "
             f"server cpu {record.get('server_cpu_pct', 0):3.0f}%  client core {record['loadgen_core_busy_pct']:3.0f}%"
-            f"{'  CLIENT-BOUND' if record.get('client_bound') else ''}")
+            f"{'  CLIENT-BOUND' if record.get('client_bound') else ''}{backend}")
 
 
 def default_output(scenarios: list[str]) -> Path:

@@ -64,19 +64,20 @@ def serve(listener, make_session, options, ready) -> None:
     listener.setblocking(False)
     selector.register(listener, selectors.EVENT_READ, None)
     ready(pool=size)
+    executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="pool")
     try:
-        with ThreadPoolExecutor(max_workers=size, thread_name_prefix="pool") as executor:
-            while True:
-                for key, _ in selector.select(SELECT_TIMEOUT_S):
-                    if key.data is None:
-                        accept_ready(listener, selector, lock, make_session)
-                        continue
-                    with lock:
-                        selector.unregister(key.fileobj)
-                    executor.submit(handle, key.fileobj, key.data)
+        while True:
+            for key, _ in selector.select(SELECT_TIMEOUT_S):
+                if key.data is None:
+                    accept_ready(listener, selector, lock, make_session)
+                    continue
+                with lock:
+                    selector.unregister(key.fileobj)
+                executor.submit(handle, key.fileobj, key.data)
     except KeyboardInterrupt:
         pass
     finally:
+        executor.shutdown(wait=False, cancel_futures=True)
         listener.close()
 
 

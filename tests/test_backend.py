@@ -150,3 +150,18 @@ def test_pool_variants_are_labelled_and_in_the_default_suite_for_backend_only():
     assert pooled == {"backend"}
     named = plan_cases(["echo"], ["threads-pool"], PROFILES["quick"], named=registry.named_runners(["threads-pool"]))
     assert {c.runner for c in named} == {"threads-pool"}
+
+
+def test_chart_labels_pools_and_computes_each_bounded_pools_ceiling_from_the_result():
+    from analysis.charts import pool_ceilings, runner_label, server_pools
+    params = (("delay_ms", 20), ("size", 64))
+    records = [{"scenario": "backend", "param_delay_ms": 20, "param_size": 64, "offered_connections": 10,
+                "runner": runner, "status": "ok", "server_pool": pool}
+               for runner, pool in (("threads-pool", "8"), ("threads", "unbounded"))]
+    records.append({"scenario": "backend", "param_delay_ms": 20, "param_size": 64, "offered_connections": 10,
+                    "runner": "asyncio", "status": "ok"})
+    pools = server_pools(records, "backend", params)
+    assert pools == {"threads-pool": "8", "threads": "unbounded"}
+    assert pool_ceilings(pools, params) == {"threads-pool": 8 / 0.020}
+    assert runner_label("threads-pool", pools) == "threads-pool (pool 8)"
+    assert "unbounded" in runner_label("threads", pools) and runner_label("asyncio", pools) == "asyncio"
