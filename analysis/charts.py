@@ -2,7 +2,8 @@
 
 Throughput, p99 latency, server CPU per request and server memory, each against concurrency,
 one line per runner with the spread over repetitions as a band. Failed levels are marked as
-failed, never drawn as figures; client-bound points are hollow.
+failed, never drawn as figures; client-bound points are hollow. A runner that reported a pool size
+(backend scenario) is labelled with it, and a bounded pool gets its pool / D ceiling as a dashed line.
 """
 from __future__ import annotations
 
@@ -62,14 +63,42 @@ def point(x, reps: list[dict], key: str, scale: float) -> tuple:
             max(values) if values else None, len(passed), len(reps), any(r.get("client_bound") for r in passed))
 
 
-def draw_panel(ax, by_runner: dict, label: str, log_y: bool, colours: dict, failed_word: str = "failed") -> None:
+def server_pools(records: list[dict], scenario: str, params: tuple) -> dict[str, str]:
+    """runner -> the pool size its server reported on its ready line ("unbounded" or a count), if any."""
+    pools = {}
+    for (s, p, _, runner), reps in group_cases(records).items():
+        if (s, p) == (scenario, params):
+            for record in reps:
+                if record.get("server_pool"):
+                    pools[runner] = str(record["server_pool"])
+    return pools
+
+
+def pool_ceilings(pools: dict[str, str], params: tuple) -> dict[str, float]:
+    """runner -> pool / D in requests/s for bounded pools, from the recorded pool size and delay_ms."""
+    delay_ms = dict(params).get("delay_ms")
+    if not delay_ms:
+        return {}
+    return {runner: int(pool) / (delay_ms / 1e3) for runner, pool in pools.items() if pool.isdigit()}
+
+
+def runner_label(runner: str, pools: dict[str, str]) -> str:
+    pool = pools.get(runner)
+    if pool is None:
+        return runner
+    return f"{runner} (unbounded: per connection)" if pool == "unbounded" else f"{runner} (pool {pool})"
+
+
+def draw_panel(ax, by_runner: dict, label: str, log_y: bool, colours: dict, labels: dict | None = None,
+               failed_word: str = "failed") -> None:
     failed_at: dict = defaultdict(int)           # stack the labels of failures at the same x
     for runner, points in sorted(by_runner.items()):
         colour = colours[runner]
         ok = [p for p in points if p[1] is not None]
         if ok:
             xs = [p[0] for p in ok]
-            ax.plot(xs, [p[1] for p in ok], "-", color=colour, label=runner, linewidth=1.6)
+            ax.plot(xs, [p[1] for p in ok], "-", color=colour, label=(labels or {}).get(runner, runner),
+                    linewidth=1.6)
             ax.fill_between(xs, [p[2] for p in ok], [p[3] for p in ok], color=colour, alpha=0.18, linewidth=0)
             for x, median, _, _, passed, total, bound in ok:
                 ax.plot([x], [median], "o", color=colour, markersize=5,
@@ -100,22 +129,37 @@ def draw_scenario(records: list[dict], scenario: str, params: tuple, path) -> No
     runners = sorted({r["runner"] for r in records})
     palette = plt.get_cmap("tab10")
     colours = {runner: palette(i % 10) for i, runner in enumerate(runners)}
+    pools = server_pools(records, scenario, params)
+    ceilings = pool_ceilings(pools, params)
+    labels = {runner: runner_label(runner, pools) for runner in runners}
     fig, axes = plt.subplots(2, 2, figsize=(14, 10))
     for ax, (title, (key, label, scale, log_y)) in zip(axes.flat, PANELS.items()):
         data = series(records, key, scale).get((scenario, params), {})
-        draw_panel(ax, data, label, log_y, colours)
+        if title == "throughput" and ceilings:
+            log_y = True                          # pool ceilings and event loops span decades
+            label = f"{label} (log scale)"
+        draw_panel(ax, data, label, log_y, colours, labels)
+        if title == "throughput":
+            for runner, ceiling in sorted(ceilings.items()):
+                ax.axhline(ceiling, color=colours[runner], linestyle="--", linewidth=1.2,
+                           label=f"{runner}: pool {pools[runner]} / D = {ceiling:,.0f}/s")
+            if ceilings:
+                title = (f"throughput (dashed: a bounded pool's ceiling, pool / D, "
+                         f"D = {dict(params)['delay_ms']} ms)")
         ax.set_title(title)
     handles = {}
     for ax in axes.flat:                          # every runner, even one with a single panel of data
         for handle, label in zip(*ax.get_legend_handles_labels()):
             handles.setdefault(label, handle)
+    # long labels (pool sizes, ceilings) need a wider margin so the legend stays off the panels
+    right = 0.88 if max(map(len, handles), default=0) <= 24 else 0.78
     fig.legend(list(handles.values()), list(handles), loc="center right", fontsize=9, title="runner")
     param_text = ", ".join(f"{k}={v}" for k, v in params)
     fig.suptitle(f"{scenario} ({param_text}): line = median over repetitions, band = min-max\n"
                  f"x = every repetition at that level failed (errors, timeouts or starved connections)\n"
                  f"hollow marker = client-bound (load generator core > 90% busy); "
                  f"'k/n ok' = figure from the k of n repetitions that passed", fontsize=10)
-    save_figure(fig, records, path, rect=(0, 0.02, 0.88, 0.93))
+    save_figure(fig, records, path, rect=(0, 0.02, right, 0.93))
 
 
 def scenario_keys(records: list[dict]) -> list[tuple]:

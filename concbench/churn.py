@@ -127,6 +127,7 @@ class ChurnGenerator:
         outcome.window_s, outcome.loadgen_cpu_s = t1 - t0, cpu1 - cpu0
         outcome.loadgen_cores = cores
         outcome.loadgen_core_busy_pct = cpu.busy_pct(cores0, cores1, cores)
+        outcome.verified_replies_total = len(outcome.latencies_ns)
         outcome.latencies_ns = outcome.latencies_ns[start:end]
         outcome.requests = end - start
         outcome.served_connections = sum(1 for n in self.completed_by_worker if n)

@@ -1,5 +1,5 @@
-"""The command line (a contract other tools rely on): list, serve, load, run, verify, ceiling, memory,
-backpressure, report, show, merge-load, compare, ab.
+"""The command line (a contract other tools rely on): list, serve, backend-service, load, run, verify,
+ceiling, memory, backpressure, report, show, merge-load, compare, ab.
 
 It owns argument parsing and exit codes: bad input exits 2 with one line, no traceback (3 for compare and
 ab, where 2 means inconclusive). The work itself lives in serve, loadgen, orchestrate, results, analysis, ab.
@@ -119,6 +119,13 @@ def build_parser() -> Parser:
     p.add_argument("--cpus", type=cpu_list, help="pin the server to these cpus, e.g. 0 or 0,1")
     p.add_argument("--option", "-O", type=runner_option, action="append", default=[],
                    help="runner option NAME=VALUE, e.g. workers=8 for processes")
+    p.add_argument("--backend", type=target, metavar="HOST:PORT",
+                   help="backend scenario: the backend service to call (default: start one)")
+
+    p = sub.add_parser("backend-service", help="the backend scenario's backend service, until SIGINT/SIGTERM")
+    p.add_argument("--port", type=port_number, required=True, help="0 picks a free port (printed on the ready line)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--cpus", type=cpu_list, help="pin the service to these cpus")
 
     p = sub.add_parser("load", help="drive any server with the closed-loop load generator")
     p.add_argument("scenario", type=scenario_name)
@@ -199,6 +206,8 @@ def cmd_list(args) -> int:
     print("Runners:")
     for runner in registry.RUNNERS.values():
         tag = "" if runner.default else "  [not in the default suite]"
+        if runner.default_for:
+            tag = f"  [in the default suite for {', '.join(runner.default_for)} only]"
         if runner.own_http_stack:
             tag += "  [http only]"
         variant = f" (variant of {runner.variant_of})" if runner.variant_of else ""
@@ -226,8 +235,9 @@ def cmd_serve(args) -> int:
     reason = registry.applicable(args.runner, args.scenario)
     if reason:
         raise UsageError(f"{args.runner} cannot serve {args.scenario}: {reason}")
+    backend = f"{args.backend[0]}:{args.backend[1]}" if args.backend else None
     try:
-        serve(args.runner, args.scenario, params, args.host, args.port, dict(args.option), args.cpus)
+        serve(args.runner, args.scenario, params, args.host, args.port, dict(args.option), args.cpus, backend)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise UsageError(f"port {args.port} on {args.host} is already in use") from None
@@ -237,6 +247,16 @@ def cmd_serve(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     return 0
+
+
+def cmd_backend_service(args) -> int:
+    from .backend_service import run_service
+    try:
+        return run_service(args.host, args.port, args.cpus)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {args.port} on {args.host} is already in use") from None
+        raise
 
 
 def cmd_load(args) -> int:
@@ -377,7 +397,7 @@ def cmd_ab(args) -> int:
     return run_ab(args)
 
 
-COMMANDS = {"list": cmd_list, "serve": cmd_serve, "load": cmd_load, "merge-load": cmd_merge_load,
+COMMANDS = {"list": cmd_list, "serve": cmd_serve, "backend-service": cmd_backend_service, "load": cmd_load, "merge-load": cmd_merge_load,
             "verify": cmd_verify, "compare": cmd_compare, "ab": cmd_ab}
 
 

@@ -60,6 +60,7 @@ class LoadOutcome:
     ramped: int = 0                       # connections that answered their ramp-up exchange
     reconnects: int = 0                   # connections reopened after a reset or close under load
     served_connections: int = 0           # connections with at least one verified reply
+    verified_replies_total: int = 0       # verified replies in every phase (ramp-up, warm-up, window, drain)
     loadgen_cpu_s: float = 0.0            # this process's CPU time inside the window
     loadgen_core_busy_pct: float = 0.0    # how busy the load generator's cores were (softirq included)
     loadgen_cores: tuple = ()
@@ -461,6 +462,7 @@ class LoadGenerator:
         outcome.loadgen_cores = cores
         outcome.loadgen_core_busy_pct = cpu.busy_pct(cores0, cores1, cores)
         outcome.latencies_ns = self.latencies[start_index:end_index]
+        outcome.verified_replies_total = len(self.latencies)      # every reply is recorded once verified
         if plan.open_loop:
             outcome.latencies_uncorrected_ns = self.latencies_uncorrected[start_index:end_index]
             outcome.lateness_ns = self.lateness[late_start:late_end]

@@ -49,6 +49,7 @@ def loadgen_report(outcome) -> dict:
         "ramped": outcome.ramped,
         "reconnects": outcome.reconnects,
         "served_connections": outcome.served_connections,
+        "verified_replies_total": outcome.verified_replies_total,
         "starved_connections": outcome.starved_connections,
         "timeout_s": plan.timeout_s,
         "loadgen_cpu_s": outcome.loadgen_cpu_s,
@@ -122,7 +123,7 @@ def merge_reports(parts: list[dict]) -> dict:
         return dict(parts[0])
     merged = dict(parts[0])
     total = lambda key: sum(p.get(key, 0) for p in parts)  # noqa: E731
-    for key in ("requests", "errors", "connections", "connected", "ramped", "served_connections",
+    for key in ("requests", "errors", "connections", "connected", "ramped", "served_connections", "verified_replies_total",
                 "starved_connections", "loadgen_cpu_s", "loadgen_cpu_pct", "throughput_rps"):
         merged[key] = total(key)
     kinds: dict = {}
@@ -172,3 +173,22 @@ def percentiles_from(histogram: Histogram, prefix: str) -> dict:
     if prefix == "latency_uncorrected":
         figures.pop(f"{prefix}_p90_s")
     return figures
+
+
+def add_backend_evidence(record: dict, backend_calls: int | None) -> dict:
+    """The backend scenario's validity rule: every verified reply must have cost a backend call, so the
+    backend's count must reach the load generator's verified replies (all phases). A server that answers
+    without calling the backend, or a count that cannot be read, fails the measurement."""
+    record = dict(record)
+    replies = record.get("verified_replies_total", 0)
+    record["backend_calls"] = backend_calls if backend_calls is not None else -1
+    record["backend_calls_per_reply"] = backend_calls / replies if backend_calls is not None and replies else 0.0
+    if record["status"] != "ok":
+        return record
+    if backend_calls is None or backend_calls < replies:
+        seen = "no count from the backend" if backend_calls is None else f"{backend_calls} backend calls"
+        record.update(status="failed", errors=record.get("errors", 0) + 1,
+                      error_kinds={**record.get("error_kinds", {}), "backend": 1},
+                      first_error=f"backend: {seen} for {replies} verified replies "
+                                  f"(the server answered without calling the backend)")
+    return record

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import fairness, registry
 from .errors import UsageError
-from .measurement import add_server_evidence, verdict
+from .measurement import add_backend_evidence, add_server_evidence, verdict
 from .sampling import ServerSampler
 from .server_process import ServerFailed, ServerProcess
 from .slow_clients import SlowClients, SlowClientsFailed, add_slow_evidence, describe as describe_slow
@@ -221,8 +221,12 @@ def runner_options(raw: list[str], runners: list[str]) -> dict[str, dict]:
     return options
 
 
-def plan_cases(scenarios: list[str], runners: list[str], profile: Profile, extra: dict | None = None) -> list[Case]:
-    """Every applicable (scenario, params, connections, runner) cell, in a stable order."""
+def plan_cases(scenarios: list[str], runners: list[str], profile: Profile, extra: dict | None = None,
+               named: set[str] | None = None) -> list[Case]:
+    """Every applicable (scenario, params, connections, runner) cell, in a stable order.
+
+    `named`: the runners the user named; any other runner only runs the scenarios whose default
+    suite it is in (the pool variants: backend). None: every runner counts as named."""
     cases = []
     extra = extra or {}
     for scenario_name in scenarios:
@@ -235,6 +239,9 @@ def plan_cases(scenarios: list[str], runners: list[str], profile: Profile, extra
             for connections in profile.levels(scenario_name):
                 for rate in profile.rates:
                     for runner in runners:
+                        if named is not None and runner not in named and \
+                                not registry.in_default_suite(runner, scenario_name):
+                            continue
                         if registry.applicable(runner, scenario_name) is None:
                             cases.extend(Case(scenario_name, params, connections, runner, rate, slow)
                                          for slow in profile.slow_clients)
@@ -306,8 +313,29 @@ def failed_record(case: Case, reason: str) -> dict:
 
 
 def measure(case: Case, profile: Profile, server_cpus, loadgen_cpus, options: dict) -> dict:
-    """One measurement: a fresh server, the load, the server evidence around the window."""
-    server = ServerProcess(case.runner, case.scenario, dict(case.params), server_cpus, options)
+    """One measurement: a fresh server, the load, the server evidence around the window.
+
+    A scenario that needs a backend gets a fresh backend service on the load generator's cpus, started
+    before the server and stopped after it; its call count is checked against the verified replies."""
+    backend = None
+    if registry.SCENARIOS[case.scenario].needs_backend:
+        from .backend_service import BackendFailed, BackendProcess
+        try:
+            backend = BackendProcess(loadgen_cpus).start()
+        except BackendFailed as exc:
+            return failed_record(case, f"backend: {exc}")
+    try:
+        record = measure_server(case, profile, server_cpus, loadgen_cpus, options,
+                                backend.address if backend else None)
+    finally:
+        calls = backend.stop() if backend else None
+    if backend is not None:
+        record = add_backend_evidence(record, calls)
+    return record
+
+
+def measure_server(case: Case, profile: Profile, server_cpus, loadgen_cpus, options: dict, backend) -> dict:
+    server = ServerProcess(case.runner, case.scenario, dict(case.params), server_cpus, options, backend=backend)
     try:
         server.start()
     except ServerFailed as exc:
@@ -341,6 +369,8 @@ def measure(case: Case, profile: Profile, server_cpus, loadgen_cpus, options: di
             record = failed_record(case, f"server died during the run: {server.last_words()}")
         elif evidence:
             record = add_server_evidence(record, evidence, len(server_cpus))
+        if "pool" in server.ready_fields:
+            record["server_pool"] = server.ready_fields["pool"]
     except SlowClientsFailed as exc:
         record = failed_record(case, f"slow clients: {exc}")
     finally:
@@ -420,9 +450,12 @@ def format_outcome(record: dict) -> str:
     if record.get("offered_rate"):
         offered = (f" of {record['offered_rate']:,.0f} ({100 * record['achieved_ratio']:.1f}%)"
                    f"{' OVERLOADED' if record.get('overloaded') else ''}")
+    backend = ""
+    if "backend_calls" in record:      # the backend scenario: the server's pool and the validity evidence
+        backend = f"  pool {record.get('server_pool', '-')}  backend calls/reply {record['backend_calls_per_reply']:.2f}"
     return (f"{record['throughput_rps']:>9,.0f} req/s{offered}  p99 {record['latency_p99_s'] * 1e3:7.2f} ms  "
             f"server cpu {record.get('server_cpu_pct', 0):3.0f}%  client core {record['loadgen_core_busy_pct']:3.0f}%"
-            f"{'  CLIENT-BOUND' if record.get('client_bound') else ''}"
+            f"{'  CLIENT-BOUND' if record.get('client_bound') else ''}{backend}"
             + (f"  [{describe_slow(record)}]" if record.get("slow_clients") else ""))
 
 
@@ -469,11 +502,12 @@ def cmd_run(args) -> int:
     from analysis.table import summary_table
     from .results import RunContext, write_suite
     try:
-        runners = registry.select(args.runners, registry.RUNNERS, "runner")
         scenarios = without_other_measures(args.scenarios, registry.select(args.scenarios, registry.SCENARIOS, "scenario"))
+        runners = registry.select(args.runners, registry.RUNNERS, "runner", registry.default_runners_for(scenarios))
+        named = registry.named_runners(args.runners)
         profile = profile_from_args(args)
         extra = scenario_extra_params(args.param, scenarios)
-        cases = plan_cases(scenarios, runners, profile, extra)
+        cases = plan_cases(scenarios, runners, profile, extra, named)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     options = runner_options(args.option, runners)
@@ -497,7 +531,8 @@ def cmd_run(args) -> int:
     fairness.pin_to_cpus(loadgen_cpus)   # the orchestrator's own sampling stays off the server's cores
     if args.rate_search:
         profile = replace(profile, rates=(args.rate_start,))
-        cases = [replace(c, rate=None) for c in plan_cases(scenarios, runners, replace(profile, rates=(None,)), extra)]
+        cases = [replace(c, rate=None) for c in plan_cases(scenarios, runners, replace(profile, rates=(None,)), extra,
+                                                           named)]
     order = schedule(cases, runners, profile.repetitions)
     what = (f"{len(order)} capacity searches (up to {SEARCH_MAX_PROBES} probes each, p99 target "
             f"{profile.p99_target_s * 1e3:g} ms)" if args.rate_search else f"{len(order)} measurements")

@@ -10,6 +10,7 @@ import importlib.metadata
 import platform
 from dataclasses import dataclass, field
 
+from scenarios.backend import SCENARIO as BACKEND
 from scenarios.base import Scenario
 from scenarios.churn import SCENARIO as CHURN
 from scenarios.cpu import SCENARIO as CPU
@@ -33,6 +34,8 @@ class Runner:
     memory_suite: bool = False  # in `concbench memory`'s default selection although not in `run`'s
     own_http_stack: bool = False    # the framework's own HTTP parser/framing, not the shared session
     stream_suite: bool = False  # in `concbench backpressure`'s default selection although not in `run`'s
+    # not in the default suite in general, but in it for these scenarios (the pool variants: backend)
+    default_for: tuple[str, ...] = ()
 
     def load(self):
         return importlib.import_module(self.module)
@@ -50,7 +53,8 @@ class Runner:
 
 RUNNERS: dict[str, Runner] = {r.name: r for r in (
     Runner("threads", "runners.threads", "thread per connection, blocking sockets", "python",
-           "accept loop; one threading.Thread per connection doing recv/sendall",
+           "accept loop; one threading.Thread per connection doing recv/sendall; backend: the unbounded "
+           "per-connection variant, a backend socket per thread",
            options=(("stack_size", "bytes of stack per thread, threading.stack_size (default: ulimit -s)"),)),
     Runner("threads-stack-64k", "runners.threads", "thread per connection, 64 KiB stacks", "python",
            "the threads runner with threading.stack_size(65536): less virtual memory reserved per thread",
@@ -60,7 +64,22 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
            variant_of="threads", fixed_options=(("stack_size", "262144"),), default=False, memory_suite=True),
     Runner("processes", "runners.processes", "pre-forked workers, blocking sockets", "python",
            "gunicorn sync-worker model: N forked workers share one listener; a worker serves "
-           "one connection at a time until it closes",
+           "one connection at a time until it closes; backend: a backend socket per worker, connections "
+           "beyond N starve (as in echo)",
+           options=(("workers", "worker processes (default 2 x server cores + 1, gunicorn's advice)"),)),
+    # Bounded pools (labelled): what a typical deployment runs; they serve every scenario, and are in the
+    # default suite for backend, where the pool size is the limit (throughput plateaus near pool / D).
+    Runner("threads-pool", "runners.threads_pool", "bounded thread pool behind a selector, blocking sockets",
+           "python", "gunicorn gthread model: a selector over keep-alive connections hands each readable one "
+           "to a ThreadPoolExecutor of POOL threads (one request each, then re-registered); backend: a "
+           "blocking backend socket per pool thread",
+           variant_of="threads", default=False, default_for=("backend",),
+           options=(("pool", "threads in the pool (default 16)"),)),
+    Runner("processes-pool", "runners.processes_pool",
+           "pre-forked workers multiplexing keep-alive, one request at a time", "python",
+           "N forked workers, each a selector over its keep-alive connections handling one request at a time with "
+           "blocking calls (a bounded pool of N); backend: one blocking backend socket per worker",
+           variant_of="processes", default=False, default_for=("backend",),
            options=(("workers", "worker processes (default 2 x server cores + 1, gunicorn's advice)"),)),
     Runner("twisted", "runners.twisted_protocol", "event loop (epoll reactor), callbacks", "twisted",
            "twisted.internet.protocol.Protocol on the epoll reactor"),
@@ -110,7 +129,7 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
            default=False, only_scenarios=("echo",)),
 )}
 
-SCENARIOS: dict[str, Scenario] = {s.name: s for s in (ECHO, HTTP, CPU, CHURN, STREAM)}
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (ECHO, HTTP, CPU, CHURN, BACKEND, STREAM)}
 
 # (runner, scenario) pairs that cannot apply, with the reason shown by `list` and reports.
 NOT_APPLICABLE: dict[tuple[str, str], str] = {}
@@ -118,6 +137,29 @@ NOT_APPLICABLE: dict[tuple[str, str], str] = {}
 
 def default_runners() -> list[str]:
     return [name for name, runner in RUNNERS.items() if runner.default]
+
+
+def default_runners_for(scenarios: list[str]) -> list[str]:
+    """What `run` measures when no runner is named: the default runners, plus the variants that are in the
+    default suite of one of these scenarios (plan_cases then gives those only their own scenarios)."""
+    return [name for name, runner in RUNNERS.items()
+            if runner.default or set(runner.default_for) & set(scenarios)]
+
+
+def in_default_suite(runner: str, scenario: str) -> bool:
+    return RUNNERS[runner].default or scenario in RUNNERS[runner].default_for
+
+
+def named_runners(selection: list[str] | None) -> set[str]:
+    """The runners a selection names outright ('all' names every one); removals name none."""
+    named: set[str] = set()
+    for raw in selection or []:
+        for name in filter(None, (part.strip() for part in raw.split(","))):
+            if name == "all":
+                named.update(RUNNERS)
+            elif not name.startswith("-"):
+                named.add(name)
+    return named
 
 
 def default_memory_runners() -> list[str]:

@@ -15,6 +15,8 @@ Format log:
      Backpressure files (`concbench backpressure`, records with benchmark=stream-backpressure) are named
      `stream/size=N/fast=F/slow=S/<runner>/measurement`, `.../server-peak-rss`, `-uss` and `-pss`
      (byte) and `.../fast-read-time-per-mb` (second per 10^6 verified bytes to the fast readers).
+     Added without a version change (optional keys): backend-scenario records carry `backend_calls`,
+     `backend_calls_per_reply`, `verified_replies_total` and the server's reported `server_pool`.
 """
 from __future__ import annotations
 
@@ -62,6 +64,8 @@ RECORD_KEYS = {
     "server_cpu_per_request_s": float, "server_saturated": bool,
     "server_rss_bytes": int, "server_uss_bytes": int, "server_pss_bytes": int,
     "server_threads": int, "server_processes": int,
+    # backend scenario: validity evidence, and the pool size the server reported ("unbounded" or a count)
+    "verified_replies_total": int, "backend_calls": int, "backend_calls_per_reply": float, "server_pool": str,
     "mode": str, "arrival": str, "achieved_ratio": float, "overloaded": bool, "schedule_backlog_end": float,
     "latency_uncorrected_p50_s": float, "latency_uncorrected_p99_s": float,
     "latency_uncorrected_p99_9_s": float, "latency_uncorrected_max_s": float,

@@ -13,9 +13,11 @@ from . import fairness, registry
 READY_PREFIX = "concbench serve: ready"
 
 
-def ready_line(runner: str, scenario: str, host: str, port: int) -> str:
+def ready_line(runner: str, scenario: str, host: str, port: int, **fields) -> str:
+    """`fields` are what a runner reports about itself, e.g. pool=16 for a bounded pool (no spaces)."""
     shown = f"[{host}]" if ":" in host else host
-    return f"{READY_PREFIX} runner={runner} scenario={scenario} address={shown}:{port} pid={os.getpid()}"
+    extra = "".join(f" {name}={value}" for name, value in fields.items())
+    return f"{READY_PREFIX} runner={runner} scenario={scenario} address={shown}:{port} pid={os.getpid()}{extra}"
 
 
 def parse_ready_line(line: str) -> dict | None:
@@ -29,20 +31,39 @@ def parse_ready_line(line: str) -> dict | None:
 
 
 def serve(runner_name: str, scenario_name: str, params: dict, host: str, port: int,
-          options: dict, cpus: tuple[int, ...] | None) -> None:
-    """Bind, then hand over to the runner. OSError from bind reaches the caller (port in use)."""
+          options: dict, cpus: tuple[int, ...] | None, backend: str | None = None) -> None:
+    """Bind, then hand over to the runner. OSError from bind reaches the caller (port in use).
+
+    A scenario that needs a backend gets `backend` (HOST:PORT) or, if none, a backend service
+    started here (on this process's cpus as they were) and stopped when the runner returns."""
     runner = registry.RUNNERS[runner_name]
     scenario = registry.SCENARIOS[scenario_name]
+    own_backend = None
+    if scenario.needs_backend and not backend:
+        from .backend_service import BackendProcess
+        own_backend = BackendProcess().start()
+        backend = own_backend.address
+    try:
+        serve_with(runner, scenario, params, host, port, options, cpus, backend)
+    finally:
+        if own_backend is not None:
+            own_backend.stop()
+
+
+def serve_with(runner, scenario, params, host, port, options, cpus, backend) -> None:
+    runner_name, scenario_name = runner.name, scenario.name
     fairness.pin_to_cpus(cpus)
     fairness.raise_open_file_limit()
     listener = fairness.listen_socket(host, port)
     bound_port = listener.getsockname()[1]
     module = runner.load()
     all_options = {**dict(runner.fixed_options), **options}
+    if scenario.needs_backend:
+        all_options["backend"] = backend
 
     make_session = scenario.session_factory(params)
-    def ready():
-        print(ready_line(runner_name, scenario_name, host, bound_port), flush=True)
+    def ready(**fields):
+        print(ready_line(runner_name, scenario_name, host, bound_port, **fields), flush=True)
 
     module.serve(listener, make_session, all_options, ready)
     sys.stdout.flush()

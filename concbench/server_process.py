@@ -25,7 +25,8 @@ class ServerFailed(Exception):
 
 class ServerProcess:
     def __init__(self, runner: str, scenario: str, params: dict, cpus: tuple[int, ...] | None,
-                 options: dict | None = None, host: str = "127.0.0.1", env: dict | None = None):
+                 options: dict | None = None, host: str = "127.0.0.1", env: dict | None = None,
+                 backend: str | None = None):
         self.command = [sys.executable, "-m", "concbench", "serve", runner, scenario, "--port", "0", "--host", host]
         if cpus:
             self.command += ["--cpus", ",".join(map(str, cpus))]
@@ -33,12 +34,15 @@ class ServerProcess:
             self.command += ["--param", f"{name}={value}"]
         for name, value in (options or {}).items():
             self.command += ["--option", f"{name}={value}"]
+        if backend:
+            self.command += ["--backend", backend]
         self.env = {**os.environ, **env} if env else None     # e.g. MALLOC_ARENA_MAX for memory runs
         self.runner = runner
         self.proc: subprocess.Popen | None = None
         self.host = host
         self.port = 0
         self.pid = 0
+        self.ready_fields: dict = {}      # everything on the ready line, e.g. pool=16 from a pooled runner
         self._stderr = tempfile.TemporaryFile()
 
     def last_words(self) -> str:
@@ -65,6 +69,7 @@ class ServerProcess:
                     fields = parse_ready_line(line)
                     if fields:
                         self.port, self.pid = fields["port"], fields["pid"]
+                        self.ready_fields = fields
                         return self
         self.stop()
         raise ServerFailed(f"server not ready within {READY_TIMEOUT_S:g} s: {self.last_words()}")

@@ -10,7 +10,7 @@ import socket
 
 from . import registry
 from .loadgen import LoadPlan, run_load
-from .measurement import loadgen_report
+from .measurement import add_backend_evidence, loadgen_report
 from .server_process import ServerFailed, ServerProcess
 
 
@@ -95,15 +95,36 @@ def verify_stream(runner: str) -> list[str]:
 
 
 def verify_pair(runner: str, scenario: str) -> list[str]:
-    """Problems found (empty list: the pair passes)."""
+    """Problems found (empty list: the pair passes). A scenario that needs a backend gets a fresh backend
+    service, and its call count must reach the verified replies."""
     if scenario == "stream":
         return verify_stream(runner)
     spec = registry.SCENARIOS[scenario]
     params = spec.parse_params({})
+    if not spec.needs_backend:
+        return verify_server(runner, scenario, params, None)[0]
+    from .backend_service import BackendFailed, BackendProcess
     try:
-        server = ServerProcess(runner, scenario, params, None).start()
+        backend = BackendProcess().start()
+    except BackendFailed as exc:
+        return [str(exc)]
+    try:
+        problems, report = verify_server(runner, scenario, params, backend.address)
+    finally:
+        calls = backend.stop()
+    if report is not None and report["status"] == "ok":
+        checked = add_backend_evidence(report, calls)
+        if checked["status"] != "ok":
+            problems.append(checked["first_error"])
+    return problems
+
+
+def verify_server(runner: str, scenario: str, params: dict, backend: str | None) -> tuple[list[str], dict | None]:
+    spec = registry.SCENARIOS[scenario]
+    try:
+        server = ServerProcess(runner, scenario, params, None, backend=backend).start()
     except ServerFailed as exc:
-        return [f"server did not start: {exc}"]
+        return [f"server did not start: {exc}"], None
     try:
         plan = LoadPlan("127.0.0.1", server.port, 4, warmup_s=0.05, duration_s=0.3, timeout_s=3.0)
         report = loadgen_report(run_load(plan, spec.client_workload(params)))
@@ -115,7 +136,7 @@ def verify_pair(runner: str, scenario: str) -> list[str]:
             problems.append(f"probe failed: {exc}")
         if not server.alive():
             problems.append(f"server died: {server.last_words()}")
-        return problems
+        return problems, report
     finally:
         server.stop()
 

@@ -6,4 +6,12 @@ calls ready() once it is about to accept, and returns after SIGINT or SIGTERM.
 Runners hold no scenario logic and set no socket options of their own, except the variants
 that are a framework's own HTTP stack (registry `own_http_stack`, http only): they answer the
 plaintext rules themselves, ignore make_session, and set TCP_NODELAY through the framework.
+For a scenario that needs a backend, options["backend"] is its address (HOST:PORT) and the sessions
+follow scenarios.base.BackendCallingSession; each runner calls it with its framework's own client I/O.
 """
+
+
+def backend_address(options) -> tuple[str, int]:
+    """options["backend"] ("HOST:PORT") as a (host, port) pair."""
+    host, _, port = options["backend"].rpartition(":")
+    return host.strip("[]"), int(port)

@@ -3,6 +3,8 @@
 The uvloop variant runs the very same Protocol on uvloop's loop (options['loop'] == 'uvloop').
 Streaming sessions get StreamProtocol (flow control by pause_writing/resume_writing), or with
 options['flow'] == 'unbounded' (asyncio-unbounded, a labelled failure mode) UnboundedStreamProtocol.
+Backend scenario: BackendCallingProtocol opens its own backend connection with loop.create_connection
+at connect (client reads paused until it is up) and relays bytes between the two transports.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from concbench.fairness import BACKLOG, RECV_SIZE, configure_connection
 
 from scenarios.base import is_streaming
 
+from . import backend_address
 from .aio import run_until_signalled
 
 # Fairness: the selector transport reads max_size bytes per recv (256 KiB by default);
@@ -102,6 +105,84 @@ def protocol_class(make_session, options):
     return UnboundedStreamProtocol if options.get("flow") == "unbounded" else StreamProtocol
 
 
+class BackendClientProtocol(asyncio.Protocol):
+    """The backend side of one client connection: hands every byte to the client side."""
+    __slots__ = ("front", "transport")
+
+    def __init__(self, front: "BackendCallingProtocol"):
+        self.front = front
+
+    def connection_made(self, transport):
+        self.transport = transport
+        configure_connection(transport.get_extra_info("socket"))
+
+    def data_received(self, data):
+        self.front.backend_data(data)
+
+    def connection_lost(self, exc):
+        self.front.transport.close()
+
+
+class BackendCallingProtocol(asyncio.Protocol):
+    def __init__(self, make_session, backend_address):
+        self.make_session = make_session
+        self.backend_address = backend_address
+        self.backend = None
+
+    def connection_made(self, transport):
+        self.transport = transport
+        configure_connection(transport.get_extra_info("socket"))
+        self.session = self.make_session()
+        transport.pause_reading()                     # until the backend connection is up
+        host, port = self.backend_address
+        connecting = asyncio.ensure_future(
+            asyncio.get_running_loop().create_connection(lambda: BackendClientProtocol(self), host, port))
+        connecting.add_done_callback(self.backend_connected)
+
+    def backend_connected(self, connecting):
+        if connecting.cancelled() or connecting.exception() is not None:
+            self.transport.abort()
+            return
+        self.backend = connecting.result()[0]
+        if self.transport.is_closing():
+            self.backend.close()
+            return
+        self.transport.resume_reading()
+        request = self.session.take_backend_request()    # uvloop may have read before the pause took
+        if request:
+            self.backend.write(request)
+
+    def data_received(self, data):
+        session = self.session
+        reply = session.receive(data)
+        if reply:
+            self.transport.write(reply)
+        if self.backend is not None:
+            request = session.take_backend_request()
+            if request:
+                self.backend.write(request)
+
+    def backend_data(self, data):
+        session = self.session
+        try:
+            reply = session.backend_received(data)
+        except ValueError:
+            self.transport.abort()
+            self.backend.abort()
+            return
+        if reply:
+            self.transport.write(reply)
+            if session.closing:
+                self.transport.close()
+            request = session.take_backend_request()
+            if request:
+                self.backend.write(request)
+
+    def connection_lost(self, exc):
+        if self.backend is not None:
+            self.backend.close()
+
+
 def serve(listener, make_session, options, ready) -> None:
     loop_factory = None
     if options.get("loop") == "uvloop":
@@ -111,8 +192,13 @@ def serve(listener, make_session, options, ready) -> None:
     async def start_server():
         loop = asyncio.get_running_loop()
         # backlog again: create_server calls listen() on the socket it is given (default 100)
-        protocol = protocol_class(make_session, options)
-        server = await loop.create_server(lambda: protocol(make_session), sock=listener, backlog=BACKLOG)
+        if options.get("backend"):
+            address = backend_address(options)
+            protocol_factory = lambda: BackendCallingProtocol(make_session, address)  # noqa: E731
+        else:
+            protocol = protocol_class(make_session, options)
+            protocol_factory = lambda: protocol(make_session)  # noqa: E731
+        server = await loop.create_server(protocol_factory, sock=listener, backlog=BACKLOG)
         return server.close
 
     run_until_signalled(start_server, ready, loop_factory)

@@ -66,3 +66,70 @@ def accept_forever(listener, handle_connection) -> None:
                 continue
             raise
         handle_connection(conn)
+
+
+# --- the backend scenario (sessions that call a backend service; see scenarios/base.py) ---------------
+
+BACKEND_TIMEOUT_S = 5.0     # a backend call (connect, send, whole reply) that takes longer fails the connection
+
+
+class BlockingBackend:
+    """One persistent blocking connection to the backend service, opened on first use, dropped on failure.
+
+    `connect` is socket.create_connection, or gevent.socket.create_connection for cooperative sockets."""
+    __slots__ = ("address", "connect", "sock")
+
+    def __init__(self, address, connect=None):
+        import socket
+        self.address = address
+        self.connect = connect or socket.create_connection
+        self.sock = None
+
+    def call(self, session, request: bytes) -> bytes:
+        """Send one backend request; feed the backend's bytes to the session until it gives the client reply."""
+        sock = self.sock
+        if sock is None:
+            sock = self.sock = self.connect(self.address, timeout=BACKEND_TIMEOUT_S)
+            configure_connection(sock)
+        try:
+            sock.sendall(request)
+            while True:
+                chunk = sock.recv(RECV_SIZE)
+                if not chunk:
+                    raise ConnectionResetError("the backend closed the connection")
+                reply = session.backend_received(chunk)
+                if reply:
+                    return reply
+        except (OSError, ValueError):
+            self.close()
+            raise
+
+    def close(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+
+def handle_request_data(conn, session, data: bytes, backend) -> bool:
+    """Feed one read to the session and send everything it answers, calling the backend (if any) in between.
+    False once the session asks to close."""
+    reply = session.receive(data)
+    if reply:
+        conn.sendall(reply)
+    if backend is not None:
+        while request := session.take_backend_request():
+            conn.sendall(backend.call(session, request))
+    return not session.closing
+
+
+def serve_backend_connection(conn, session, backend) -> None:
+    """serve_connection for backend sessions: the same loop with a blocking backend call per request."""
+    with conn:
+        try:
+            configure_connection(conn)
+            while True:
+                data = conn.recv(RECV_SIZE)
+                if not data or not handle_request_data(conn, session, data, backend):
+                    return
+        except (OSError, ValueError):
+            return

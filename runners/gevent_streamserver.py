@@ -12,8 +12,10 @@ import gevent.socket
 from gevent.server import StreamServer
 
 from concbench.fairness import RECV_SIZE, configure_connection
-from runners.blocking import serve_stream_connection
 from scenarios.base import is_streaming
+
+from . import backend_address
+from .blocking import BlockingBackend, serve_backend_connection, serve_stream_connection
 
 
 def serve(listener, make_session, options, ready) -> None:
@@ -38,6 +40,16 @@ def serve(listener, make_session, options, ready) -> None:
 
     def handle_stream(sock, address):
         serve_stream_connection(sock, make_session())
+
+    if options.get("backend"):
+        address = backend_address(options)
+
+        def handle(sock, address_of_client):   # noqa: F811  (the backend scenario: a backend socket per greenlet)
+            backend = BlockingBackend(address, gevent.socket.create_connection)
+            try:
+                serve_backend_connection(sock, make_session(), backend)
+            finally:
+                backend.close()
 
     cooperative = gevent.socket.socket(listener.family, listener.type, fileno=listener.detach())
     server = StreamServer(cooperative, handle_stream if is_streaming(make_session) else handle)

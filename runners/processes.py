@@ -2,14 +2,16 @@
 
 A worker serves one connection at a time until the client closes it, so connections beyond
 the worker count wait in the backlog: that starvation is what this model shows at high concurrency.
-`prefork` is the arbiter, shared with the processes-httpserver variant.
+`prefork` is the arbiter, shared with the processes-httpserver variant. Backend scenario: each worker
+holds one persistent blocking backend socket, so the workers are a bounded pool of N callers.
 """
 from __future__ import annotations
 
 import os
 import signal
 
-from .blocking import accept_forever, connection_handler
+from . import backend_address
+from .blocking import BlockingBackend, accept_forever, connection_handler, serve_backend_connection
 
 
 def default_workers() -> int:
@@ -40,12 +42,12 @@ def _stop(signum, frame):
     raise KeyboardInterrupt
 
 
-def prefork(listener, workers: int, work, ready) -> None:
+def prefork(listener, workers: int, work, ready, **ready_fields) -> None:
     """Fork `workers` children each running work() on the shared listener; replace any that dies;
     on SIGINT/SIGTERM stop them all, then close the listener."""
     signal.signal(signal.SIGTERM, _stop)
     children = {_spawn(work) for _ in range(workers)}
-    ready()
+    ready(**ready_fields)
     try:
         while True:                      # the arbiter: replace a worker that dies
             pid, _ = os.wait()
@@ -71,5 +73,14 @@ def prefork(listener, workers: int, work, ready) -> None:
 def serve(listener, make_session, options, ready) -> None:
     workers = worker_count(options)
     serve_one = connection_handler(make_session)
+    if options.get("backend"):
+        address = backend_address(options)
+
+        def work():                      # after the fork: the worker's own backend connection
+            backend = BlockingBackend(address)
+            accept_forever(listener, lambda conn: serve_backend_connection(conn, make_session(), backend))
+
+        prefork(listener, workers, work, ready, pool=workers)
+        return
     prefork(listener, workers,
             lambda: accept_forever(listener, lambda conn: serve_one(conn, make_session())), ready)

@@ -2,13 +2,15 @@
 
 The main thread accepts; each connection gets a daemon threading.Thread running the shared loop.
 Option stack_size (bytes) sets threading.stack_size before any thread starts (default: the OS's, ulimit -s).
+Backend scenario: each thread holds its own blocking backend socket (unbounded, one per connection).
 """
 from __future__ import annotations
 
 import signal
 import threading
 
-from .blocking import accept_forever, connection_handler
+from . import backend_address
+from .blocking import BlockingBackend, accept_forever, connection_handler, serve_backend_connection
 
 
 def _stop(signum, frame):
@@ -21,11 +23,20 @@ def serve(listener, make_session, options, ready) -> None:
         threading.stack_size(int(options["stack_size"]))   # ValueError below 32 KiB: bad input
 
     serve_one = connection_handler(make_session)
+    if options.get("backend"):
+        address = backend_address(options)
+
+        def serve_one(conn, session):   # noqa: F811  (the backend scenario: a backend socket per thread)
+            backend = BlockingBackend(address)
+            try:
+                serve_backend_connection(conn, session, backend)
+            finally:
+                backend.close()
 
     def handle_connection(conn):
         threading.Thread(target=serve_one, args=(conn, make_session()), daemon=True).start()
 
-    ready()
+    ready(**({"pool": "unbounded"} if options.get("backend") else {}))
     try:
         accept_forever(listener, handle_connection)
     except KeyboardInterrupt:

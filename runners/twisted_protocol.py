@@ -4,6 +4,8 @@ The reactor adopts the common listener; the reactor's own SIGINT/SIGTERM handlin
 Streaming sessions: StreamProtocol registers itself as a streaming (push) producer on the transport,
 which calls pauseProducing/resumeProducing around its write buffer; with options['flow'] == 'unbounded'
 (twisted-unbounded, a labelled failure mode) UnboundedStreamProtocol writes everything at once.
+Backend scenario: each connection opens its own backend connection with a TCP4ClientEndpoint and
+connectProtocol at connect (the client side paused until it is up) and relays bytes between the two.
 """
 from __future__ import annotations
 
@@ -15,10 +17,15 @@ if "twisted.internet.reactor" not in sys.modules:    # one reactor per process (
     epollreactor.install()
 
 from twisted.internet import interfaces, protocol, reactor, tcp  # noqa: E402  (after the reactor is installed)
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol  # noqa: E402
 from zope.interface import implementer  # noqa: E402
 
 from concbench.fairness import RECV_SIZE  # noqa: E402
 from scenarios.base import is_streaming  # noqa: E402
+
+from . import backend_address  # noqa: E402
+
+BACKEND_CONNECT_TIMEOUT_S = 5
 
 tcp.Connection.bufferSize = RECV_SIZE   # bytes per recv(); Twisted's default is already 64 KiB
 
@@ -99,9 +106,89 @@ class ScenarioFactory(protocol.Factory):
             self.protocol = UnboundedStreamProtocol if unbounded else StreamProtocol
 
 
+class BackendClient(protocol.Protocol):
+    """The backend side of one client connection: hands every byte to the client side."""
+
+    def __init__(self, front):
+        self.front = front
+
+    def connectionMade(self):
+        self.transport.setTcpNoDelay(True)
+
+    def dataReceived(self, data):
+        self.front.backendData(data)
+
+    def connectionLost(self, reason):
+        self.front.transport.loseConnection()
+
+
+class BackendCallingProtocol(protocol.Protocol):
+    backend = None
+
+    def connectionMade(self):
+        self.transport.setTcpNoDelay(True)
+        self.session = self.factory.make_session()
+        self.transport.pauseProducing()               # until the backend connection is up
+        connecting = connectProtocol(self.factory.backend_endpoint, BackendClient(self))
+        connecting.addCallbacks(self.backendConnected, lambda failure: self.transport.abortConnection())
+
+    def backendConnected(self, backend):
+        self.backend = backend
+        if self.transport.disconnecting or not self.transport.connected:
+            backend.transport.loseConnection()
+            return
+        self.transport.resumeProducing()
+        request = self.session.take_backend_request()     # in case bytes came before the pause took
+        if request:
+            backend.transport.write(request)
+
+    def dataReceived(self, data):
+        session = self.session
+        reply = session.receive(data)
+        if reply:
+            self.transport.write(reply)
+        if self.backend is not None:
+            request = session.take_backend_request()
+            if request:
+                self.backend.transport.write(request)
+
+    def backendData(self, data):
+        session = self.session
+        try:
+            reply = session.backend_received(data)
+        except ValueError:
+            self.transport.abortConnection()
+            self.backend.transport.abortConnection()
+            return
+        if reply:
+            self.transport.write(reply)
+            if session.closing:
+                self.transport.loseConnection()
+            request = session.take_backend_request()
+            if request:
+                self.backend.transport.write(request)
+
+    def connectionLost(self, reason):
+        if self.backend is not None:
+            self.backend.transport.loseConnection()
+
+
+class BackendCallingFactory(ScenarioFactory):
+    protocol = BackendCallingProtocol
+
+    def __init__(self, make_session, backend):
+        super().__init__(make_session)
+        host, port = backend
+        self.backend_endpoint = TCP4ClientEndpoint(reactor, host, port, timeout=BACKEND_CONNECT_TIMEOUT_S)
+
+
 def serve(listener, make_session, options, ready) -> None:
     listener.setblocking(False)      # adoptStreamPort requires a non-blocking descriptor
-    reactor.adoptStreamPort(listener.fileno(), listener.family, ScenarioFactory(make_session, options))
+    if options.get("backend"):
+        factory = BackendCallingFactory(make_session, backend_address(options))
+    else:
+        factory = ScenarioFactory(make_session, options)
+    reactor.adoptStreamPort(listener.fileno(), listener.family, factory)
     listener.close()                 # the reactor holds its own duplicate of the descriptor
     reactor.callWhenRunning(ready)
     reactor.run()

@@ -47,6 +47,20 @@ def is_streaming(make_session) -> bool:
     return getattr(make_session, "streaming", False)
 
 
+class BackendCallingSession(ServerSession, Protocol):
+    """A session of a scenario with `needs_backend` (scenarios/backend.py) also calls a backend service.
+
+    After receive(), the runner sends take_backend_request()'s bytes (b"" if none) on its backend
+    connection, then feeds every chunk the backend sends to backend_received(), which returns the
+    client's reply once the backend's reply is whole (b"" before; framing is the session's). After
+    sending that reply, the runner takes the next backend request again (one may have queued).
+    A ValueError from backend_received means the backend broke the framing: close both connections."""
+
+    def take_backend_request(self) -> bytes: ...
+
+    def backend_received(self, data: bytes) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class Exchange:
     """One request the client sends and the exact reply it must get back."""
@@ -75,6 +89,9 @@ class Scenario:
     session_factory: Callable[[dict], Callable[[], ServerSession]]
     default: bool = True        # part of the default `run` suite
     measured_by: str | None = None  # a scenario `run`'s closed-loop load generator cannot drive: who measures it
+    # sessions call a backend service (BackendCallingSession): concbench starts one per server and
+    # passes its address to the runner as options["backend"] = "HOST:PORT"
+    needs_backend: bool = False
 
     def parse_params(self, given: dict | None = None) -> dict:
         """Defaults overlaid with `given`; raises ValueError naming the bad parameter."""

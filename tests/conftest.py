@@ -11,10 +11,11 @@ from concbench.server_process import ServerProcess
 
 
 @contextlib.contextmanager
-def running_server(runner: str, scenario: str = "echo", params: dict | None = None, options: dict | None = None):
+def running_server(runner: str, scenario: str = "echo", params: dict | None = None, options: dict | None = None,
+                   backend: str | None = None):
     """A fresh `concbench serve` process (unpinned); yields it, always stops it."""
     params = registry.SCENARIOS[scenario].parse_params(params or {})
-    server = ServerProcess(runner, scenario, params, None, options).start()
+    server = ServerProcess(runner, scenario, params, None, options, backend=backend).start()
     try:
         yield server
     finally:

@@ -43,8 +43,8 @@ def test_bad_arguments_exit_3_for_ab_and_compare():
 
 def test_tiny_ab_of_head_against_itself(tmp_path):
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPOSITORY, capture_output=True, text=True).stdout.strip()
-    done = concbench("ab", "--a-ref", "HEAD", "--b-ref", "HEAD", "--scenarios", "echo", "--runners", "asyncio", "--connections", "1",
-                     "--rounds", "2", "--duration", "0.2", "--warmup", "0", "--output-dir", str(tmp_path),
+    done = concbench("ab", "--a-ref", "HEAD", "--b-ref", "HEAD", "--scenarios", "echo", "--runners", "asyncio",
+                     "--connections", "1", "--rounds", "2", "--duration", "0.2", "--warmup", "0", "--output-dir", str(tmp_path),
                      "--markdown", str(tmp_path / "ab.md"), timeout=110)
     assert done.returncode in (0, 1, 2), done.stdout + done.stderr   # a verdict, whichever it is
     for variant in ("a", "b"):

@@ -42,7 +42,8 @@ def test_end_to_end_run_reports_starvation_without_hanging(tmp_path):
     """processes with one worker and three connections: two starve; the run finishes and says so."""
     out = tmp_path / "run.json"
     done = subprocess.run(
-        [sys.executable, "-m", "concbench", "run", "--scenarios", "echo", "--runners", "asyncio", "processes", "--connections", "3",
+        [sys.executable, "-m", "concbench", "run", "--scenarios", "echo", "--runners", "asyncio", "processes",
+         "--connections", "3",
          "--repetitions", "3", "--warmup", "0.1", "--duration", "0.3", "--timeout", "0.5",
          "-O", "processes:workers=1", "-o", str(out)],
         capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
