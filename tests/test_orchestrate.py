@@ -34,7 +34,8 @@ def test_cases_cover_sizes_levels_and_skip_inapplicable_pairs():
 
 def test_default_profile_rules():
     default = PROFILES["default"]
-    assert default.connections == (1, 10, 100, 1000)
+    assert max(default.levels("echo")) == 1000 and max(default.levels("backend")) >= 2000   # C1K; the backend chart
+    assert default.levels("http") != default.connections                                  # per-scenario levels
     assert default.repetitions >= 3 and PROFILES["full"].repetitions >= 3 and PROFILES["quick"].repetitions >= 3
 
 
