@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 ARGS ?=
 
-.PHONY: bench bench-full test ceiling memory backpressure cpu-scaling slow-clients list regress baseline clean
+.PHONY: bench bench-full test ceiling memory backend backpressure cpu-scaling slow-clients list regress baseline clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ baseline: $(STAMP)
 ## memory: bytes per idle connection per runner (1000/5000/10000 held; processes 10/50/100 workers), table and chart
 memory: $(STAMP)
 	$(BIN)/concbench memory $(ARGS)
+
+## backend: the backend scenario's chart: throughput against 1 to 2000 connections, pools against event loops
+backend: $(STAMP)
+	$(BIN)/concbench run --scenarios backend --connections 1 10 100 1000 2000 --repetitions 3 \
+		-o results/backend.json $(ARGS)
 
 ## cpu-scaling: the GIL, measured: threads against processes on the cpu scenario with the server on both cores
 cpu-scaling: $(STAMP)
