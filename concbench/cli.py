@@ -208,6 +208,8 @@ def cmd_list(args) -> int:
         tag = "" if runner.default else "  [not in the default suite]"
         if runner.default_for:
             tag = f"  [in the default suite for {', '.join(runner.default_for)} only]"
+        if runner.not_default_for:
+            tag = f"  [not in the default suite for {', '.join(runner.not_default_for)}]"
         if runner.own_http_stack:
             tag += "  [http only]"
         variant = f" (variant of {runner.variant_of})" if runner.variant_of else ""

@@ -36,6 +36,8 @@ class Runner:
     stream_suite: bool = False  # in `concbench backpressure`'s default selection although not in `run`'s
     # not in the default suite in general, but in it for these scenarios (the pool variants: backend)
     default_for: tuple[str, ...] = ()
+    # in the default suite in general, but not for these scenarios (where a sibling variant is the model)
+    not_default_for: tuple[str, ...] = ()
 
     def load(self):
         return importlib.import_module(self.module)
@@ -65,8 +67,9 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
     Runner("processes", "runners.processes", "pre-forked workers, blocking sockets", "python",
            "gunicorn sync-worker model: N forked workers share one listener; a worker serves "
            "one connection at a time until it closes; backend: a backend socket per worker, connections "
-           "beyond N starve (as in echo)",
-           options=(("workers", "worker processes (default 2 x server cores + 1, gunicorn's advice)"),)),
+           "beyond N starve (as in echo); not in backend's default suite, where processes-pool is the model",
+           options=(("workers", "worker processes (default 2 x server cores + 1, gunicorn's advice)"),),
+           not_default_for=("backend",)),
     # Bounded pools (labelled): what a typical deployment runs; they serve every scenario, and are in the
     # default suite for backend, where the pool size is the limit (throughput plateaus near pool / D).
     Runner("threads-pool", "runners.threads_pool", "bounded thread pool behind a selector, blocking sockets",
@@ -147,7 +150,10 @@ def default_runners_for(scenarios: list[str]) -> list[str]:
 
 
 def in_default_suite(runner: str, scenario: str) -> bool:
-    return RUNNERS[runner].default or scenario in RUNNERS[runner].default_for
+    spec = RUNNERS[runner]
+    if scenario in spec.not_default_for:
+        return False
+    return spec.default or scenario in spec.default_for
 
 
 def named_runners(selection: list[str] | None) -> set[str]:
