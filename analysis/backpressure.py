@@ -81,14 +81,15 @@ def write_backpressure_chart(path, output: str | Path | None = None) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from .charts import runner_colours
     records = stream_records(path)
     grouped = cells(records)
     levels = sorted({slow for _, slow in grouped})
     runners = list(dict.fromkeys(runner for runner, _ in grouped))
     fig, (ax_mem, ax_fast) = plt.subplots(1, 2, figsize=(13, 6.4))
-    colours = plt.get_cmap("tab10")
+    colours = runner_colours(runners)
     drawn = False
-    for index, runner in enumerate(runners):
+    for runner in runners:
         xs, rss, rss_err, fast, fast_err = [], [], [[], []], [], [[], []]
         unbounded = False
         for position, slow in enumerate(levels):
@@ -108,7 +109,7 @@ def write_backpressure_chart(path, output: str | Path | None = None) -> Path:
         if not xs:
             continue
         drawn = True
-        style = dict(color=colours(index % 10), marker="o", capsize=3, linewidth=1.6,
+        style = dict(color=colours[runner], marker="o", capsize=3, linewidth=1.6,
                      linestyle="--" if unbounded else "-")
         label = runner + (" (UNBOUNDED)" if unbounded else "")
         ax_mem.errorbar(xs, rss, yerr=rss_err, label=label, **style)

@@ -124,11 +124,52 @@ def draw_panel(ax, by_runner: dict, label: str, log_y: bool, colours: dict, labe
     ax.grid(True, which="both", alpha=0.3)
 
 
+def runner_colours(runners) -> dict:
+    """One distinct colour per runner of a chart (tab10 up to ten runners, tab20 up to twenty)."""
+    runners = list(runners)
+    palette = plt.get_cmap("tab10" if len(runners) <= 10 else "tab20")
+    return {runner: palette(i % palette.N) for i, runner in enumerate(runners)}
+
+
+def draw_bars(records: list[dict], scenario: str, params: tuple, connections: int, path) -> None:
+    """One concurrency level only: the four panels as horizontal bars per runner (median, min-max whisker);
+    a runner whose every repetition failed gets the word instead of a bar."""
+    groups = group_cases(records)
+    runners = sorted(r for (s, p, c, r) in groups if (s, p, c) == (scenario, params, connections))
+    colours = runner_colours(runners)
+    fig, axes = plt.subplots(2, 2, figsize=(14, 3.2 + 0.42 * len(runners)))
+    for ax, (title, (key, label, scale, _)) in zip(axes.flat, PANELS.items()):
+        for row, runner in enumerate(runners):
+            x, median, low, high, n_ok, n_all, bound = point(connections, groups[(scenario, params, connections,
+                                                                                  runner)], key, scale)
+            if median is None:
+                ax.text(0, row, f"  {runner}: every repetition failed", va="center", fontsize=8, color="#b00")
+                continue
+            ax.barh(row, median, color=colours[runner], alpha=0.45 if bound else 0.9,
+                    xerr=[[median - low], [high - median]], capsize=3)
+            note = f" {n_ok}/{n_all} ok" if n_ok < n_all else ""
+            figure = f"{median:,.0f}" if median >= 100 else f"{median:.3g}"
+            ax.text(high, row, f" {figure}{note}{' (client-bound)' if bound else ''}", va="center", fontsize=7)
+        ax.set_yticks(range(len(runners)))
+        ax.set_yticklabels(runners, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel(label)
+        ax.set_title(title)
+        ax.grid(True, axis="x", alpha=0.3)
+    param_text = ", ".join(f"{k}={v}" for k, v in params)
+    fig.suptitle(f"{scenario} ({param_text}), {connections} connections: bar = median over repetitions, "
+                 f"whisker = min-max; pale bar = client-bound (load generator core > 90% busy)", fontsize=10)
+    save_figure(fig, records, path, rect=(0, 0.02, 1, 0.95))
+
+
 def draw_scenario(records: list[dict], scenario: str, params: tuple, path) -> None:
     """Four panels for one scenario and parameter set, written to `path` (PNG)."""
-    runners = sorted({r["runner"] for r in records})
-    palette = plt.get_cmap("tab10")
-    colours = {runner: palette(i % 10) for i, runner in enumerate(runners)}
+    levels = sorted({c for (s, p, c, _) in group_cases(records) if (s, p) == (scenario, params)})
+    if len(levels) == 1:
+        draw_bars(records, scenario, params, levels[0], path)
+        return
+    runners = sorted({runner for (s, p, _, runner) in group_cases(records) if (s, p) == (scenario, params)})
+    colours = runner_colours(runners)
     pools = server_pools(records, scenario, params)
     ceilings = pool_ceilings(pools, params)
     labels = {runner: runner_label(runner, pools) for runner in runners}
@@ -183,12 +224,12 @@ def draw_rate_sweep(records: list[dict], scenario: str, params: tuple, connectio
               and r["offered_connections"] == connections
               and tuple(sorted((k[len("param_"):], v) for k, v in r.items() if k.startswith("param_"))) == params]
     runners = sorted({r["runner"] for r in chosen})
-    palette = plt.get_cmap("tab10")
+    colours = runner_colours(runners)
     target = chosen[0].get("p99_target_s", 0.010) if chosen else 0.010
     found = capacities(chosen)
     fig, ax = plt.subplots(figsize=(11, 6.5))
-    for i, runner in enumerate(runners):
-        colour = palette(i % 10)
+    for runner in runners:
+        colour = colours[runner]
         by_rate: dict = defaultdict(list)
         for r in chosen:
             if r["runner"] == runner and r["status"] == "ok":
@@ -235,10 +276,10 @@ def draw_spectrum(records: list[dict], scenario: str, params: tuple, connections
     """HdrHistogram-style percentile spectrum per runner at one load: histograms of the passing
     repetitions merged, x = percentile on a 'nines' scale, y = latency (log)."""
     from concbench.measurement import merge_histograms
-    palette = plt.get_cmap("tab10")
     fig, ax = plt.subplots(figsize=(11, 6.5))
     groups = group_cases(records)
     runners = sorted(r for (s, p, c, r) in groups if (s, p, c) == (scenario, params, connections))
+    colours = runner_colours(runners)
     for i, runner in enumerate(runners):
         reps = [r for r in groups[(scenario, params, connections, runner)]
                 if r["status"] == "ok" and r.get("latency_histogram")]
@@ -247,7 +288,7 @@ def draw_spectrum(records: list[dict], scenario: str, params: tuple, connections
         merged = merge_histograms(r["latency_histogram"] for r in reps)
         xs = [1 / (1 - pct / 100) for pct in SPECTRUM_PERCENTILES]
         ys = [merged.percentile(pct) / 1e6 for pct in SPECTRUM_PERCENTILES]
-        ax.plot(xs, ys, "o-", color=palette(i % 10), label=f"{runner} ({merged.total:,} requests, {len(reps)} reps)")
+        ax.plot(xs, ys, "o-", color=colours[runner], label=f"{runner} ({merged.total:,} requests, {len(reps)} reps)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ticks = [1 / (1 - pct / 100) for pct in SPECTRUM_PERCENTILES]
@@ -309,15 +350,15 @@ def draw_slow_clients(records: list[dict], scenario: str, params: tuple, connect
               and (r["scenario"], case_params(r), r["offered_connections"]) == (scenario, params, connections)]
     levels = sorted({r["slow_clients"] for r in chosen})
     families = sorted({runner_family(r["runner"]) for r in chosen}, key=lambda f: f != "shared session")
-    palette = plt.get_cmap("tab10")
+    colours = runner_colours(sorted({r["runner"] for r in chosen}))
     fig, axes = plt.subplots(len(families), len(SLOW_PANELS), figsize=(19, 5.6 * len(families)), squeeze=False)
     for row, family in zip(axes, families):
         runners = sorted({r["runner"] for r in chosen if runner_family(r["runner"]) == family})
         dodge = {runner: (i - (len(runners) - 1) / 2) * 0.05 for i, runner in enumerate(runners)}
         for ax, (title, (key, label, scale, log_y)) in zip(row, SLOW_PANELS.items()):
             failures = []
-            for i, runner in enumerate(runners):
-                colour = palette(i % 10)
+            for runner in runners:
+                colour = colours[runner]
                 points = []
                 for position, level in enumerate(levels, start=1):
                     reps = [r for r in chosen if r["runner"] == runner and r["slow_clients"] == level]
