@@ -44,9 +44,10 @@ baseline: $(STAMP)
 memory: $(STAMP)
 	$(BIN)/concbench memory $(ARGS)
 
-## backend: the backend scenario's chart: throughput against 1 to 2000 connections, pools against event loops
+## backend: the backend scenario's chart: throughput against 1 to 2000 connections, pools against event loops;
+## a 10 s timeout, because a bounded pool at 2000 connections answers each request after about 2000 / (pool / D)
 backend: $(STAMP)
-	$(BIN)/concbench run --scenarios backend --connections 1 10 100 1000 2000 --repetitions 3 \
+	$(BIN)/concbench run --scenarios backend --connections 1 10 100 1000 2000 --repetitions 3 --timeout 10 \
 		-o results/backend.json $(ARGS)
 
 ## cpu-scaling: the GIL, measured: threads against processes on the cpu scenario with the server on both cores
