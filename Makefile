@@ -55,11 +55,14 @@ cpu-scaling: $(STAMP)
 	$(BIN)/concbench run --scenarios cpu --runners threads processes --connections 1 2 4 \
 		--server-cpus 0,1 --loadgen-cpus 1 -o results/cpu-scaling.json $(ARGS)
 
-## slow-clients: http, 50 fast connections measured beside 0, 100 and 1000 slow clients (slowloris), default runners;
-## pre-forked pools get 64 workers, more than the fast connections, so only the slow clients can tie them up
+## slow-clients: http, 50 fast connections measured beside 0, 100 and 1000 slow clients (slowloris), every runner
+## that serves http but the thread-stack variants; pre-forked workers number 64, more than the fast connections,
+## so only the slow clients can tie them up; 2 s windows, so that slow requests (1.7 s each) complete in the run
 slow-clients: $(STAMP)
 	$(BIN)/concbench run --scenarios http --connections 50 --slow-clients 0 100 1000 --repetitions 3 \
-		-O processes:workers=64 -O processes-httpserver:workers=64 $(ARGS)
+		--warmup 0.5 --duration 2 \
+		--runners all,-threads-stack-64k,-threads-stack-256k \
+		-O processes:workers=64 -O processes-httpserver:workers=64 -O processes-pool:workers=64 $(ARGS)
 
 ## backpressure: stream scenario, fast-reader MB/s and server peak memory against 0/1/4/16 slow readers, table and chart
 backpressure: $(STAMP)
