@@ -117,8 +117,17 @@ def draw_panel(ax, by_runner: dict, label: str, log_y: bool, colours: dict, labe
     if levels:
         ax.set_xlim(levels[0] / 1.6, levels[-1] * 1.6)   # also keeps a single level drawable
     ax.set_xscale("log")
+    if levels:                                      # ticks at the measured levels, as plain numbers
+        ax.set_xticks(levels)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(
+            lambda value, _: f"{value / 1000:g}k" if value >= 1000 else f"{value:g}"))
+        ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     if log_y:
         ax.set_yscale("log")
+        plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.10g}")
+        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("concurrent connections (log scale)")
     ax.set_ylabel(label)
     ax.grid(True, which="both", alpha=0.3)
