@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 from . import backend_address
 from .blocking import BlockingBackend, accept_forever, connection_handler, serve_backend_connection
@@ -26,47 +27,77 @@ def worker_count(options) -> int:
     return workers
 
 
-def _spawn(work) -> int:
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+STOP_WAIT_S = 5.0               # how long the arbiter waits for its workers after SIGTERM, then SIGKILL
+
+
+def _spawn(children: set, work) -> None:
+    """Fork one worker and record its pid. The stop signals stay blocked from before the fork until the pid
+    is recorded (parent) or the worker's own handlers are set (child): a SIGTERM in between is delivered
+    then, never lost (CPython clears a signal caught between fork and its after-fork hook) and never
+    leaves an unrecorded worker behind."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     pid = os.fork()
     if pid == 0:
         try:
             signal.signal(signal.SIGINT, signal.SIG_IGN)     # the arbiter decides when workers stop
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
             work()
         finally:
             os._exit(0)
-    return pid
+    children.add(pid)
+    signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _stop(signum, frame):
     raise KeyboardInterrupt
 
 
+def _stop_children(children: set) -> None:
+    """SIGTERM every worker, reap them for up to STOP_WAIT_S, then SIGKILL what is left (our own pids only)."""
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + STOP_WAIT_S
+    waiting = set(children)
+    while waiting and time.monotonic() < deadline:
+        for pid in list(waiting):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                waiting.discard(pid)
+        time.sleep(0.01)
+    for pid in waiting:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
 def prefork(listener, workers: int, work, ready, **ready_fields) -> None:
     """Fork `workers` children each running work() on the shared listener; replace any that dies;
     on SIGINT/SIGTERM stop them all, then close the listener."""
     signal.signal(signal.SIGTERM, _stop)
-    children = {_spawn(work) for _ in range(workers)}
-    ready(**ready_fields)
+    children: set = set()
     try:
+        for _ in range(workers):
+            _spawn(children, work)
+        ready(**ready_fields)
         while True:                      # the arbiter: replace a worker that dies
             pid, _ = os.wait()
             if pid in children:
                 children.discard(pid)
-                children.add(_spawn(work))
+                _spawn(children, work)
     except KeyboardInterrupt:
         pass
     finally:
-        for pid in children:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for pid in children:
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
+        _stop_children(children)
         listener.close()
 
 
