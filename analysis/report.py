@@ -72,37 +72,32 @@ def write_report(result_path, out_root="reports") -> list[Path]:
     return [index, summary, *charts]
 
 
+def write_table_and_chart_report(command: str, result_path: Path, records: list[dict], folder: Path, table: str,
+                                 chart: Path) -> list[Path]:
+    """The report of a command with one table and one chart (memory, backpressure): summary.md and index.html."""
+    summary = folder / "summary.md"
+    summary.write_text(f"# concbench {command}: {result_path.name}\n\n{machine_line(records)}\n\n"
+                       f"Command: `{records[0].get('command', '?')}`\n\n```\n{table}\n```\n\n![{chart.name}]({chart.name})\n")
+    index = folder / "index.html"
+    index.write_text(
+        f"<!doctype html><meta charset='utf-8'><title>concbench {command} report</title>"
+        "<body style='font-family:sans-serif;max-width:1800px;margin:auto'>"
+        f"<h1>concbench {command}: {html.escape(result_path.name)}</h1><p>{html.escape(machine_line(records))}</p>"
+        f"<pre>{html.escape(table)}</pre><img style='max-width:100%' "
+        f"src='data:image/png;base64,{base64.b64encode(chart.read_bytes()).decode()}'></body>")
+    return [index, summary, chart]
+
+
 def write_memory_report(result_path: Path, records: list[dict], folder: Path) -> list[Path]:
     """The report of a `concbench memory` result: its table and chart."""
     from .memory import memory_table, write_memory_chart
     chart = write_memory_chart(result_path, folder / "memory-per-connection.png")
-    table = memory_table(result_path)
-    summary = folder / "summary.md"
-    summary.write_text(f"# concbench memory: {result_path.name}\n\n{machine_line(records)}\n\n"
-                       f"Command: `{records[0].get('command', '?')}`\n\n```\n{table}\n```\n\n![{chart.name}]({chart.name})\n")
-    index = folder / "index.html"
-    index.write_text(
-        "<!doctype html><meta charset='utf-8'><title>concbench memory report</title>"
-        "<body style='font-family:sans-serif;max-width:1800px;margin:auto'>"
-        f"<h1>concbench memory: {html.escape(result_path.name)}</h1><p>{html.escape(machine_line(records))}</p>"
-        f"<pre>{html.escape(table)}</pre><img style='max-width:100%' "
-        f"src='data:image/png;base64,{base64.b64encode(chart.read_bytes()).decode()}'></body>")
-    return [index, summary, chart]
+    return write_table_and_chart_report("memory", result_path, records, folder, memory_table(result_path), chart)
 
 
 def write_backpressure_report(result_path: Path, records: list[dict], folder: Path) -> list[Path]:
     """The report of a `concbench backpressure` result: its table and chart."""
     from .backpressure import backpressure_table, write_backpressure_chart
     chart = write_backpressure_chart(result_path, folder / "backpressure.png")
-    table = backpressure_table(result_path)
-    summary = folder / "summary.md"
-    summary.write_text(f"# concbench backpressure: {result_path.name}\n\n{machine_line(records)}\n\n"
-                       f"Command: `{records[0].get('command', '?')}`\n\n```\n{table}\n```\n\n![{chart.name}]({chart.name})\n")
-    index = folder / "index.html"
-    index.write_text(
-        "<!doctype html><meta charset='utf-8'><title>concbench backpressure report</title>"
-        "<body style='font-family:sans-serif;max-width:1800px;margin:auto'>"
-        f"<h1>concbench backpressure: {html.escape(result_path.name)}</h1><p>{html.escape(machine_line(records))}</p>"
-        f"<pre>{html.escape(table)}</pre><img style='max-width:100%' "
-        f"src='data:image/png;base64,{base64.b64encode(chart.read_bytes()).decode()}'></body>")
-    return [index, summary, chart]
+    return write_table_and_chart_report("backpressure", result_path, records, folder,
+                                        backpressure_table(result_path), chart)

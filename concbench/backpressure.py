@@ -7,10 +7,8 @@ the command's arguments. Result files: concbench.results; table and chart: analy
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -21,6 +19,7 @@ import psutil
 
 from . import cpu, fairness, registry
 from .errors import UsageError
+from .event_child import run_event_child
 from .sampling import process_tree, tree_cpu_seconds, tree_memory
 from .server_process import ServerFailed, ServerProcess
 
@@ -115,30 +114,8 @@ def run_client(port: int, params: dict, fast: int, slow: int, settings: dict, lo
     if loadgen_cpus:
         command += ["--cpus", ",".join(map(str, loadgen_cpus))]
     deadline_s = settings["warmup_s"] + settings["window_s"] + 60.0
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    watchdog = threading.Timer(deadline_s, proc.kill)
-    watchdog.start()
-    result = None
-    try:
-        for raw in proc.stdout:
-            event = json.loads(raw)
-            if event["event"] == "result":
-                result = event["result"]
-            else:
-                on_event(event["event"])
-        stderr = proc.stderr.read().decode(errors="replace").strip()
-        proc.wait()
-    finally:
-        watchdog.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if result is None:
-        reason = stderr.splitlines()[-1] if stderr else f"stream client exited with {proc.returncode}"
-        if proc.returncode == -9:
-            reason = f"stream client killed after {deadline_s:g} s"
-        return failed_record(reason)
-    return result
+    result, reason = run_event_child(command, deadline_s, on_event, "stream client")
+    return result if result is not None else failed_record(reason)
 
 
 def failed_record(reason: str) -> dict:

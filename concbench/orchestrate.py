@@ -5,10 +5,8 @@ subprocess and the sampler around its window. Results go to concbench.results; t
 """
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -16,6 +14,7 @@ from pathlib import Path
 
 from . import fairness, registry
 from .errors import UsageError
+from .event_child import run_event_child
 from .measurement import add_backend_evidence, add_server_evidence, verdict
 from .sampling import ServerSampler
 from .server_process import ServerFailed, ServerProcess
@@ -281,30 +280,8 @@ def run_loadgen(case: Case, port: int, profile: Profile, loadgen_cpus, on_event)
     if profile.loadgen_procs > 1:
         command += ["--loadgen-procs", str(profile.loadgen_procs)]
     deadline_s = profile.warmup_s + profile.window_s + 2 * profile.timeout_s + 30.0
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    watchdog = threading.Timer(deadline_s, proc.kill)
-    watchdog.start()
-    result = None
-    try:
-        for raw in proc.stdout:
-            event = json.loads(raw)
-            if event["event"] == "result":
-                result = event["result"]
-            else:
-                on_event(event["event"])
-        stderr = proc.stderr.read().decode(errors="replace").strip()
-        proc.wait()
-    finally:
-        watchdog.cancel()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    if result is None:
-        reason = stderr.splitlines()[-1] if stderr else f"load generator exited with {proc.returncode}"
-        if proc.returncode == -9:
-            reason = f"load generator killed after {deadline_s:g} s"
-        return failed_record(case, reason)
-    return result
+    result, reason = run_event_child(command, deadline_s, on_event, "load generator")
+    return result if result is not None else failed_record(case, reason)
 
 
 def failed_record(case: Case, reason: str) -> dict:

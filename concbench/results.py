@@ -229,17 +229,19 @@ def dump_suite_atomically(path, runs: dict) -> None:
     write_atomically(path, lambda tmp: suite.dump(tmp, replace=True))
 
 
-def write_memory_suite(path, context: RunContext, measurements) -> None:
-    """measurements: [(runner, record)] from `concbench memory`; per-connection slopes as byte benchmarks."""
+def write_figure_suite(path, context: RunContext, measurements, scenario: str, base_name, figures) -> None:
+    """measurements: [(runner, record)] from a command with its own figures (memory, backpressure): each record
+    gives a measurement benchmark, and if it passed, one benchmark per figure. base_name(runner, record) names
+    the record's benchmarks; figures(record) -> [(suffix, value, unit)], positive values only."""
     runs: dict[str, list] = {}
     for runner_name, record in measurements:
         runner = registry.RUNNERS[runner_name]
-        identity = {**context.metadata, "scenario": "echo", "runner": runner_name, "runner_model": runner.model,
+        identity = {**context.metadata, "scenario": scenario, "runner": runner_name, "runner_model": runner.model,
                     "framework": runner.framework, "framework_version": runner.version(),
                     "variant_of": runner.variant_of or runner_name}
         if runner.fixed_options:
             identity["fixed_options"] = ",".join(f"{k}={v}" for k, v in runner.fixed_options)
-        base = f"memory/idle/{runner_name}"
+        base = base_name(runner_name, record)
         meta = {**identity, **record_metadata(record)}
         runs.setdefault(f"{base}/measurement", []).append(pyperf.Run(
             [max(record.get("measured_wall_s", 0.0), 1e-9)],
@@ -247,45 +249,30 @@ def write_memory_suite(path, context: RunContext, measurements) -> None:
             collect_metadata=False))
         if record["status"] != "ok":
             continue
-        for kind in MEMORY_METRICS:
-            value = record.get(f"{kind}_per_connection_bytes", 0)
-            if value <= 0:        # a non-positive slope (noise) stays in the measurement's metadata only
-                continue
-            name = f"{base}/per-connection-{kind}"
+        for suffix, value, unit in figures(record):
+            name = f"{base}/{suffix}"
             runs.setdefault(name, []).append(pyperf.Run(
-                [value], metadata={**meta, "name": name, "unit": "byte", "metric": f"per-connection-{kind}"},
-                collect_metadata=False))
+                [value], metadata={**meta, "name": name, "unit": unit, "metric": suffix}, collect_metadata=False))
     dump_suite_atomically(path, runs)
+
+
+def write_memory_suite(path, context: RunContext, measurements) -> None:
+    """measurements: [(runner, record)] from `concbench memory`; per-connection slopes as byte benchmarks.
+    A non-positive slope (noise) stays in the measurement's metadata only."""
+    write_figure_suite(path, context, measurements, "echo", lambda runner, record: f"memory/idle/{runner}",
+                       lambda record: [(f"per-connection-{kind}", value, "byte") for kind in MEMORY_METRICS
+                                       if (value := record.get(f"{kind}_per_connection_bytes", 0)) > 0])
 
 
 def write_stream_suite(path, context: RunContext, measurements) -> None:
-    """measurements: [(runner, record)] from `concbench backpressure`; figures only from repetitions that passed."""
-    runs: dict[str, list] = {}
-    for runner_name, record in measurements:
-        runner = registry.RUNNERS[runner_name]
-        identity = {**context.metadata, "scenario": "stream", "runner": runner_name, "runner_model": runner.model,
-                    "framework": runner.framework, "framework_version": runner.version(),
-                    "variant_of": runner.variant_of or runner_name}
-        if runner.fixed_options:
-            identity["fixed_options"] = ",".join(f"{k}={v}" for k, v in runner.fixed_options)
-        base = (f"stream/size={record['stream_size']}/fast={record['fast_readers']}/"
-                f"slow={record['slow_readers']}/{runner_name}")
-        meta = {**identity, **record_metadata(record)}
-        runs.setdefault(f"{base}/measurement", []).append(pyperf.Run(
-            [max(record.get("measured_wall_s", 0.0), 1e-9)],
-            metadata={**meta, "name": f"{base}/measurement", "unit": "second", "metric": "measurement"},
-            collect_metadata=False))
-        if record["status"] != "ok":
-            continue
-        for suffix, (key, unit, convert) in STREAM_METRICS.items():
-            value = record.get(key, 0)
-            if value <= 0:          # e.g. fast readers starved: 0 MB/s stays in the measurement's metadata
-                continue
-            name = f"{base}/{suffix}"
-            runs.setdefault(name, []).append(pyperf.Run(
-                [convert(value)], metadata={**meta, "name": name, "unit": unit, "metric": suffix},
-                collect_metadata=False))
-    dump_suite_atomically(path, runs)
+    """measurements: [(runner, record)] from `concbench backpressure`; figures only from repetitions that passed
+    (a zero, e.g. fast readers starved at 0 MB/s, stays in the measurement's metadata)."""
+    write_figure_suite(path, context, measurements, "stream",
+                       lambda runner, record: (f"stream/size={record['stream_size']}/fast={record['fast_readers']}/"
+                                               f"slow={record['slow_readers']}/{runner}"),
+                       lambda record: [(suffix, convert(record[key]), unit)
+                                       for suffix, (key, unit, convert) in STREAM_METRICS.items()
+                                       if record.get(key, 0) > 0])
 
 
 def load_measurements(path) -> list[dict]:

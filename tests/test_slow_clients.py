@@ -3,10 +3,8 @@ them, reports a starved worker pool as a finding, and refuses bad input. No test
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import threading
 import time
 
 from analysis.report import write_report
@@ -26,25 +24,12 @@ def good_reply(body: bytes = http.BODY) -> bytes:
     return http.response(b"200 OK", body, http.HttpDate(time.time).now())
 
 
-class PieceCountingHttpServer:
+class PieceCountingHttpServer(BrokenServer):
     """Counts the recv() pieces each request arrives in; answers a whole request with reply()."""
 
     def __init__(self, reply=good_reply):
-        self.reply = reply
         self.pieces_per_request: list[int] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.connections: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            self.connections.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+        super().__init__(reply)
 
     def _serve(self, conn):
         buffered, pieces = b"", 0
@@ -60,18 +45,6 @@ class PieceCountingHttpServer:
                     conn.sendall(self.reply())
         except OSError:
             return
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        try:
-            self.listener.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.listener.close()
-        for conn in self.connections:
-            conn.close()
 
 
 def test_requests_arrive_in_pieces_and_verified_replies_are_counted():
