@@ -17,6 +17,7 @@ import time
 from scenarios.backend import BackendProtocolError, encode_backend_reply, parse_backend_request
 
 from .fairness import BACKLOG, configure_connection, listen_socket, pin_to_cpus, raise_open_file_limit
+from .serve import complete_lines
 
 READY_PREFIX = "concbench backend-service: ready"
 STOPPED_PREFIX = "concbench backend-service: stopped"
@@ -133,7 +134,7 @@ class BackendProcess:
                                      stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
-            for line in self._output(self._stdout).splitlines():
+            for line in complete_lines(self._output(self._stdout)):
                 fields = parse_fields(line, READY_PREFIX)
                 if fields:
                     self.port = int(fields["address"].rpartition(":")[2])

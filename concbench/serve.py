@@ -20,6 +20,11 @@ def ready_line(runner: str, scenario: str, host: str, port: int, **fields) -> st
     return f"{READY_PREFIX} runner={runner} scenario={scenario} address={shown}:{port} pid={os.getpid()}{extra}"
 
 
+def complete_lines(text: str) -> list[str]:
+    """The lines of `text` that end in a newline: a line still being written is not read."""
+    return text.split("\n")[:-1]
+
+
 def parse_ready_line(line: str) -> dict | None:
     """The fields of a ready line, or None if `line` is not one."""
     if not line.startswith(READY_PREFIX):

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from .serve import parse_ready_line
+from .serve import complete_lines, parse_ready_line
 
 READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5.0
@@ -65,7 +65,7 @@ class ServerProcess:
                     self.proc.wait()
                     raise ServerFailed(f"server exited with {self.proc.returncode} before ready: {self.last_words()}")
                 buffered += chunk
-                for line in buffered.decode(errors="replace").splitlines():
+                for line in complete_lines(buffered.decode(errors="replace")):
                     fields = parse_ready_line(line)
                     if fields:
                         self.port, self.pid = fields["port"], fields["pid"]

@@ -4,8 +4,6 @@ pool runners' place in the suite. Every runner's conformance is in test_conforma
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 
 import pytest
 
@@ -18,6 +16,7 @@ from scenarios.backend import (SCENARIO, BackendProtocolError, BackendSession, e
                                encode_backend_request, parse_backend_request, transform)
 
 from .brokenservers import BrokenServer
+from .conftest import running_server
 
 
 def fake_backend(request_bytes: bytes) -> bytes:
@@ -119,13 +118,9 @@ def test_measure_records_backend_calls_and_the_servers_pool():
 
 
 def test_serve_alone_starts_its_own_backend():
-    proc = subprocess.Popen([sys.executable, "-m", "concbench", "serve", "asyncio", "backend", "--port", "0",
-                             "--param", "delay_ms=1", "--param", "size=8"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    try:
-        line = proc.stdout.readline()
-        port = int(line.split("address=")[1].split()[0].rpartition(":")[2])
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    # No --backend: `concbench serve` starts a backend service of its own (stopped with the server's group).
+    with running_server("asyncio", "backend", params={"delay_ms": 1, "size": 8}) as server:
+        with socket.create_connection((server.host, server.port), timeout=10) as sock:
             sock.sendall(b"12345678")
             reply = b""
             while len(reply) < 8:
@@ -133,9 +128,6 @@ def test_serve_alone_starts_its_own_backend():
                 assert chunk
                 reply += chunk
         assert reply == transform(b"12345678")
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=15)
 
 
 def test_pool_variants_are_labelled_and_in_the_default_suite_for_backend_only():
