@@ -1,11 +1,15 @@
 """The suite's plan (cases, rotation) and a real end-to-end `concbench run`, starvation included."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from concbench.orchestrate import PROFILES, plan_cases, rotated, schedule
 from concbench.results import load_measurements
+
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def test_runner_order_rotates_between_repetitions():
@@ -47,8 +51,10 @@ def test_end_to_end_run_reports_starvation_without_hanging(tmp_path):
          "--connections", "3",
          "--repetitions", "3", "--warmup", "0.1", "--duration", "0.3", "--timeout", "0.5",
          "-O", "processes:workers=1", "-o", str(out)],
-        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPOSITORY)})   # its reports/ lands in tmp_path
     assert done.returncode == 0, done.stderr
+    assert any((tmp_path / "reports" / "run").glob("*.png"))
     assert "[  1/6" in done.stdout and "left" in done.stdout          # visible progress
     records = load_measurements(out)
     assert len(records) == 6
