@@ -64,6 +64,12 @@ slow-clients: $(STAMP)
 		--runners all,-threads-stack-64k,-threads-stack-256k \
 		-O processes:workers=64 -O processes-httpserver:workers=64 -O processes-pool:workers=64 $(ARGS)
 
+## gil-convoy: thread per connection beside 1000 slow clients, CPython's 5 ms GIL switch interval against 50 ms,
+## interleaved in one run; the results' server_context_switches_per_s shows the waiting threads' wake-ups
+gil-convoy: $(STAMP)
+	$(BIN)/concbench run --scenarios http --runners threads threads-switch-50ms --connections 50 --slow-clients 1000 \
+		--repetitions 10 --warmup 0.5 --duration 2 -o results/gil-convoy.json $(ARGS)
+
 ## backpressure: stream scenario, fast-reader MB/s and server peak memory against 0/1/4/16 slow readers, table and chart
 backpressure: $(STAMP)
 	$(BIN)/concbench backpressure $(ARGS)

@@ -57,13 +57,19 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
     Runner("threads", "runners.threads", "thread per connection, blocking sockets", "python",
            "accept loop; one threading.Thread per connection doing recv/sendall; backend: the unbounded "
            "per-connection variant, a backend socket per thread",
-           options=(("stack_size", "bytes of stack per thread, threading.stack_size (default: ulimit -s)"),)),
+           options=(("stack_size", "bytes of stack per thread, threading.stack_size (default: ulimit -s)"),
+                    ("switch_interval_ms", "sys.setswitchinterval in ms: how long a thread waiting for the GIL "
+                                           "sleeps before it asks for it (default: CPython's 5)"))),
     Runner("threads-stack-64k", "runners.threads", "thread per connection, 64 KiB stacks", "python",
            "the threads runner with threading.stack_size(65536): less virtual memory reserved per thread",
            variant_of="threads", fixed_options=(("stack_size", "65536"),), default=False, memory_suite=True),
     Runner("threads-stack-256k", "runners.threads", "thread per connection, 256 KiB stacks", "python",
            "the threads runner with threading.stack_size(262144)",
            variant_of="threads", fixed_options=(("stack_size", "262144"),), default=False, memory_suite=True),
+    Runner("threads-switch-50ms", "runners.threads", "thread per connection, 50 ms GIL switch interval", "python",
+           "the threads runner with sys.setswitchinterval(0.05): a thread waiting for the GIL wakes to ask for it "
+           "every 50 ms instead of every 5 ms (fewer wake-ups when hundreds of threads wait)",
+           variant_of="threads", fixed_options=(("switch_interval_ms", "50"),), default=False),
     Runner("processes", "runners.processes", "pre-forked workers, blocking sockets", "python",
            "gunicorn sync-worker model: N forked workers share one listener; a worker serves "
            "one connection at a time until it closes; backend: a backend socket per worker, connections "

@@ -63,7 +63,7 @@ RECORD_KEYS = {
     "server_cpu_s": float, "server_cpu_pct": float, "server_core_busy_pct": float, "server_cpu_count": int,
     "server_cpu_per_request_s": float, "server_saturated": bool,
     "server_rss_bytes": int, "server_uss_bytes": int, "server_pss_bytes": int,
-    "server_threads": int, "server_processes": int,
+    "server_threads": int, "server_processes": int, "server_context_switches_per_s": float,
     # backend scenario: validity evidence, and the pool size the server reported ("unbounded" or a count)
     "verified_replies_total": int, "backend_calls": int, "backend_calls_per_reply": float, "server_pool": str,
     "mode": str, "arrival": str, "achieved_ratio": float, "overloaded": bool, "schedule_backlog_end": float,

@@ -1,11 +1,16 @@
-"""Server-side evidence during the measuring window: CPU time and memory of the whole process tree.
+"""Server-side evidence during the measuring window: CPU time, memory and context switches of the whole
+process tree.
 
 A multi-process server is summed over all its processes. It samples with psutil in a
 background thread of the orchestrator (pinned to the load generator's cores, not the server's).
+Context switches are counted per thread (/proc/PID/task/TID/status): a server whose threads thrash
+(a GIL convoy) shows it there, with its CPU busy and little served.
 """
 from __future__ import annotations
 
+import os
 import threading
+import time
 
 import psutil
 
@@ -50,6 +55,29 @@ def tree_memory(processes) -> dict:
     return {"rss": rss, "uss": uss, "pss": pss, "vms": vms, "threads": threads, "processes": alive}
 
 
+def tree_context_switches(processes) -> dict[int, int]:
+    """Voluntary + involuntary context switches of every live thread of the tree, by thread id."""
+    counts = {}
+    for proc in processes:
+        try:
+            tids = os.listdir(f"/proc/{proc.pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{proc.pid}/task/{tid}/status") as status:
+                    counts[int(tid)] = sum(int(line.split()[1]) for line in status if "ctxt_switches" in line)
+            except (OSError, ValueError, IndexError):
+                continue
+    return counts
+
+
+def switches_between(before: dict[int, int], after: dict[int, int]) -> int:
+    """Switches made between two readings by the threads alive at the second: a thread that ended in
+    between is not counted (a lower bound, never negative); one that started counts from zero."""
+    return sum(max(0, count - before.get(tid, 0)) for tid, count in after.items())
+
+
 class ServerSampler:
     """start() at the window's start, stop() at its end; figures() then gives the evidence."""
 
@@ -73,12 +101,16 @@ class ServerSampler:
     def start(self):
         self._cores0 = cpu.read_cores()
         self._cpu0 = tree_cpu_seconds(process_tree(self.pid))
+        self._switches0 = tree_context_switches(process_tree(self.pid))
+        self._started_at = time.monotonic()
         self._sample_memory()
         self._thread = threading.Thread(target=self._loop, name="server-sampler", daemon=True)
         self._thread.start()
 
     def stop(self) -> dict:
         cpu1 = tree_cpu_seconds(process_tree(self.pid))
+        switches = switches_between(self._switches0, tree_context_switches(process_tree(self.pid)))
+        elapsed = time.monotonic() - self._started_at
         cores1 = cpu.read_cores()
         self._stop.set()
         if self._thread is not None:
@@ -92,5 +124,6 @@ class ServerSampler:
             "server_pss_bytes": self.peak["pss"],
             "server_threads": self.peak["threads"],
             "server_processes": self.peak["processes"],
+            "server_context_switches_per_s": switches / elapsed if elapsed > 0 else 0.0,
         }
         return self._figures

@@ -28,6 +28,7 @@ def closed_port() -> int:
     (["serve", "asyncio", "echo", "--port", "99999"], "port must be 0-65535"),
     (["serve", "asyncio", "echo", "--port", "0", "--size", "0"], "at least 1"),
     (["serve", "asyncio", "echo", "--port", "0", "--cpus", "4096"], "does not have"),
+    (["serve", "threads", "echo", "--port", "0", "--option", "switch_interval_ms=0"], "strictly positive"),
     (["load", "echo", "--target", "127.0.0.1:9", "--connections", "ten", "--duration", "1"], "whole number"),
     (["load", "echo", "--target", "127.0.0.1:9", "--connections", "0", "--duration", "1"], "at least 1"),
     (["load", "echo", "--target", "127.0.0.1:9", "--connections", "1", "--duration", "-1"], "above 0"),
