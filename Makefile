@@ -56,12 +56,12 @@ cpu-scaling: $(STAMP)
 		--server-cpus 0,1 --loadgen-cpus 1 -o results/cpu-scaling.json $(ARGS)
 
 ## slow-clients: http, 50 fast connections measured beside 0, 100 and 1000 slow clients (slowloris), every runner
-## that serves http but the thread-stack variants; pre-forked workers number 64, more than the fast connections,
+## that serves http but the thread-stack and switch-interval variants; pre-forked workers number 64, more than the fast connections,
 ## so only the slow clients can tie them up; 2 s windows, so that slow requests (1.7 s each) complete in the run
 slow-clients: $(STAMP)
 	$(BIN)/concbench run --scenarios http --connections 50 --slow-clients 0 100 1000 --repetitions 3 \
 		--warmup 0.5 --duration 2 \
-		--runners all,-threads-stack-64k,-threads-stack-256k \
+		--runners all,-threads-stack-64k,-threads-stack-256k,-threads-switch-50ms \
 		-O processes:workers=64 -O processes-httpserver:workers=64 -O processes-pool:workers=64 $(ARGS)
 
 ## gil-convoy: thread per connection beside 1000 slow clients, CPython's 5 ms GIL switch interval against 50 ms,
