@@ -79,6 +79,37 @@ def read_rollup(pid: int) -> dict | None:
             "vms": int(vm.group(1)) * 1024 if vm else 0}
 
 
+def private_by_mapping(pid: int) -> dict:
+    """Private (clean + dirty) bytes of one process grouped by mapping: [heap], [stack], [anon] (anonymous,
+    e.g. pymalloc arenas and big mallocs), or the mapped file's base name."""
+    out: dict = {}
+    name = None
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                head = line.split()
+                if not head:
+                    continue
+                if "-" in head[0] and ":" not in head[0]:          # a mapping's header line
+                    name = os.path.basename(head[5]) if len(head) > 5 else "[anon]"
+                elif head[0] in ("Private_Clean:", "Private_Dirty:"):
+                    out[name] = out.get(name, 0) + int(head[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        return {}
+    return out
+
+
+def children_breakdown(root: int) -> dict:
+    """Mean private bytes per child process by mapping (multi-process servers), largest first."""
+    kids = tree_pids(root)[1:]
+    total: dict = {}
+    for pid in kids:
+        for name, size in private_by_mapping(pid).items():
+            total[name] = total.get(name, 0) + size
+    mean = {name: size / len(kids) for name, size in total.items()} if kids else {}
+    return dict(sorted(mean.items(), key=lambda kv: -kv[1]))
+
+
 def tree_pids(root: int) -> list[int]:
     try:
         proc = psutil.Process(root)
@@ -255,6 +286,8 @@ def one_run(args, env) -> dict:
             raise RuntimeError(f"server died: {server.last_words()}")
         mem, settle_s = settled(server.pid)
         point = {"n": level, **mem, "settle_s": round(settle_s, 2)}
+        if args.breakdown and level == args.levels[-1]:
+            point["child_private_by_mapping"] = children_breakdown(server.pid)
         if trace_path:
             point["traced"] = ask_traced(server.pid, trace_path)
         points.append(point)
@@ -326,6 +359,8 @@ def main(argv=None) -> int:
     parser.add_argument("--label", default="", help="a name for the JSON record")
     parser.add_argument("--fit", action="append", default=[], type=lambda t: [int(x) for x in t.split(",")],
                         metavar="N,N[,N...]", help="least-squares slope over these levels (repeatable; default: all but the first)")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="at the last level, the mean private bytes of one child process by mapping")
     parser.add_argument("--show-vms", action="store_true", help="also print virtual-size growth (always in --json)")
     parser.add_argument("--json", help="append one JSON line with every figure to this file")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- the server command")
@@ -364,6 +399,10 @@ def main(argv=None) -> int:
                             + (f" traced {p['traced'] / 1048576:.2f}" if p.get("traced") else "")
                             for p in run["points"])
             print(f"  rep {rep + 1}: {pts}", flush=True)
+            mapping = run["points"][-1].get("child_private_by_mapping")
+            if mapping:
+                print("    one child's private KiB by mapping: " + ", ".join(
+                    f"{name} {size / 1024:.0f}" for name, size in list(mapping.items())[:8]), flush=True)
     finally:
         if trace_file:
             os.unlink(trace_file) if os.path.exists(trace_file) else None

@@ -3,6 +3,9 @@ connection; the child echoes until the peer closes, then os._exit(0); the parent
 with waitpid(WNOHANG).
 
     python crosscheck/servers/echo_fork.py      prints `PORT NNN`, serves until SIGTERM
+    python crosscheck/servers/echo_fork.py --prefork N
+        the pre-fork model instead (one thing changed): N workers forked before the port is printed, each a
+        blocking accept loop serving one connection at a time with the same echo(); the parent only waits
 
 Changes for crosscheck experiments, by environment (none by default):
   CROSSCHECK_PREIMPORT=mod1,mod2  import these modules before the accept loop (to give the parent a bigger heap)
@@ -15,6 +18,7 @@ import os
 import resource
 import signal
 import socket
+import sys
 
 for name in filter(None, os.environ.get("CROSSCHECK_PREIMPORT", "").split(",")):
     importlib.import_module(name)
@@ -41,6 +45,23 @@ def echo(conn):
         conn.sendall(data)
 
 
+def prefork(listener, workers):
+    for _ in range(workers):
+        if os.fork() == 0:
+            try:
+                if CHILD_GC:
+                    gc.collect()
+                while True:
+                    conn, _ = listener.accept()
+                    with conn:
+                        echo(conn)
+            finally:
+                os._exit(0)
+    print("PORT", listener.getsockname()[1], flush=True)
+    while True:
+        os.wait()       # SIGTERM (default action) ends the parent; the probe signals the whole group
+
+
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -48,6 +69,9 @@ def main():
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(128)
+    if "--prefork" in sys.argv:
+        prefork(listener, int(sys.argv[sys.argv.index("--prefork") + 1]))
+        return
     signal.signal(signal.SIGCHLD, reap)
     print("PORT", listener.getsockname()[1], flush=True)
     while True:
