@@ -9,9 +9,11 @@ size (VmSize) from /proc/PID/status.
 
 Levels are cumulative on one server (default), or with --fresh a new server per level (the command may
 contain {n}, replaced by the level, e.g. `--option workers={n}` for a pre-fork server). Per repetition it
-prints every level's figures, the growth per connection from the first level to each later one, the
-slope between the last two levels and the least-squares slope over all levels but the first; then the
-median, min and max over repetitions. Everything it started is stopped by process-group id (the group is
+prints every level's figures, the growth per connection from the first level to each later one and the
+least-squares slope over each --fit list of levels (default: all levels but the first); for a multi-process
+server also the mean PSS of one child process at each level (--breakdown: one child's private bytes by
+mapping at the last level); then the median, min and max over repetitions. For a single-process server
+read RSS: its PSS also moves when other processes on the machine map the same libraries. Everything it started is stopped by process-group id (the group is
 the server's own: it was started with start_new_session).
 
     python crosscheck/idle_probe.py --levels 100 2000 5000 --repeat 3 -- python crosscheck/servers/echo_asyncio.py
