@@ -13,7 +13,8 @@ DEFAULT_KEYS = ("rss_growth_100_2000", "rss_growth_100_5000", "rss_fit_2000_5000
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("files", nargs="*", default=["crosscheck/results/runs.jsonl", "crosscheck/results/trace.jsonl"])
+    p.add_argument("files", nargs="*", default=["crosscheck/results/runs.jsonl", "crosscheck/results/trace.jsonl",
+                                                   "crosscheck/results/trace-versions.jsonl"])
     p.add_argument("--keys", nargs="+", default=DEFAULT_KEYS)
     a = p.parse_args()
     for path in a.files:
