@@ -1,0 +1,124 @@
+"""A COPY of runners/processes.py for crosscheck experiments (run by crosscheck/servers/concbench_serve.py with
+CROSSCHECK_PROCESSES=plain|freeze). Changes from the original: absolute imports, and with
+CROSSCHECK_PROCESSES=freeze the arbiter calls gc.freeze() once before its first fork (marked CROSSCHECK below).
+
+processes: pre-forked workers sharing one listener, blocking sockets (gunicorn's sync worker).
+
+A worker serves one connection at a time until the client closes it, so connections beyond
+the worker count wait in the backlog: that starvation is what this model shows at high concurrency.
+`prefork` is the arbiter, shared with the processes-httpserver variant. Backend scenario: each worker
+holds one persistent blocking backend socket, so the workers are a bounded pool of N callers.
+"""
+from __future__ import annotations
+
+import gc
+import os
+import signal
+import time
+
+from runners import backend_address
+from runners.blocking import BlockingBackend, accept_forever, connection_handler, serve_backend_connection
+
+
+def default_workers() -> int:
+    """gunicorn's advice: 2 x cores + 1, counting the cores the server is pinned to."""
+    return 2 * len(os.sched_getaffinity(0)) + 1
+
+
+def worker_count(options) -> int:
+    workers = int(options.get("workers") or default_workers())
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    return workers
+
+
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+STOP_WAIT_S = 5.0               # how long the arbiter waits for its workers after SIGTERM, then SIGKILL
+
+
+def _spawn(children: set, work) -> None:
+    """Fork one worker and record its pid. The stop signals stay blocked from before the fork until the pid
+    is recorded (parent) or the worker's own handlers are set (child): a SIGTERM in between is delivered
+    then, never lost (CPython clears a signal caught between fork and its after-fork hook) and never
+    leaves an unrecorded worker behind."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)     # the arbiter decides when workers stop
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            work()
+        finally:
+            os._exit(0)
+    children.add(pid)
+    signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop_children(children: set) -> None:
+    """SIGTERM every worker, reap them for up to STOP_WAIT_S, then SIGKILL what is left (our own pids only)."""
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + STOP_WAIT_S
+    waiting = set(children)
+    while waiting and time.monotonic() < deadline:
+        for pid in list(waiting):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                waiting.discard(pid)
+        time.sleep(0.01)
+    for pid in waiting:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def prefork(listener, workers: int, work, ready, **ready_fields) -> None:
+    """Fork `workers` children each running work() on the shared listener; replace any that dies;
+    on SIGINT/SIGTERM stop them all, then close the listener."""
+    signal.signal(signal.SIGTERM, _stop)
+    children: set = set()
+    if os.environ.get("CROSSCHECK_PROCESSES") == "freeze":      # CROSSCHECK: the one change
+        gc.freeze()
+    try:
+        for _ in range(workers):
+            _spawn(children, work)
+        ready(**ready_fields)
+        while True:                      # the arbiter: replace a worker that dies
+            pid, _ = os.wait()
+            if pid in children:
+                children.discard(pid)
+                _spawn(children, work)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop_children(children)
+        listener.close()
+
+
+def serve(listener, make_session, options, ready) -> None:
+    workers = worker_count(options)
+    serve_one = connection_handler(make_session)
+    if options.get("backend"):
+        address = backend_address(options)
+
+        def work():                      # after the fork: the worker's own backend connection
+            backend = BlockingBackend(address)
+            accept_forever(listener, lambda conn: serve_backend_connection(conn, make_session(), backend))
+
+        prefork(listener, workers, work, ready, pool=workers)
+        return
+    prefork(listener, workers,
+            lambda: accept_forever(listener, lambda conn: serve_one(conn, make_session())), ready)
