@@ -1,5 +1,5 @@
 set -u
-PY=/work/main/.venv/bin/python
+PY=${PY:-.venv/bin/python}   # run from the repository root (the runs here used /work/main/.venv/bin/python)
 J=crosscheck/results/runs.jsonl
 P="$PY crosscheck/idle_probe.py --levels 100 1000 2000 5000 10000 --fit 2000,5000 --fit 1000,5000,10000 --repeat 3 --json $J"
 $P --label probe-asyncio-arena2 --env MALLOC_ARENA_MAX=2 -- $PY crosscheck/servers/echo_asyncio.py

@@ -1,5 +1,5 @@
 set -u
-PY=/work/main/.venv/bin/python
+PY=${PY:-.venv/bin/python}   # run from the repository root (the runs here used /work/main/.venv/bin/python)
 J=crosscheck/results/runs.jsonl
 P="$PY crosscheck/idle_probe.py --levels 0 100 2000 5000 --fit 100,2000 --fit 100,5000 --fit 2000,5000 --json $J --env MALLOC_ARENA_MAX=2"
 $P --repeat 3 --label probe-asyncio-from0-py3.11.7 -- $PY crosscheck/servers/echo_asyncio.py

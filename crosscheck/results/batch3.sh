@@ -1,5 +1,5 @@
 set -u
-PY=/work/main/.venv/bin/python
+PY=${PY:-.venv/bin/python}   # run from the repository root (the runs here used /work/main/.venv/bin/python)
 T="$PY crosscheck/idle_probe.py --levels 100 2000 5000 --fit 2000,5000 --repeat 1 --trace --json crosscheck/results/trace.jsonl --env MALLOC_ARENA_MAX=2"
 $T --label trace-probe-asyncio -- $PY crosscheck/servers/echo_asyncio.py
 for v in slots session maxsize=65536 backlog=2048 nodelay; do

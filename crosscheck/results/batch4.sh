@@ -1,5 +1,5 @@
 set -u
-PY=/work/main/.venv/bin/python
+PY=${PY:-.venv/bin/python}   # run from the repository root (the runs here used /work/main/.venv/bin/python)
 J=crosscheck/results/runs.jsonl
 F="$PY crosscheck/idle_probe.py --levels 0 20 50 100 --fit 20,50,100 --repeat 3 --breakdown --json $J"
 $F --label probe-fork-arena2 --env MALLOC_ARENA_MAX=2 -- $PY crosscheck/servers/echo_fork.py

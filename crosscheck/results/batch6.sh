@@ -1,5 +1,5 @@
 set -u
-PY=/work/main/.venv/bin/python
+PY=${PY:-.venv/bin/python}   # run from the repository root (the runs here used /work/main/.venv/bin/python)
 J=crosscheck/results/runs.jsonl
 IMP=concbench.cli,concbench.serve,runners.processes,scenarios.echo
 C="$PY crosscheck/idle_probe.py --fresh --levels 10 20 50 100 --fit 10,50,100 --fit 20,50,100 --repeat 3 --breakdown --json $J --env MALLOC_ARENA_MAX=2"
