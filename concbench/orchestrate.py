@@ -80,14 +80,15 @@ class Case:
         return f"{self.scenario} {params} c={self.connections}{rate}{slow}"
 
 
-# What selects and shapes a suite: shared by `run` and `ab` (which forwards them to its runs).
-SUITE_LIST_OPTIONS = ("runners", "scenarios", "connections", "sizes")
-SUITE_VALUE_OPTIONS = ("warmup", "duration")
+# What selects and shapes a suite and where it runs: shared by `run` and `ab` (which forwards them to its runs).
+SUITE_LIST_OPTIONS = ("runners", "scenarios", "connections", "sizes", "slow_clients")
+SUITE_VALUE_OPTIONS = ("warmup", "duration", "timeout", "slow_step_bytes", "slow_interval")
+SUITE_CPU_OPTIONS = ("server_cpus", "loadgen_cpus")
 SUITE_REPEATED_OPTIONS = ("param", "option")
 
 
 def add_suite_arguments(p) -> None:
-    from .cli import positive_float, positive_int
+    from .cli import cpu_list, non_negative_int, positive_float, positive_int
     p.add_argument("--runners", nargs="+", metavar="RUNNER",
                    help="runners, e.g. asyncio twisted, all, or all,-gevent (default: the default suite)")
     p.add_argument("--scenarios", nargs="+", metavar="SCENARIO", help="scenarios (default: the default ones)")
@@ -102,28 +103,40 @@ def add_suite_arguments(p) -> None:
     p.add_argument("--duration", type=positive_float, help="measuring window per measurement, seconds")
     p.add_argument("--option", "-O", action="append", default=[], metavar="RUNNER:NAME=VALUE",
                    help="a runner option, e.g. processes:workers=8")
+    p.add_argument("--timeout", type=positive_float, help="per-request timeout, seconds")
+    p.add_argument("--server-cpus", type=cpu_list, help="cpus for the server (default: the first)")
+    p.add_argument("--loadgen-cpus", type=cpu_list, help="cpus for the load generator (default: the second)")
+    p.add_argument("--slow-clients", type=non_negative_int, nargs="+", metavar="N",
+                   help="slow-client levels, e.g. 0 100 1000: N more connections trickle requests a few bytes at a "
+                        "time while the fast clients are measured (default: none, not a dimension)")
+    p.add_argument("--slow-step-bytes", type=positive_int, help="bytes per slow step (default 4)")
+    p.add_argument("--slow-interval", type=positive_float, help="seconds between slow steps (default 0.1)")
 
 
 def suite_options(args) -> list[str]:
     """The suite arguments given, as `concbench run` options again (for ab's child runs)."""
+    def flag(name):
+        return "--" + name.replace("_", "-")
     options = ["--quick"] if args.quick else ["--full"] if args.full else []
     for name in SUITE_LIST_OPTIONS:
         if getattr(args, name):
-            options += [f"--{name}", *map(str, getattr(args, name))]
+            options += [flag(name), *map(str, getattr(args, name))]
     for name in SUITE_VALUE_OPTIONS:
         if getattr(args, name) is not None:
-            options += [f"--{name}", str(getattr(args, name))]
+            options += [flag(name), str(getattr(args, name))]
+    for name in SUITE_CPU_OPTIONS:
+        if getattr(args, name):
+            options += [flag(name), ",".join(map(str, getattr(args, name)))]
     for name in SUITE_REPEATED_OPTIONS:
         for value in getattr(args, name):
-            options += [f"--{name}", value]
+            options += [flag(name), value]
     return options
 
 
 def add_run_arguments(p) -> None:
-    from .cli import cpu_list, non_negative_int, positive_float, positive_int
+    from .cli import positive_float, positive_int
     add_suite_arguments(p)
     p.add_argument("--repetitions", type=positive_int, help="repetitions (at least 3 is the rule)")
-    p.add_argument("--timeout", type=positive_float, help="per-request timeout, seconds")
     p.add_argument("--rates", type=positive_float, nargs="+", metavar="R",
                    help="open loop: offered rates (requests/s in total) to sweep, instead of closed loop")
     p.add_argument("--rate-search", action="store_true",
@@ -137,13 +150,6 @@ def add_run_arguments(p) -> None:
                    help="wrk (http scenario, if installed): a cross-check driven by wrk, labelled as such")
     p.add_argument("--loadgen-procs", type=positive_int, default=1,
                    help="load-generator processes per measurement (spread over --loadgen-cpus)")
-    p.add_argument("--server-cpus", type=cpu_list, help="cpus for the server (default: the first)")
-    p.add_argument("--loadgen-cpus", type=cpu_list, help="cpus for the load generator (default: the second)")
-    p.add_argument("--slow-clients", type=non_negative_int, nargs="+", metavar="N",
-                   help="slow-client levels, e.g. 0 100 1000: N more connections trickle requests a few bytes at a "
-                        "time while the fast clients are measured (default: none, not a dimension)")
-    p.add_argument("--slow-step-bytes", type=positive_int, default=4, help="bytes per slow step (default 4)")
-    p.add_argument("--slow-interval", type=positive_float, default=0.1, help="seconds between slow steps (default 0.1)")
     p.add_argument("-o", "--output", help="result file (default: results/<scenario>-<time>.json)")
     p.add_argument("--no-report", action="store_true", help="skip the charts and HTML report")
 
@@ -183,8 +189,9 @@ def profile_from_args(args) -> Profile:
     changes["loadgen"] = args.loadgen
     changes["p99_target_s"] = args.p99_target_ms / 1e3
     if args.slow_clients:
-        changes.update(slow_clients=tuple(dict.fromkeys(args.slow_clients)), slow_step_bytes=args.slow_step_bytes,
-                       slow_interval_s=args.slow_interval)
+        changes.update(slow_clients=tuple(dict.fromkeys(args.slow_clients)),
+                       slow_step_bytes=args.slow_step_bytes or profile.slow_step_bytes,
+                       slow_interval_s=args.slow_interval or profile.slow_interval_s)
     return replace(profile, **changes) if changes else profile
 
 

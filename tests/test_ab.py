@@ -22,9 +22,14 @@ def test_rounds_alternate_which_variant_goes_first():
 def test_run_options_are_forwarded_to_both_revisions():
     args = build_parser().parse_args(["ab", "--a-ref", "x", "--b-ref", "y", "--quick", "--runners", "asyncio",
                                       "twisted", "--connections", "1", "10", "--duration", "0.2", "-O",
-                                      "processes:workers=2"])
+                                      "processes:workers=2", "--timeout", "10", "--slow-clients", "0", "100",
+                                      "--slow-interval", "0.2", "--server-cpus", "0", "--loadgen-cpus", "1"])
     assert forwarded_run_options(args) == ["--quick", "--runners", "asyncio", "twisted", "--connections", "1", "10",
-                                           "--duration", "0.2", "--option", "processes:workers=2"]
+                                           "--slow-clients", "0", "100", "--duration", "0.2", "--timeout", "10.0",
+                                           "--slow-interval", "0.2", "--server-cpus", "0", "--loadgen-cpus", "1",
+                                           "--option", "processes:workers=2"]
+    forwarded = build_parser().parse_args(["run", *forwarded_run_options(args)])    # and `run` takes them back
+    assert (forwarded.slow_clients, forwarded.timeout, forwarded.server_cpus) == ([0, 100], 10.0, (0,))
 
 
 def test_an_unknown_revision_exits_3_with_one_line():
