@@ -28,6 +28,11 @@ PANELS = {
 }
 
 
+def scenario_label(scenario: str, params) -> str:
+    """'echo (size=64)', or just 'http' for a scenario without parameters."""
+    return f"{scenario} ({', '.join(f'{k}={v}' for k, v in params)})" if params else scenario
+
+
 def machine_line(records: list[dict]) -> str:
     first = records[0]
     return (f"{first.get('cpu_model_name', 'unknown cpu')}, {first.get('cpu_count', '?')} cpus, "
@@ -165,8 +170,7 @@ def draw_bars(records: list[dict], scenario: str, params: tuple, connections: in
         ax.set_xlabel(label)
         ax.set_title(title)
         ax.grid(True, axis="x", alpha=0.3)
-    param_text = ", ".join(f"{k}={v}" for k, v in params)
-    fig.suptitle(f"{scenario} ({param_text}), {connections} connections: bar = median over repetitions, "
+    fig.suptitle(f"{scenario_label(scenario, params)}, {connections} connections: bar = median over repetitions, "
                  f"whisker = min-max; pale bar = client-bound (load generator core > 90% busy)", fontsize=10)
     save_figure(fig, records, path, rect=(0, 0.02, 1, 0.95))
 
@@ -204,8 +208,7 @@ def draw_scenario(records: list[dict], scenario: str, params: tuple, path) -> No
     # long labels (pool sizes, ceilings) need a wider margin so the legend stays off the panels
     right = 0.88 if max(map(len, handles), default=0) <= 24 else 0.78
     fig.legend(list(handles.values()), list(handles), loc="center right", fontsize=9, title="runner")
-    param_text = ", ".join(f"{k}={v}" for k, v in params)
-    fig.suptitle(f"{scenario} ({param_text}): line = median over repetitions, band = min-max\n"
+    fig.suptitle(f"{scenario_label(scenario, params)}: line = median over repetitions, band = min-max\n"
                  f"x = every repetition at that level failed (errors, timeouts or starved connections)\n"
                  f"hollow marker = client-bound (load generator core > 90% busy); "
                  f"'k/n ok' = figure from the k of n repetitions that passed", fontsize=10)
@@ -265,8 +268,7 @@ def draw_rate_sweep(records: list[dict], scenario: str, params: tuple, connectio
     ax.set_ylabel("p99 latency (ms, log scale)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    param_text = ", ".join(f"{k}={v}" for k, v in params)
-    ax.set_title(f"{scenario} ({param_text}), {connections} connections: latency against offered rate\n"
+    ax.set_title(f"{scenario_label(scenario, params)}, {connections} connections: latency against offered rate\n"
                  f"red ring = overloaded (achieved < 99% of offered); dotted line = capacity at the p99 target",
                  fontsize=10)
     save_figure(fig, records, path, rect=(0, 0.02, 1, 1))
@@ -308,8 +310,7 @@ def draw_spectrum(records: list[dict], scenario: str, params: tuple, connections
     ax.set_ylabel("latency (ms, log scale)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    param_text = ", ".join(f"{k}={v}" for k, v in params)
-    ax.set_title(f"{scenario} ({param_text}), {connections} connections: latency percentile spectrum\n"
+    ax.set_title(f"{scenario_label(scenario, params)}, {connections} connections: latency percentile spectrum\n"
                  f"histograms of every repetition that passed, merged (3 significant digits)", fontsize=10)
     save_figure(fig, records, path, rect=(0, 0.02, 1, 1))
 
@@ -412,8 +413,7 @@ def draw_slow_clients(records: list[dict], scenario: str, params: tuple, connect
     shaped = next((r for r in chosen if r.get("slow_step_bytes")), {})
     step = (f" ({shaped['slow_step_bytes']} bytes every {shaped.get('slow_interval_s', 0) * 1e3:g} ms)"
             if shaped else "")
-    param_text = f" ({', '.join(f'{k}={v}' for k, v in params)})" if params else ""
-    fig.suptitle(f"{scenario}{param_text}, {connections} fast connections measured while N slow clients trickle "
+    fig.suptitle(f"{scenario_label(scenario, params)}, {connections} fast connections measured while N slow clients trickle "
                  f"requests{step}\nline and dot = median over repetitions, bar = min-max, hollow = client-bound, "
                  f"'k/n ok' = from the k of n repetitions that passed; slow clients served = the share that got at "
                  f"least one verified reply (every repetition)", fontsize=10)

@@ -28,3 +28,9 @@ def test_report_command_refuses_a_foreign_file(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 2
     assert "not a readable pyperf result file" in done.stderr or "not a concbench result" in done.stderr
+
+
+def test_a_scenario_without_parameters_is_named_without_empty_brackets():
+    from analysis.charts import scenario_label
+    assert scenario_label("http", ()) == "http"
+    assert scenario_label("echo", (("size", 64),)) == "echo (size=64)"
