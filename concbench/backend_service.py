@@ -21,7 +21,7 @@ from .serve import complete_lines
 
 READY_PREFIX = "concbench backend-service: ready"
 STOPPED_PREFIX = "concbench backend-service: stopped"
-READY_TIMEOUT_S = 15.0
+READY_TIMEOUT_S = 30.0        # as long as the harness waits for a server (server_process.READY_TIMEOUT_S)
 STOP_TIMEOUT_S = 5.0
 PARENT_CHECK_S = 1.0          # the service exits when the process that started it is gone
 
