@@ -33,6 +33,14 @@ def scenario_label(scenario: str, params) -> str:
     return f"{scenario} ({', '.join(f'{k}={v}' for k, v in params)})" if params else scenario
 
 
+def log_y_axis(ax) -> None:
+    """A log y axis labelled at 1-2-5 steps as plain numbers (1,000 rather than 10^3)."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.10g}"))
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 def machine_line(records: list[dict]) -> str:
     first = records[0]
     return (f"{first.get('cpu_model_name', 'unknown cpu')}, {first.get('cpu_count', '?')} cpus, "
@@ -128,11 +136,7 @@ def draw_panel(ax, by_runner: dict, label: str, log_y: bool, colours: dict, labe
             lambda value, _: f"{value / 1000:g}k" if value >= 1000 else f"{value:g}"))
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     if log_y:
-        ax.set_yscale("log")
-        plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.10g}")
-        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(plain)
-        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        log_y_axis(ax)
     ax.set_xlabel("concurrent connections (log scale)")
     ax.set_ylabel(label)
     ax.grid(True, which="both", alpha=0.3)
@@ -399,11 +403,7 @@ def draw_slow_clients(records: list[dict], scenario: str, params: tuple, connect
             ax.set_ylabel(label)
             ax.grid(True, which="both", alpha=0.3)
             if log_y:
-                ax.set_yscale("log")
-                plain = matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}")
-                ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-                ax.yaxis.set_major_formatter(plain)
-                ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+                log_y_axis(ax)
             elif key == "slow_served_share":
                 ax.set_ylim(-5, 105)
             else:

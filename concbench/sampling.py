@@ -100,16 +100,18 @@ class ServerSampler:
 
     def start(self):
         self._cores0 = cpu.read_cores()
-        self._cpu0 = tree_cpu_seconds(process_tree(self.pid))
-        self._switches0 = tree_context_switches(process_tree(self.pid))
+        tree = process_tree(self.pid)
+        self._cpu0 = tree_cpu_seconds(tree)
+        self._switches0 = tree_context_switches(tree)
         self._started_at = time.monotonic()
         self._sample_memory()
         self._thread = threading.Thread(target=self._loop, name="server-sampler", daemon=True)
         self._thread.start()
 
     def stop(self) -> dict:
-        cpu1 = tree_cpu_seconds(process_tree(self.pid))
-        switches = switches_between(self._switches0, tree_context_switches(process_tree(self.pid)))
+        tree = process_tree(self.pid)
+        cpu1 = tree_cpu_seconds(tree)
+        switches = switches_between(self._switches0, tree_context_switches(tree))
         elapsed = time.monotonic() - self._started_at
         cores1 = cpu.read_cores()
         self._stop.set()

@@ -6,8 +6,8 @@ concbench/ is edited):
   CROSSCHECK_TRACE_OUT   (with PYTHONTRACEMALLOC=1) SIGUSR1 reports traced bytes, see tracehook.py
   CROSSCHECK_MAX_SIZE=N  after the runner module set it, put _SelectorSocketTransport.max_size back to N
   CROSSCHECK_PROCESSES=freeze|plain
-                         serve `processes` from crosscheck/servers/processes_copy.py, a copy of
-                         runners/processes.py; `freeze` calls gc.freeze() in the arbiter before its first fork
+                         `freeze`: gc.freeze() once, just before the server's first os.fork() (the pre-fork
+                         arbiter's first worker); `plain`: the runner unchanged
 Run from the repository root (the root must be on sys.path, as with python -m).
 """
 import os
@@ -26,9 +26,17 @@ if os.environ.get("CROSSCHECK_MAX_SIZE"):
     import runners.asyncio_protocol  # noqa: F401  (sets max_size = RECV_SIZE at import)
     asyncio.selector_events._SelectorSocketTransport.max_size = int(os.environ["CROSSCHECK_MAX_SIZE"])
 
-if os.environ.get("CROSSCHECK_PROCESSES"):
-    import processes_copy
-    sys.modules["runners.processes"] = processes_copy
+if os.environ.get("CROSSCHECK_PROCESSES") == "freeze":
+    import gc
+
+    _fork = os.fork
+
+    def fork_after_freezing():
+        os.fork = _fork        # once: the arbiter freezes what it has before its first worker
+        gc.freeze()
+        return _fork()
+
+    os.fork = fork_after_freezing
 
 sys.argv = ["concbench"] + sys.argv[1:]
 runpy.run_module("concbench", run_name="__main__", alter_sys=True)
