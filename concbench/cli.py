@@ -373,6 +373,11 @@ def compare_files(base_path, head_path, args) -> int:
         base, head = load_measurements(base_path), load_measurements(head_path)
     except NotAResult as exc:
         raise BadInput(str(exc)) from None
+    for path, records in ((base_path, base), (head_path, head)):
+        kinds = {record.get("benchmark") for record in records} - {None}
+        if kinds:   # memory-idle or stream-backpressure: figures of their own, not compared case by case yet
+            raise BadInput(f"{path}: a {', '.join(sorted(kinds))} result; compare reads `concbench run` results "
+                           f"(read it with `concbench show`)")
     report = compare_records(base, head, metrics, args.normalize)
     report.update(base=str(base_path), head=str(head_path))
     text = markdown(report)
