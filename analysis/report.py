@@ -13,7 +13,6 @@ from concbench.results import load_measurements
 from .capacity import capacity_table
 from .charts import (draw_rate_sweep, draw_scenario, draw_slow_clients, draw_spectrum, machine_line, rate_sweep_keys,
                      scenario_keys, slow_keys, spectrum_keys)
-from .ranking import ranking_text
 from .table import summary_table
 
 
@@ -49,10 +48,7 @@ def write_report(result_path, out_root="reports") -> list[Path]:
         name = f"{scenario}" + "".join(f"-{k}{v}" for k, v in params) + f"-c{connections}-latency-vs-rate.png"
         draw_rate_sweep(records, scenario, params, connections, folder / name)
         charts.append(folder / name)
-    table = summary_table(result_path)
-    ranking = ranking_text(closed_loop)
-    if ranking:
-        table += "\n\n" + ranking
+    table = summary_table(result_path)          # ends with the verdicts (analysis.verdicts)
     if rate_sweep_keys(records):
         table += "\n\n" + capacity_table(result_path)
     summary = folder / "summary.md"
