@@ -80,6 +80,24 @@ def slow_summary(reps: list[dict]) -> str:
     return f"slow clients: >= {served}/{count} served, {replies:.0f} replies verified (median), errors {errors}"
 
 
+def case_status(reps: list[dict], row: dict) -> str:
+    """The status column: passed/total, client-bound, unstable, failures and their first error, caveats."""
+    status = f"{row['passed']}/{row['repetitions']} ok"
+    if row["client_bound"]:
+        status += f", {row['client_bound']} client-bound"
+    if row.get("unstable"):
+        status += f", UNSTABLE (95% interval +-{row['half_width']:.0%})"
+    if row["failed"]:
+        status += f", {row['failed']} FAILED: {row['failure']}"
+    if any(r.get("loadgen") == "wrk" for r in reps):
+        status += ", driven by wrk: status codes checked, bodies not"
+    if row["passed"] and any(r.get("overloaded") for r in reps if r["status"] == "ok"):
+        status += ", OVERLOADED (achieved < 99% of offered)"
+    if any(r.get("slow_clients") for r in reps):
+        status += "; " + slow_summary(reps)
+    return status
+
+
 def case_label(scenario: str, params: tuple) -> str:
     return scenario + "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in params)
 
@@ -108,20 +126,8 @@ def summary_table(path) -> str:
                        f"{row['server_cpu']:>6.0f}% {row['client_core']:>7.0f}% {human_bytes(row['pss']) if row['pss'] else '-':>10}")
         else:
             figures = f"{'-':>30} {'-':>8} {'-':>7} {'-':>8} {'-':>10}"
-        status = f"{row['passed']}/{row['repetitions']} ok"
-        if row["client_bound"]:
-            status += f", {row['client_bound']} client-bound"
-        if row.get("unstable"):
-            status += f", UNSTABLE (95% interval +-{row['half_width']:.0%})"
-            unstable += 1
-        if row["failed"]:
-            status += f", {row['failed']} FAILED: {row['failure']}"
-        if any(r.get("loadgen") == "wrk" for r in reps):
-            status += ", driven by wrk: status codes checked, bodies not"
-        if row["passed"] and any(r.get("overloaded") for r in reps if r["status"] == "ok"):
-            status += ", OVERLOADED (achieved < 99% of offered)"
-        if any(r.get("slow_clients") for r in reps):
-            status += "; " + slow_summary(reps)
+        status = case_status(reps, row)
+        unstable += bool(row.get("unstable"))
         lines.append(f"{label:<{width}} {connections:>5} {runner:<20} {figures}  {status}")
     lines.append("")
     lines.append("req/s: verified replies per second in the window; median and (min-max) over the repetitions that "

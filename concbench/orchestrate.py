@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import fairness, registry
+from . import console, fairness, registry
 from .errors import UsageError
 from .event_child import run_event_child
 from .repetitions import RepetitionPlan, mark_stability
@@ -95,6 +95,14 @@ SUITE_CPU_OPTIONS = ("server_cpus", "loadgen_cpus")
 SUITE_REPEATED_OPTIONS = ("param", "option")
 
 
+def profile_default(field: str, unit: str = "") -> str:
+    """'default: 0.25 s (--quick 0.2 s, --full 2 s)': a profile setting as the help states it."""
+    def value(name):
+        given = getattr(PROFILES[name], field)
+        return f"{' '.join(map(str, given)) if isinstance(given, tuple) else f'{given:g}'}{unit}"
+    return f"default: {value('default')} (--quick {value('quick')}, --full {value('full')})"
+
+
 def add_suite_arguments(p) -> None:
     from .cli import cpu_list, non_negative_int, positive_float, positive_int
     p.add_argument("--runners", nargs="+", metavar="RUNNER",
@@ -103,15 +111,20 @@ def add_suite_arguments(p) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="short windows, levels 1-100 (for smoke tests)")
     group.add_argument("--full", action="store_true", help="all sizes, 10 s windows, 5 repetitions")
-    p.add_argument("--connections", type=positive_int, nargs="+", metavar="N", help="concurrency levels")
-    p.add_argument("--sizes", type=positive_int, nargs="+", metavar="BYTES", help="message sizes, for every scenario with a size parameter")
+    p.add_argument("--connections", type=positive_int, nargs="+", metavar="N",
+                   help="concurrency levels for every scenario (default: each scenario's own levels, see the README)")
+    p.add_argument("--sizes", type=positive_int, nargs="+", metavar="BYTES",
+                   help=f"message sizes, for every scenario with a size parameter ({profile_default('sizes')})")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a scenario parameter for every selected scenario that has it, e.g. iterations=3000")
-    p.add_argument("--warmup", type=float, help="discarded warm-up per measurement, seconds")
-    p.add_argument("--duration", type=positive_float, help="measuring window per measurement, seconds")
+    p.add_argument("--warmup", type=float,
+                   help=f"discarded warm-up per measurement, seconds ({profile_default('warmup_s', ' s')})")
+    p.add_argument("--duration", type=positive_float,
+                   help=f"measuring window per measurement, seconds ({profile_default('window_s', ' s')})")
     p.add_argument("--option", "-O", action="append", default=[], metavar="RUNNER:NAME=VALUE",
                    help="a runner option, e.g. processes:workers=8")
-    p.add_argument("--timeout", type=positive_float, help="per-request timeout, seconds")
+    p.add_argument("--timeout", type=positive_float,
+                   help=f"per-request timeout, seconds ({profile_default('timeout_s', ' s')})")
     p.add_argument("--server-cpus", type=cpu_list, help="cpus for the server (default: the first)")
     p.add_argument("--loadgen-cpus", type=cpu_list, help="cpus for the load generator (default: the second)")
     p.add_argument("--slow-clients", type=non_negative_int, nargs="+", metavar="N",
@@ -203,8 +216,8 @@ def profile_from_args(args) -> Profile:
     if maximum < minimum:
         raise UsageError(f"--max-repetitions {maximum} is below the minimum of {minimum} repetitions")
     if minimum < 3:
-        print(f"warning: {minimum} repetition{'s' if minimum > 1 else ''}: the rule is at least 3; no interval "
-              f"can be trusted and no runner can be ranked against another", file=sys.stderr)
+        console.warn(f"{minimum} repetition{'s' if minimum > 1 else ''}: the rule is at least 3; with fewer, an "
+                     f"interval is wide or missing and runners cannot be ranked against each other")
     if args.warmup is not None:
         if args.warmup < 0:
             raise UsageError(f"--warmup must be 0 or more, got {args.warmup:g}")
@@ -566,13 +579,19 @@ def cmd_run(args) -> int:
     started = time.monotonic()
     for done, (rep, case) in enumerate(order):
         def measure_one(probe: Case) -> dict:
-            print(format_progress(done, len(order), started, rep, max(order.maximum, rep + 1), probe), end=" ",
-                  flush=True)
+            console.progress(format_progress(done, len(order), started, rep, max(order.maximum, rep + 1), probe),
+                             end=" ", flush=True)
             measure_started = time.monotonic()
             record = measure(probe, profile, server_cpus, loadgen_cpus, options.get(probe.runner, {}))
             record.update(repetition=rep, measured_wall_s=time.monotonic() - measure_started,
                           measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-            print(format_outcome(record), flush=True)
+            console.progress(format_outcome(record), flush=True)
+            console.detail(f"    evidence: {record.get('requests', 0):,} verified replies in "
+                           f"{record.get('window_s', 0):.2f} s, {record.get('errors', 0)} errors, served "
+                           f"{record.get('served_connections', '?')}/{record.get('connections', '?')} connections, "
+                           f"server cpu {record.get('server_cpu_pct', 0):.0f}%, load generator cpu "
+                           f"{record.get('loadgen_cpu_pct', 0):.0f}%, server PSS "
+                           f"{record.get('server_pss_bytes', 0) / (1 << 20):.1f} MiB", flush=True)
             return record
 
         if args.rate_search:
