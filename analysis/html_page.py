@@ -8,24 +8,26 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from pathlib import Path
 
 from .export import case_rows
 from .verdicts import UNSTABLE_HINT, connections_word, scenario_sentence, verdicts
-from .wording import scenario_explanation, scenario_title
+from .wording import scenario_explanation, scenario_short, scenario_title
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1200px;margin:0 auto;padding:0 12px;
  line-height:1.45;color:#222;font-size:15px}
 h1{font-size:1.5em;margin:.6em 0 .2em}h2{font-size:1.25em;margin:1.4em 0 .4em;border-bottom:1px solid #ddd}
 h3{font-size:1.05em;margin:1em 0 .2em}.meta{color:#555;font-size:.88em;margin:.2em 0}
-.explain{color:#555;font-size:.88em;margin:.1em 0 .3em}.sentence{margin:.3em 0;font-weight:600}
+.explain{color:#555;font-size:.88em;margin:.1em 0 .3em}.sentence{margin:.3em 0;font-weight:600;font-size:.97em}
 ul.levels{margin:.2em 0 .6em;padding-left:1.2em;font-size:.92em}ul.levels li{margin:.15em 0}
 .warn{background:#fff4e5;border-left:4px solid #e69500;padding:.4em .6em;font-size:.9em}
-.wrap{overflow-x:auto}table{border-collapse:collapse;font-size:12.5px;width:100%}
-th,td{padding:3px 6px;border-bottom:1px solid #e4e4e4;text-align:left;vertical-align:top}
+.wrap{overflow-x:auto}table{border-collapse:collapse;font-size:12px;width:100%}
+th,td{padding:3px 4px;border-bottom:1px solid #e4e4e4;text-align:left;vertical-align:top}
 th{background:#f3f3f3;cursor:pointer;white-space:nowrap;position:sticky;top:0}th:after{content:" \\2195";color:#aaa}
-td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}td.status{min-width:14em}
+td.n{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}td.runner{min-width:9em}
+td small{display:block;color:#666;font-size:.85em}td.case{white-space:nowrap}
 tr.failed td{color:#a00}tr.unstable td.rps{background:#fff4e5}
 figure{margin:.6em 0 1.2em}figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.85em;color:#555}pre{font-size:11px;overflow-x:auto;background:#fafafa;padding:.5em}
@@ -53,15 +55,18 @@ document.querySelectorAll("table.sortable th").forEach(function (th, column) {
 READING = (
     ("req/s", "verified replies per second in the measuring window: the median over the repetitions that passed, "
               "and their lowest and highest."),
-    ("+-95%", "how far the 95% interval of the median reaches (t-based, on the logarithms of the repetitions); "
-              "above +-10% the case is unstable and its row is shaded."),
+    ("range, +-", "under req/s: the lowest and highest repetition, and how far the 95% interval of the median "
+                  "reaches (t-based, on the logarithms of the repetitions); above +-10% the case is unstable and "
+                  "its figure is shaded."),
     ("x best", "the best runner's throughput over this runner's at the same scenario and level, with its 95% "
-               "interval; 'same' when the interval holds 1 (no clear difference)."),
+               "interval below; 'same' when the interval holds 1 (no clear difference)."),
     ("p99 ms", "the median over repetitions of each window's 99th-percentile latency."),
-    ("server CPU", "the server's CPU time over the window, all processes (100% = one core)."),
-    ("client core", "how busy the load generator's core was; above 90% the case is client-bound and its figure "
-                    "a lower bound of what the server can do."),
-    ("server PSS", "proportional set size: resident memory with shared pages divided among the processes sharing "
+    ("runner, status", "below the runner: how many repetitions passed, client-bound or unstable ones, and why "
+                       "any failed (a failed repetition gives no figure)."),
+    ("CPU", "the server's CPU time over the window, all processes (100% = one core); below it, how busy the load "
+            "generator's core was: above 90% the case is client-bound and its figure a lower bound of what the "
+            "server can do."),
+    ("PSS MiB", "the server's proportional set size: resident memory with shared pages divided among the processes sharing "
                    "them, peak in the window, summed over the server's processes (the charts and compare use the "
                    "same PSS; RSS would count a pre-forked server's shared pages once per worker)."),
 )
@@ -105,13 +110,14 @@ def anchor(scenario: str, params: tuple) -> str:
     return scenario + "".join(f"-{k}-{v}" for k, v in params)
 
 
-def number_cell(value, text: str) -> str:
-    return f"<td class='n' data-v='{'' if value is None else value}'>{esc(text)}</td>"
+def number_cell(value, text: str, below: str = "", classes: str = "n", raw: bool = False) -> str:
+    """A right-aligned figure sorted by `value` (data-v), with an optional small line below it."""
+    return (f"<td class='{classes}' data-v='{'' if value is None else value}'>{text if raw else esc(text)}"
+            f"{below}</td>")
 
 
 def table_section(rows: list[dict]) -> str:
-    head = ("scenario", "conns", "runner", "req/s", "range", "+-95%", "x best", "p99 ms", "server CPU",
-            "client core", "server PSS", "status")
+    head = ("scenario", "conns", "runner, status", "req/s", "x best", "p99 ms", "CPU", "PSS MiB")
     out = ["<h2>Every case</h2><p class='meta'>Click a heading to sort.</p><div class='wrap'>"
            "<table class='sortable'><thead><tr>", *(f"<th>{esc(h)}</th>" for h in head), "</tr></thead><tbody>"]
     for row in rows:
@@ -124,23 +130,23 @@ def table_section(rows: list[dict]) -> str:
         elif row["best_runner"] == row["runner"]:
             ratio_text = "best"
         else:
-            ratio_text = (f"{ratio:.2f} ({row['ratio_low']:.2f}-{row['ratio_high']:.2f})"
-                          + ("" if row["clear_difference"] else " same"))
-        cells = [f"<td>{esc(row['title'])}</td>", number_cell(row["connections"], f"{row['connections']:,}"),
-                 f"<td>{esc(row['runner'])}</td>",
-                 number_cell(median, f"{median:,.0f}" if median is not None else "-").replace("class='n'",
-                                                                                             "class='n rps'"),
-                 number_cell(row["throughput_rps_min"], f"{row['throughput_rps_min']:,.0f}-"
-                             f"{row['throughput_rps_max']:,.0f}" if median is not None else ""),
-                 number_cell(half, f"{half:.0%}" if half is not None else ""),
-                 number_cell(ratio, ratio_text),
+            ratio_text = (f"{ratio:.2f}{'' if row['clear_difference'] else ' same'}<small>"
+                          f"{row['ratio_low']:.2f}-{row['ratio_high']:.2f}</small>")
+        spread = (f"<small>{row['throughput_rps_min']:,.0f}-{row['throughput_rps_max']:,.0f}"
+                  f"{f', +-{half:.0%}' if half is not None else ''}</small>" if median is not None else "")
+        short = scenario_short(row["scenario"], tuple(row["params"].items()))
+        status = re.sub(r"UNSTABLE \(95% interval \+-\d+%\)", "unstable", row["status"])   # shaded, +- below
+        cells = [f"<td class='case' title='{esc(row['title'])}'>{esc(short)}</td>",
+                 number_cell(row["connections"], f"{row['connections']:,}"),
+                 f"<td class='runner'>{esc(row['runner'])}<small>{esc(status)}</small></td>",
+                 number_cell(median, f"{median:,.0f}" if median is not None else "-", spread, "n rps"),
+                 number_cell(ratio, ratio_text, raw=True),
                  number_cell(row["latency_p99_ms"], f"{row['latency_p99_ms']:.2f}" if median is not None else ""),
-                 number_cell(row["server_cpu_pct"], f"{row['server_cpu_pct']:.0f}%" if median is not None else ""),
-                 number_cell(row["loadgen_core_busy_pct"],
-                             f"{row['loadgen_core_busy_pct']:.0f}%" if median is not None else ""),
-                 number_cell(row["server_pss_bytes"], f"{row['server_pss_bytes'] / (1 << 20):.1f} MiB"
-                             if row["server_pss_bytes"] else ""),
-                 f"<td class='status'>{esc(row['status'])}</td>"]
+                 number_cell(row["server_cpu_pct"], f"{row['server_cpu_pct']:.0f}%" if median is not None else "",
+                             f"<small>client {row['loadgen_core_busy_pct']:.0f}%</small>" if median is not None
+                             else ""),
+                 number_cell(row["server_pss_bytes"], f"{row['server_pss_bytes'] / (1 << 20):.1f}"
+                             if row["server_pss_bytes"] else "")]
         out.append(f"<tr class='{classes}'>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div><dl>")
     out += [f"<dt>{esc(term)}</dt><dd>{esc(text)}</dd>" for term, text in READING]

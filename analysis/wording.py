@@ -35,6 +35,22 @@ def scenario_title(scenario: str, params) -> str:
     return ", ".join([scenario, *(parameter_words(k, v) for k, v in params)])
 
 
+SHORT_WORDS = {
+    "size": lambda v: f"{_bytes(v).replace('-byte', ' B').replace('-', ' ')}",
+    "delay_ms": lambda v: f"{v:g} ms",
+    "iterations": lambda v: f"{v:,} rounds",
+    "chunk": lambda v: f"{_bytes(v).replace('-byte', ' B').replace('-', ' ')} writes",
+    "rate": lambda v: f"{v:,.0f}/s",
+    "slow": lambda v: f"{v:,} slow",
+}
+
+
+def scenario_short(scenario: str, params) -> str:
+    """For a table cell: 'echo 64 B', 'backend 10 ms, 64 B', 'cpu 1,000 rounds'."""
+    words = [SHORT_WORDS[k](v) if k in SHORT_WORDS else f"{k}={v}" for k, v in params]
+    return f"{scenario} {', '.join(words)}".strip()
+
+
 def level_title(scenario: str, params, connections: int) -> str:
     return f"{scenario_title(scenario, params)}; {connections:,} connection{'' if connections == 1 else 's'}"
 
