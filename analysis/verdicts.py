@@ -211,8 +211,8 @@ def scenario_sentence(label: str, levels: list[LevelVerdict]) -> str:
                            f"{where} no clear difference between {level.best} and {ties[0]}")
         elif ties:
             smallest = min(r.low for _, r in clear)
-            clauses.append(f"{where} {_join([level.best, *ties])} lead with no clear difference between them; "
-                           f"{level.best} is at least {figure(smallest)}x each of the rest")
+            clauses.append(f"{where} {level.best} leads with no clear difference from {_join(ties)}, and is at "
+                           f"least {figure(smallest)}x each of the rest")
         else:
             smallest = min((r.low for _, r in clear), default=None)
             if smallest is None:
