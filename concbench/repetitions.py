@@ -60,6 +60,16 @@ class RepetitionPlan:
         return [c for c in self.cases if case_key(c)[:3] + case_key(c)[4:] in open_levels
                 and case_key(c) not in failed]
 
+    def worst_first(self, items: list) -> list:
+        """A round's items with the least settled levels first (so a time budget goes where it is most
+        needed); within a level, the interleaved, rotated order is kept."""
+        figures = passing_figures(self.measurements)
+        width: dict = {}
+        for _, case in items:
+            level = case_key(case)[:3] + case_key(case)[4:]
+            width[level] = max(width.get(level, 0.0), relative_half_width(figures[case_key(case)]))
+        return sorted(items, key=lambda item: -width[case_key(item[1])[:3] + case_key(item[1])[4:]])
+
     def __iter__(self):
         started = self.clock()
         yield from list(self.planned)
@@ -73,7 +83,7 @@ class RepetitionPlan:
             if not todo:
                 self.stopped_by = "stable"
                 return
-            this_round = [(r, c) for r, c in self.order(todo, rep + 1) if r == rep]
+            this_round = self.worst_first([(r, c) for r, c in self.order(todo, rep + 1) if r == rep])
             self.planned = self.planned + this_round
             self.extra_rounds += 1
             for item in this_round:

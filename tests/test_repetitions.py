@@ -77,3 +77,14 @@ def test_fixed_repetitions_and_failed_cases_get_no_extra_rounds():
                              maximum=4)
     assert reps_of(measurements, "a") == [0, 1, 2] and reps_of(measurements, "b") == [0, 1, 2, 3]
     assert "extra round" in plan.describe()
+
+
+def test_the_budget_goes_to_the_least_settled_level_first():
+    cases = CASES + [Case("echo", (("size", 64),), 1000, runner) for runner in RUNNERS]
+    fairly = [10_000, 11_000, 10_400, 10_900]                   # +-13% after 3: unstable, but the closer one
+    wildly = [10_000, 30_000, 15_000, 40_000]
+    plan, measurements = run(lambda case, rep: (wildly if case.connections == 1000 else fairly)[rep],
+                             maximum=4, budget_s=2.0, cases=cases)
+    assert plan.stopped_by == "time budget"
+    extra = [case.connections for case, record in measurements if record["repetition"] == 3]
+    assert extra == [1000, 1000]                                # both runners of the wild level, none of the other
