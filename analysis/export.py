@@ -55,14 +55,29 @@ def case_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
+OWN_TABLES = ("memory-idle", "stream-backpressure")     # `concbench memory` and `backpressure` results
+
+
+def rows_for(records: list[dict]) -> tuple[list[dict], tuple]:
+    """(rows, columns): a run's cases as case_rows; a memory or backpressure result's records as they are
+    (their figures are per runner and level already), with every key any of them has as the columns."""
+    if any(r.get("benchmark") not in OWN_TABLES for r in records):
+        return case_rows([r for r in records if r.get("benchmark") not in OWN_TABLES]), COLUMNS
+    columns = tuple(dict.fromkeys(key for record in records for key in record))
+    return records, columns
+
+
 def rows_json(records: list[dict]) -> str:
-    return json.dumps(case_rows(records), indent=2) + "\n"
+    return json.dumps(rows_for(records)[0], indent=2) + "\n"
 
 
 def rows_csv(records: list[dict]) -> str:
+    rows, columns = rows_for(records)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    for row in case_rows(records):
-        writer.writerow({**row, "params": " ".join(f"{k}={v}" for k, v in row["params"].items())})
+    for row in rows:
+        params = row.get("params")
+        writer.writerow({**row, **({"params": " ".join(f"{k}={v}" for k, v in params.items())}
+                                   if isinstance(params, dict) else {})})
     return buffer.getvalue()
