@@ -21,6 +21,11 @@ from .test_results import ok_record
 
 @pytest.fixture
 def two_level_result(tmp_path):
+    return write_two_level_result(tmp_path)
+
+
+def write_two_level_result(tmp_path):
+    """asyncio and gevent at 1 connection (asyncio clearly 2x, stable) and 100 (noisy: no clear difference)."""
     context = RunContext.collect(PROFILES["quick"], ["asyncio", "gevent"], ["echo"], (0,), (1,), {},
                                  ["concbench", "run"])
     figures = {("asyncio", 1): [20_000, 20_300, 19_900], ("gevent", 1): [10_000, 10_100, 9_950],

@@ -46,3 +46,26 @@ def test_an_outlier_cuts_the_axis_and_ordinary_spreads_do_not():
     assert outlier_limit([0.6, 0.9, 3.2, 5.6, 300.0]) == 1.6 * 5.6
     assert outlier_limit([10, 20, 40]) is None
     assert outlier_limit([1, 100]) is None                                       # two bars: nothing to squeeze
+
+
+def test_drawn_charts_use_the_runner_colour(tmp_path, monkeypatch):
+    """Draw the against-concurrency chart and the spectrum of one result; every line of a runner has its colour."""
+    import matplotlib.colors
+
+    from analysis import charts
+    from concbench.results import load_measurements
+    from tests.test_html_page import write_two_level_result
+
+    records = load_measurements(write_two_level_result(tmp_path))
+    figures = []
+    monkeypatch.setattr(charts.plt, "close", figures.append)
+    charts.draw_scenario(records, "echo", (("size", 64),), tmp_path / "a.png")
+    charts.draw_spectrum(records, "echo", (("size", 64),), 100, tmp_path / "b.png")
+    seen = {}
+    for figure in figures:
+        for ax in figure.axes:
+            for line in ax.get_lines():
+                runner = line.get_label().split(" ")[0]
+                if runner in ("asyncio", "gevent"):
+                    seen.setdefault(runner, set()).add(matplotlib.colors.to_hex(line.get_color()))
+    assert seen == {runner: {matplotlib.colors.to_hex(runner_colour(runner))} for runner in ("asyncio", "gevent")}
