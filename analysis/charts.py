@@ -248,7 +248,7 @@ def draw_bars(records: list[dict], scenario: str, params: tuple, connections: in
             ax.set_xlim(0, limit)
         ax.set_title(title + (" (axis cut: >> marks a figure beyond it)" if cut else ""))
         ax.grid(True, axis="x", alpha=0.3)
-    fig.suptitle(f"{scenario_label(scenario, params)}, {connections} connections: bar = median over repetitions, "
+    fig.suptitle(f"{scenario_label(scenario, params)}, {connections} connection{'' if connections == 1 else 's'}: bar = median over repetitions, "
                  f"whisker = min-max; hatched bar = client-bound (load generator core > 90% busy)", fontsize=10)
     save_figure(fig, records, path, rect=(0, 0.02, 1, 0.95))
 
@@ -356,7 +356,7 @@ def draw_rate_sweep(records: list[dict], scenario: str, params: tuple, connectio
     ax.set_ylabel("p99 latency (ms, log scale)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(f"{scenario_label(scenario, params)}, {connections} connections: latency against offered rate\n"
+    ax.set_title(f"{scenario_label(scenario, params)}, {connections} connection{'' if connections == 1 else 's'}: latency against offered rate\n"
                  f"red ring = overloaded (achieved < 99% of offered); dotted line = capacity at the p99 target",
                  fontsize=10)
     save_figure(fig, records, path, rect=(0, 0.02, 1, 1))
@@ -400,7 +400,7 @@ def draw_spectrum(records: list[dict], scenario: str, params: tuple, connections
     ax.set_ylabel("latency (ms, log scale)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(f"{scenario_label(scenario, params)}, {connections} connections: latency percentile spectrum\n"
+    ax.set_title(f"{scenario_label(scenario, params)}, {connections} connection{'' if connections == 1 else 's'}: latency percentile spectrum\n"
                  f"histograms of every repetition that passed, merged (3 significant digits)", fontsize=10)
     save_figure(fig, records, path, rect=(0, 0.02, 1, 1))
 
