@@ -150,9 +150,11 @@ class LevelVerdict:
 def level_verdict(connections: int, figures: dict[str, dict[int, float]], failed: list[str] = (),
                   client_bound: list[str] = ()) -> LevelVerdict:
     """figures: runner -> repetition -> throughput of the repetitions that passed. The best runner is the
-    one with the highest median; every other runner is stated as best/runner with its interval."""
+    one with the highest geometric mean (the centre the ratios use, so no other runner is below 1x it);
+    every other runner is stated as best/runner with its interval."""
     ranked = sorted((runner for runner in figures if figures[runner]),
-                    key=lambda runner: (-statistics.median(figures[runner].values()), runner))
+                    key=lambda runner: (-statistics.geometric_mean(v for v in figures[runner].values() if v > 0),
+                                        runner))
     unstable = [runner for runner in ranked if len(figures[runner]) >= 2
                 and not is_stable(list(figures[runner].values()))]
     if not ranked:
@@ -207,7 +209,7 @@ def scenario_sentence(label: str, levels: list[LevelVerdict]) -> str:
             clauses.append(f"{where} only {level.best} has a figure")
         elif ties and not clear:
             clauses.append(f"{where} no clear difference among the {len(ties) + 1} runners with figures "
-                           f"(highest median: {level.best})" if len(ties) > 1 else
+                           f"(highest: {level.best})" if len(ties) > 1 else
                            f"{where} no clear difference between {level.best} and {ties[0]}")
         elif ties:
             smallest = min(r.low for _, r in clear)
@@ -216,7 +218,7 @@ def scenario_sentence(label: str, levels: list[LevelVerdict]) -> str:
         else:
             smallest = min((r.low for _, r in clear), default=None)
             if smallest is None:
-                clauses.append(f"{where} {level.best} has the highest median (too few repetitions to compare)")
+                clauses.append(f"{where} {level.best} has the highest figure (too few repetitions to compare)")
             else:
                 clauses.append(f"{where} {level.best} is clearly fastest, at least {figure(smallest)}x the next")
         if level.unstable:
