@@ -79,3 +79,11 @@ list: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build
+
+## report-screenshot: the HTML report of results/baseline.json as headless Chromium draws it at 800 px wide
+## (reports/baseline/screenshot-800.png), and the whole page (screenshot-800-full.png), to look at
+.PHONY: report-screenshot
+report-screenshot: $(STAMP)
+	$(BIN)/concbench report results/baseline.json
+	$(BIN)/python -m analysis.screenshot reports/baseline/index.html reports/baseline/screenshot-800.png 800 2000
+	$(BIN)/python -m analysis.screenshot reports/baseline/index.html reports/baseline/screenshot-800-full.png 800 9000

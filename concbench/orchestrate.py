@@ -12,9 +12,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import fairness, registry
+from . import console, fairness, registry
 from .errors import UsageError
 from .event_child import run_event_child
+from .repetitions import RepetitionPlan, mark_stability
 from .measurement import add_backend_evidence, add_server_evidence, verdict
 from .sampling import ServerSampler
 from .server_process import ServerFailed, ServerProcess
@@ -40,6 +41,10 @@ class Profile:
     slow_interval_s: float = 0.1
     # per-scenario concurrency levels that replace `connections` (an explicit --connections replaces both)
     scenario_connections: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    # repetitions until stable (concbench.repetitions): `repetitions` is the minimum; levels with an unstable
+    # case get more rounds up to this maximum, within this many seconds for the extra rounds
+    max_repetitions: int | None = None  # None: the minimum (no stop rule)
+    stability_budget_s: float = 0.0
 
     def levels(self, scenario: str) -> tuple[int, ...]:
         """The concurrency levels measured for one scenario."""
@@ -48,10 +53,13 @@ class Profile:
 
 PROFILES = {
     # the default `make bench` suite: every default scenario, each at the levels that show its point,
-    # 3 repetitions; sized to finish within 10 minutes on 2 cores (README gives the measured time)
+    # 3 repetitions; sized to finish within 10 minutes on 2 cores (README gives the measured time): 3 rounds
+    # took 443-518 s, so unstable levels get up to 5 repetitions within 60 s of extra rounds
+    # (518 + 60 s stays under the 600 s of `make bench`)
     "default": Profile("default", (1, 100, 1000), (64,), warmup_s=0.25, window_s=0.8, repetitions=3,
                        scenario_connections=(("http", (100,)), ("cpu", (2,)), ("churn", (10,)),
-                                             ("backend", (10, 2000)))),
+                                             ("backend", (10, 2000))),
+                       max_repetitions=5, stability_budget_s=60.0),
     # for tests and smoke checks
     "quick": Profile("quick", (1, 10, 100), (64,), warmup_s=0.2, window_s=0.5, repetitions=3,
                      scenario_connections=(("http", (10,)), ("cpu", (1,)), ("churn", (10,)),
@@ -59,7 +67,8 @@ PROFILES = {
     # the longer profile: all sizes, longer windows, 5 repetitions
     "full": Profile("full", (1, 10, 100, 1000), (64, 1024, 16384), warmup_s=2.0, window_s=10.0, repetitions=5,
                     scenario_connections=(("http", (1, 10, 100, 1000)), ("cpu", (1, 2, 4)), ("churn", (1, 10, 100)),
-                                          ("backend", (1, 10, 100, 1000, 2000)))),
+                                          ("backend", (1, 10, 100, 1000, 2000))),
+                    max_repetitions=10, stability_budget_s=900.0),
 }
 
 
@@ -87,6 +96,14 @@ SUITE_CPU_OPTIONS = ("server_cpus", "loadgen_cpus")
 SUITE_REPEATED_OPTIONS = ("param", "option")
 
 
+def profile_default(field: str, unit: str = "") -> str:
+    """'default: 0.25 s (--quick 0.2 s, --full 2 s)': a profile setting as the help states it."""
+    def value(name):
+        given = getattr(PROFILES[name], field)
+        return f"{' '.join(map(str, given)) if isinstance(given, tuple) else f'{given:g}'}{unit}"
+    return f"default: {value('default')} (--quick {value('quick')}, --full {value('full')})"
+
+
 def add_suite_arguments(p) -> None:
     from .cli import cpu_list, non_negative_int, positive_float, positive_int
     p.add_argument("--runners", nargs="+", metavar="RUNNER",
@@ -95,15 +112,20 @@ def add_suite_arguments(p) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="short windows, levels 1-100 (for smoke tests)")
     group.add_argument("--full", action="store_true", help="all sizes, 10 s windows, 5 repetitions")
-    p.add_argument("--connections", type=positive_int, nargs="+", metavar="N", help="concurrency levels")
-    p.add_argument("--sizes", type=positive_int, nargs="+", metavar="BYTES", help="message sizes, for every scenario with a size parameter")
+    p.add_argument("--connections", type=positive_int, nargs="+", metavar="N",
+                   help="concurrency levels for every scenario (default: each scenario's own levels, see the README)")
+    p.add_argument("--sizes", type=positive_int, nargs="+", metavar="BYTES",
+                   help=f"message sizes, for every scenario with a size parameter ({profile_default('sizes')})")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a scenario parameter for every selected scenario that has it, e.g. iterations=3000")
-    p.add_argument("--warmup", type=float, help="discarded warm-up per measurement, seconds")
-    p.add_argument("--duration", type=positive_float, help="measuring window per measurement, seconds")
+    p.add_argument("--warmup", type=float,
+                   help=f"discarded warm-up per measurement, seconds ({profile_default('warmup_s', ' s')})")
+    p.add_argument("--duration", type=positive_float,
+                   help=f"measuring window per measurement, seconds ({profile_default('window_s', ' s')})")
     p.add_argument("--option", "-O", action="append", default=[], metavar="RUNNER:NAME=VALUE",
                    help="a runner option, e.g. processes:workers=8")
-    p.add_argument("--timeout", type=positive_float, help="per-request timeout, seconds")
+    p.add_argument("--timeout", type=positive_float,
+                   help=f"per-request timeout, seconds ({profile_default('timeout_s', ' s')})")
     p.add_argument("--server-cpus", type=cpu_list, help="cpus for the server (default: the first)")
     p.add_argument("--loadgen-cpus", type=cpu_list, help="cpus for the load generator (default: the second)")
     p.add_argument("--slow-clients", type=non_negative_int, nargs="+", metavar="N",
@@ -136,7 +158,16 @@ def suite_options(args) -> list[str]:
 def add_run_arguments(p) -> None:
     from .cli import positive_float, positive_int
     add_suite_arguments(p)
-    p.add_argument("--repetitions", type=positive_int, help="repetitions (at least 3 is the rule)")
+    p.add_argument("--repetitions", type=positive_int,
+                   help="exactly this many repetitions, no stop rule (at least 3 is the rule; default: the "
+                        "profile's minimum and maximum)")
+    p.add_argument("--min-repetitions", type=positive_int,
+                   help="repetitions of every case before the stop rule (default: 3, --full 5)")
+    p.add_argument("--max-repetitions", type=positive_int,
+                   help="more repetitions, level by level, until the 95%% interval of each runner's median is within "
+                        "+-10%% (default: 5, --quick 3, --full 10)")
+    p.add_argument("--stability-budget", type=positive_float, metavar="SECONDS",
+                   help="time allowed for the extra repetitions (default: 60 s, --full 900 s)")
     p.add_argument("--rates", type=positive_float, nargs="+", metavar="R",
                    help="open loop: offered rates (requests/s in total) to sweep, instead of closed loop")
     p.add_argument("--rate-search", action="store_true",
@@ -173,7 +204,21 @@ def profile_from_args(args) -> Profile:
     if args.sizes:
         changes["sizes"] = tuple(args.sizes)
     if args.repetitions:
-        changes["repetitions"] = args.repetitions
+        changes.update(repetitions=args.repetitions, max_repetitions=args.repetitions)
+    if getattr(args, "min_repetitions", None):
+        changes["repetitions"] = args.min_repetitions
+    if getattr(args, "max_repetitions", None):
+        changes["max_repetitions"] = args.max_repetitions
+        changes.setdefault("stability_budget_s", profile.stability_budget_s or 3600.0)
+    if getattr(args, "stability_budget", None):
+        changes["stability_budget_s"] = args.stability_budget
+    minimum = changes.get("repetitions", profile.repetitions)
+    maximum = changes.get("max_repetitions", profile.max_repetitions) or minimum
+    if maximum < minimum:
+        raise UsageError(f"--max-repetitions {maximum} is below the minimum of {minimum} repetitions")
+    if minimum < 3:
+        console.warn(f"{minimum} repetition{'s' if minimum > 1 else ''}: the rule is at least 3; with fewer, an "
+                     f"interval is wide or missing and runners cannot be ranked against each other")
     if args.warmup is not None:
         if args.warmup < 0:
             raise UsageError(f"--warmup must be 0 or more, got {args.warmup:g}")
@@ -517,35 +562,48 @@ def cmd_run(args) -> int:
         profile = replace(profile, rates=(args.rate_start,))
         cases = [replace(c, rate=None) for c in plan_cases(scenarios, runners, replace(profile, rates=(None,)), extra,
                                                            named)]
-    order = schedule(cases, runners, profile.repetitions)
+    measurements = []
+    maximum = profile.repetitions if args.rate_search else (profile.max_repetitions or profile.repetitions)
+    order = RepetitionPlan(cases, profile.repetitions, maximum, profile.stability_budget_s, measurements,
+                           lambda some, n: schedule(some, runners, n))      # capacity searches: no stop rule
     what = (f"{len(order)} capacity searches (up to {SEARCH_MAX_PROBES} probes each, p99 target "
             f"{profile.p99_target_s * 1e3:g} ms)" if args.rate_search else f"{len(order)} measurements")
-    print(f"concbench run: {len(cases)} cases x {profile.repetitions} repetitions = {what} "
+    reps_text = (f"{profile.repetitions}-{order.maximum} repetitions (until stable)" if order.maximum > order.minimum
+                 else f"{profile.repetitions} repetitions")
+    print(f"concbench run: {len(cases)} cases x {reps_text} = {what} "
           f"({profile.name} profile: warm-up {profile.warmup_s:g} s, window {profile.window_s:g} s); "
           f"server on cpu {','.join(map(str, server_cpus))}, load generator on cpu {','.join(map(str, loadgen_cpus))}",
           flush=True)
     if set(server_cpus) & set(loadgen_cpus):
         print("warning: server and load generator share a cpu; figures mix both", flush=True)
     context = RunContext.collect(profile, runners, scenarios, server_cpus, loadgen_cpus, options, sys.argv)
-    measurements = []
     started = time.monotonic()
     for done, (rep, case) in enumerate(order):
         def measure_one(probe: Case) -> dict:
-            print(format_progress(done, len(order), started, rep, profile.repetitions, probe), end=" ", flush=True)
+            console.progress(format_progress(done, len(order), started, rep, max(order.maximum, rep + 1), probe),
+                             end=" ", flush=True)
             measure_started = time.monotonic()
             record = measure(probe, profile, server_cpus, loadgen_cpus, options.get(probe.runner, {}))
             record.update(repetition=rep, measured_wall_s=time.monotonic() - measure_started,
                           measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-            print(format_outcome(record), flush=True)
+            console.progress(format_outcome(record), flush=True)
+            console.detail(f"    evidence: {record.get('requests', 0):,} verified replies in "
+                           f"{record.get('window_s', 0):.2f} s, {record.get('errors', 0)} errors, served "
+                           f"{record.get('served_connections', '?')}/{record.get('connections', '?')} connections, "
+                           f"server cpu {record.get('server_cpu_pct', 0):.0f}%, load generator cpu "
+                           f"{record.get('loadgen_cpu_pct', 0):.0f}%, server PSS "
+                           f"{record.get('server_pss_bytes', 0) / (1 << 20):.1f} MiB", flush=True)
             return record
 
         if args.rate_search:
             measurements.extend(search_capacity(case, profile, measure_one))
         else:
             measurements.append((case, measure_one(case)))
+    unstable = mark_stability(measurements)
     write_suite(output, context, measurements)
     elapsed = time.monotonic() - started
-    print(f"\nfinished {len(measurements)} measurements in {elapsed:.0f} s; results: {output}\n")
+    print(f"\nfinished {len(measurements)} measurements in {elapsed:.0f} s; {order.describe()}; "
+          f"{unstable} case(s) unstable; results: {output}\n")
     print(summary_table(output))
     if any(case.rate for case, _ in measurements):
         from analysis.capacity import capacity_table

@@ -17,6 +17,10 @@ Format log:
      (byte) and `.../fast-read-time-per-mb` (second per 10^6 verified bytes to the fast readers).
      Added without a version change (optional keys): backend-scenario records carry `backend_calls`,
      `backend_calls_per_reply`, `verified_replies_total` and the server's reported `server_pool`.
+     Repetitions until stable (optional keys): every record of a closed-loop case with 2 or more passing
+     repetitions carries `case_unstable` (0/1), `case_interval_half_width` (the 95% interval of its
+     throughput as a fraction of the centre) and, when unstable, `case_stability_hint`; the run metadata
+     carries `max_repetitions` and `stability_budget_s` (`repetitions` is the minimum).
 """
 from __future__ import annotations
 
@@ -80,6 +84,8 @@ RECORD_KEYS = {
     "slow_served_connections": int, "slow_waiting": int, "slow_errors": int, "slow_error_kinds": dict,
     "slow_first_error": str, "slow_stopped_by": str, "slow_seconds": float, "slow_cpu_s": float, "slow_step_bytes": int,
     "slow_interval_s": float,
+    # repetitions until stable (concbench.repetitions): the case's throughput against the stop rule
+    "case_unstable": bool, "case_interval_half_width": float, "case_stability_hint": str,
 }
 for _kind in ("rss", "uss", "pss", "vms", "kernel", "threads", "kernel_sock", "kernel_slab",
               "kernel_kernel_stack", "kernel_pagetables"):
@@ -126,6 +132,8 @@ class RunContext:
             "warmup_s": profile.warmup_s,
             "window_s_planned": profile.window_s,
             "repetitions": profile.repetitions,
+            "max_repetitions": getattr(profile, "max_repetitions", None) or profile.repetitions,
+            "stability_budget_s": getattr(profile, "stability_budget_s", 0.0),
             "p99_target_s": profile.p99_target_s,
             "server_cpus": ",".join(map(str, server_cpus)),
             "loadgen_cpus": ",".join(map(str, loadgen_cpus)),
