@@ -93,6 +93,7 @@ def scenario_name(text: str) -> str:
 
 
 def runner_name(text: str) -> str:
+    text = registry.canonical(text)
     if text not in registry.RUNNERS:
         raise argparse.ArgumentTypeError(
             f"unknown runner {text!r} (known: {', '.join(registry.RUNNERS)})")

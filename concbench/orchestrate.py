@@ -215,6 +215,7 @@ def runner_options(raw: list[str], runners: list[str]) -> dict[str, dict]:
     options: dict[str, dict] = {name: {} for name in runners}
     for text in raw:
         runner, sep, rest = text.partition(":")
+        runner = registry.canonical(runner)
         name, sep2, value = rest.partition("=")
         if not (sep and sep2 and name):
             raise UsageError(f"--option must be RUNNER:NAME=VALUE, got {text!r}")
@@ -533,7 +534,7 @@ def cmd_run(args) -> int:
         def measure_one(probe: Case) -> dict:
             print(format_progress(done, len(order), started, rep, profile.repetitions, probe), end=" ", flush=True)
             measure_started = time.monotonic()
-            record = measure(probe, profile, server_cpus, loadgen_cpus, options.get(probe.runner, {}))
+            record = measure(probe, profile, server_cpus, loadgen_cpus, case_options(probe, options))
             record.update(repetition=rep, measured_wall_s=time.monotonic() - measure_started,
                           measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
             print(format_outcome(record), flush=True)
@@ -553,6 +554,14 @@ def cmd_run(args) -> int:
     if not args.no_report:
         print_report_paths(write_report(output))
     return 0
+
+
+def case_options(case: Case, options: dict) -> dict:
+    """The runner's options for one measurement: a runner sized to the offered connections is told them."""
+    chosen = dict(options.get(case.runner, {}))
+    if registry.RUNNERS[case.runner].sized_to_connections:
+        chosen.setdefault("connections", str(case.connections))
+    return chosen
 
 
 def print_report_paths(paths) -> None:
