@@ -104,7 +104,9 @@ def build_parser() -> Parser:
     parser = Parser(prog="concbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
-    sub.add_parser("list", help="runners and scenarios, with framework versions")
+    p = sub.add_parser("list", help="runners and scenarios, with framework versions")
+    p.add_argument("--verbose", "-v", action="store_true",
+                   help="also each runner's module, fixed options and the scenarios it does not serve, with why")
 
     p = sub.add_parser("serve", help="one server in the foreground until SIGINT/SIGTERM")
     p.add_argument("runner", type=runner_name)
@@ -210,11 +212,28 @@ def cmd_list(args) -> int:
             tag = f"  [not in the default suite for {', '.join(runner.not_default_for)}]"
         if runner.own_http_stack:
             tag += "  [http only]"
+        if runner.group:
+            tag += f"  [{runner.group}: make {runner.group}]"
+        if runner.external:
+            tag += f"  [EXTERNAL plugin from {runner.framework}]"
         variant = f" (variant of {runner.variant_of})" if runner.variant_of else ""
         print(f"  {runner.name:<20} {runner.framework} {runner.version():<10} {runner.model}{variant}{tag}")
         print(f"  {'':<20} {runner.summary}")
+        if runner.note:
+            print(f"  {'':<20} note: {runner.note}")
         for name, help_text in runner.options:
             print(f"  {'':<20} option {name}: {help_text}")
+        if getattr(args, "verbose", False):
+            fixed = ", ".join(f"{k}={v}" for k, v in runner.fixed_options) or "none"
+            print(f"  {'':<20} module {runner.module}; fixed options: {fixed}")
+            for scenario in registry.SCENARIOS:
+                reason = registry.applicable(runner.name, scenario)
+                if reason:
+                    print(f"  {'':<20} does not serve {scenario}: {reason}")
+    aliases = ", ".join(f"{old} -> {new}" for old, new in registry.ALIASES.items())
+    print(f"  (old names still accepted: {aliases})")
+    for problem in registry.PLUGIN_PROBLEMS:
+        print(f"  PLUGIN PROBLEM: {problem}")
     print("Scenarios:")
     for scenario in registry.SCENARIOS.values():
         print(f"  {scenario.name:<20} {scenario.summary}")

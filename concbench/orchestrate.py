@@ -150,6 +150,9 @@ def add_run_arguments(p) -> None:
                    help="wrk (http scenario, if installed): a cross-check driven by wrk, labelled as such")
     p.add_argument("--loadgen-procs", type=positive_int, default=1,
                    help="load-generator processes per measurement (spread over --loadgen-cpus)")
+    p.add_argument("--server-cmd", action="append", default=[], metavar="'NAME=COMMAND {port}'",
+                   help="any command as a server (repeatable): started fresh per measurement on the server cpus, "
+                        "verified, measured, labelled external; {port} is where it must listen on 127.0.0.1")
     p.add_argument("-o", "--output", help="result file (default: results/<scenario>-<time>.json)")
     p.add_argument("--no-report", action="store_true", help="skip the charts and HTML report")
 
@@ -320,7 +323,12 @@ def measure(case: Case, profile: Profile, server_cpus, loadgen_cpus, options: di
 
 
 def measure_server(case: Case, profile: Profile, server_cpus, loadgen_cpus, options: dict, backend) -> dict:
-    server = ServerProcess(case.runner, case.scenario, dict(case.params), server_cpus, options, backend=backend)
+    command = registry.RUNNERS[case.runner].command
+    if command is not None:            # --server-cmd: started, pinned and verified by external_server
+        from .external_server import CommandServer
+        server = CommandServer(case.runner, command, case.scenario, dict(case.params), server_cpus)
+    else:
+        server = ServerProcess(case.runner, case.scenario, dict(case.params), server_cpus, options, backend=backend)
     try:
         server.start()
     except ServerFailed as exc:
@@ -488,8 +496,13 @@ def cmd_run(args) -> int:
     from .results import RunContext, write_suite
     try:
         scenarios = without_other_measures(args.scenarios, registry.select(args.scenarios, registry.SCENARIOS, "scenario"))
-        runners = registry.select(args.runners, registry.RUNNERS, "runner", registry.default_runners_for(scenarios))
-        named = registry.named_runners(args.runners)
+        commands = command_runners(getattr(args, "server_cmd", None) or [])
+        if commands and not args.runners:
+            runners = commands             # only the commands, unless runners are named beside them
+        else:
+            runners = registry.select(args.runners, registry.RUNNERS, "runner", registry.default_runners_for(scenarios))
+            runners += [name for name in commands if name not in runners]
+        named = registry.named_runners(args.runners) | set(commands)
         profile = profile_from_args(args)
         extra = scenario_extra_params(args.param, scenarios)
         cases = plan_cases(scenarios, runners, profile, extra, named)
@@ -554,6 +567,19 @@ def cmd_run(args) -> int:
     if not args.no_report:
         print_report_paths(write_report(output))
     return 0
+
+
+def command_runners(raw: list[str]) -> list[str]:
+    """Register each --server-cmd NAME=COMMAND as an external runner; their names (ValueError if malformed)."""
+    from .external_server import parse_server_cmd
+    names = []
+    for text in raw:
+        name, command = parse_server_cmd(text)
+        if name in names:
+            raise ValueError(f"--server-cmd name {name!r} is given twice")
+        registry.add_command_runner(name, command)
+        names.append(name)
+    return names
 
 
 def case_options(case: Case, options: dict) -> dict:

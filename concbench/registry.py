@@ -43,11 +43,14 @@ class Runner:
     group: str | None = None    # a named suite it belongs to (interop: make interop)
     note: str = ""              # shown by `list`, e.g. that upstream is unmaintained
     external: bool = False      # from a plugin (entry point group concbench.runners): labelled in results
+    command: str | None = None  # `run --server-cmd`: any command as a server (concbench/external_server.py)
 
     def load(self):
         return importlib.import_module(self.module)
 
     def version(self) -> str:
+        if self.command is not None:
+            return "external command"
         if self.framework == "python":
             return platform.python_version()
         if self.framework == "c":
@@ -183,10 +186,56 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
            default=False, only_scenarios=("echo",)),
 )}
 
+# Runners other packages register (entry points, group concbench.runners; concbench/plugins.py); an entry point
+# that fails to load is one line here, which `list` shows.
+PLUGIN_PROBLEMS: list[str] = []
+
+
+def _add_plugins() -> None:
+    from .plugins import discover
+    try:
+        runners, problems = discover(Runner, set(RUNNERS))
+    except Exception as exc:      # a broken metadata directory must not stop the suite
+        runners, problems = [], [f"runner plugins could not be listed: {type(exc).__name__}: {exc}"]
+    RUNNERS.update((r.name, r) for r in runners)
+    PLUGIN_PROBLEMS.extend(problems)
+
+
+_add_plugins()
+
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (ECHO, HTTP, CPU, CHURN, BACKEND, STREAM)}
 
 # (runner, scenario) pairs that cannot apply, with the reason shown by `list` and reports.
 NOT_APPLICABLE: dict[tuple[str, str], str] = {}
+
+
+def loop_of(runner: Runner) -> str:
+    """The event loop under a runner, with its version, for results' metadata ('' where there is none to name)."""
+    loop = dict(runner.fixed_options).get("loop")
+    if loop == "uvloop":
+        try:
+            return f"uvloop {importlib.metadata.version('uvloop')}"
+        except importlib.metadata.PackageNotFoundError:
+            return "uvloop (not installed)"
+    if loop == "asyncio" or (loop is None and runner.module in ASYNCIO_MODULES):
+        return f"asyncio selector loop (Python {platform.python_version()})"
+    if runner.module in ("runners.twisted_protocol", "runners.twisted_inline", "runners.twisted_web"):
+        return "twisted epoll reactor"
+    return ""
+
+
+ASYNCIO_MODULES = ("runners.asyncio_protocol", "runners.asyncio_streams", "runners.tornado_iostream",
+                   "runners.tornado_web", "runners.anyio_streams")
+
+
+def add_command_runner(name: str, command: str) -> Runner:
+    """Register `run --server-cmd NAME=COMMAND` for this process: an external runner that applies to any scenario."""
+    if name in RUNNERS or name in ALIASES:
+        raise ValueError(f"--server-cmd name {name!r} is taken by a runner; choose another")
+    runner = Runner(name, "", "external command", "external", f"external command: {command}", default=False,
+                    external=True, command=command)
+    RUNNERS[name] = runner
+    return runner
 
 
 # Old names still accepted wherever a runner is named (selections, options, serve): result files keep theirs.
