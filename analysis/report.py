@@ -11,6 +11,7 @@ from pathlib import Path
 from concbench.results import load_measurements
 
 from .capacity import capacity_table
+from .interop import draw_interop, interop_table
 from .charts import (draw_rate_sweep, draw_scenario, draw_slow_clients, draw_spectrum, machine_line, rate_sweep_keys,
                      scenario_keys, slow_keys, spectrum_keys)
 from .ranking import ranking_text
@@ -49,7 +50,12 @@ def write_report(result_path, out_root="reports") -> list[Path]:
         name = f"{scenario}" + "".join(f"-{k}{v}" for k, v in params) + f"-c{connections}-latency-vs-rate.png"
         draw_rate_sweep(records, scenario, params, connections, folder / name)
         charts.append(folder / name)
+    if draw_interop(against_concurrency, folder / "interop.png"):     # only when interop runners were measured
+        charts.append(folder / "interop.png")
     table = summary_table(result_path)
+    interop = interop_table(against_concurrency)
+    if interop:
+        table += "\n\n" + interop
     ranking = ranking_text(closed_loop)
     if ranking:
         table += "\n\n" + ranking
