@@ -17,6 +17,10 @@ Format log:
      (byte) and `.../fast-read-time-per-mb` (second per 10^6 verified bytes to the fast readers).
      Added without a version change (optional keys): backend-scenario records carry `backend_calls`,
      `backend_calls_per_reply`, `verified_replies_total` and the server's reported `server_pool`.
+     Also optional (runner identity, runner_labels): `runner_loop` (the event loop under the runner, with its
+     version), `fixed_options` (a variant's), and for servers from outside the suite `runner_external`
+     (`plugin` with `runner_module`, or `command` with `server_command`). The runner once named
+     `asyncio-uvloop` is `uvloop` in new files; old files keep the old name.
 """
 from __future__ import annotations
 

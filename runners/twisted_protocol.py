@@ -1,7 +1,8 @@
 """twisted: a twisted.internet.protocol.Protocol on the epoll reactor (twisted-asyncio, twisted-uvloop: the
 same Protocol on twisted.internet.asyncioreactor over asyncio's selector loop or uvloop, options['loop']).
 
-The reactor (installed in serve, runners/twisted_reactor.py) adopts the common listener; the reactor's own SIGINT/SIGTERM handling stops it.
+The reactor (installed in serve, runners/twisted_reactor.py) adopts the common listener; the reactor's own
+SIGINT/SIGTERM handling stops it.
 Streaming sessions: StreamProtocol registers itself as a streaming (push) producer on the transport,
 which calls pauseProducing/resumeProducing around its write buffer; with options['flow'] == 'unbounded'
 (twisted-unbounded, a labelled failure mode) UnboundedStreamProtocol writes everything at once.
