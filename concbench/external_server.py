@@ -1,5 +1,6 @@
 """Any command as a server (`concbench run --server-cmd 'NAME=COMMAND with {port}'`): start it fresh, pinned,
-wait until it accepts, verify it against the scenario's rules, then hand it to the measurement like a runner.
+wait until it accepts, verify it against the scenario's rules, then hand it to the measurement like a runner
+({host} is 127.0.0.1; {backend}, HOST:PORT of the backend service for a scenario that needs one).
 
 It owns the command's lifetime (its own session, stopped by SIGTERM then SIGKILL of that group only) and the
 one-line reasons a command fails: does not start, does not serve, answers wrongly. Labelled external in results.
@@ -56,13 +57,14 @@ class CommandServer:
     """The same interface as server_process.ServerProcess (start, stop, alive, last_words, port, pid)."""
 
     def __init__(self, name: str, command: str, scenario: str, params: dict, cpus, host: str = "127.0.0.1",
-                 ready_timeout_s: float = READY_TIMEOUT_S):
+                 ready_timeout_s: float = READY_TIMEOUT_S, backend: str | None = None):
         self.ready_timeout_s = ready_timeout_s
         self.name, self.command_text, self.scenario, self.params = name, command, scenario, params
         self.cpus = tuple(cpus) if cpus else None
         self.host = host
         self.port = free_port(host)
-        argv = shlex.split(command.replace("{port}", str(self.port)).replace("{host}", host))
+        argv = shlex.split(command.replace("{port}", str(self.port)).replace("{host}", host)
+                           .replace("{backend}", backend or ""))
         self.command = ([sys.executable, "-c", PIN_SHIM.format(cpus=set(self.cpus))] + argv) if self.cpus else argv
         self.proc: subprocess.Popen | None = None
         self.pid = 0

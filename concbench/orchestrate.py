@@ -326,7 +326,7 @@ def measure_server(case: Case, profile: Profile, server_cpus, loadgen_cpus, opti
     command = registry.RUNNERS[case.runner].command
     if command is not None:            # --server-cmd: started, pinned and verified by external_server
         from .external_server import CommandServer
-        server = CommandServer(case.runner, command, case.scenario, dict(case.params), server_cpus)
+        server = CommandServer(case.runner, command, case.scenario, dict(case.params), server_cpus, backend=backend)
     else:
         server = ServerProcess(case.runner, case.scenario, dict(case.params), server_cpus, options, backend=backend)
     try:
