@@ -84,7 +84,7 @@ clean:
 ## interop: what adapting to the standard loop costs: the same Protocol code on each loop (Twisted on epoll, asyncio,
 ## uvloop; Tornado on asyncio, uvloop; asyncio on its selector loop, uvloop), the bare selectors floor, and the other
 ## new runners beside asyncio; echo and http at 100 connections, 3 interleaved repetitions: 16 runners x 2 scenarios
-## x 3 = 96 measurements of about 2.5 s each, about 4 minutes on 2 cores. Report: reports/interop/ (interop.png)
+## x 3 = 96 measurements of about 3 s each, about 5 minutes on 2 cores. Report: reports/interop/ (interop.png)
 INTEROP_RUNNERS := asyncio,uvloop,asyncio-streams,uvloop-streams,twisted,twisted-asyncio,twisted-uvloop,tornado
 INTEROP_RUNNERS := $(INTEROP_RUNNERS),tornado-uvloop,twisted-inline,trio,anyio,curio,selectors,fork,processes
 interop: $(STAMP)

@@ -113,6 +113,8 @@ def summary_table(path) -> str:
             status += ", OVERLOADED (achieved < 99% of offered)"
         if any(r.get("slow_clients") for r in reps):
             status += "; " + slow_summary(reps)
+        if reps[0].get("runner_external"):                 # a plugin or a --server-cmd: not the suite's code
+            status += f"; EXTERNAL {reps[0]['runner_external']}"
         lines.append(f"{label:<{width}} {connections:>5} {runner:<20} {figures}  {status}")
     lines.append("")
     lines.append("req/s: verified replies per second in the window; median and (min-max) over the repetitions that "

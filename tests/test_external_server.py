@@ -82,3 +82,5 @@ def test_uvicorn_measured_pinned_and_labelled_external_beside_a_broken_command(t
     assert records["uvicorn"]["runner_external"] == "command"
     assert "plain_app:app" in records["uvicorn"]["server_command"]
     assert records["broken"]["status"] == "failed"
+    table = [line for line in done.stdout.splitlines() if line.startswith("http") and " uvicorn " in line]
+    assert table and "EXTERNAL command" in table[0]
