@@ -84,3 +84,32 @@ def test_uvicorn_measured_pinned_and_labelled_external_beside_a_broken_command(t
     assert records["broken"]["status"] == "failed"
     table = [line for line in done.stdout.splitlines() if line.startswith("http") and " uvicorn " in line]
     assert table and "EXTERNAL command" in table[0]
+
+
+ECHO_SERVER = '''
+import os, socket, sys, threading
+port, record = int(sys.argv[1]), sys.argv[2]
+open(record, "w").write(",".join(map(str, sorted(os.sched_getaffinity(0)))))
+listener = socket.create_server(("127.0.0.1", port))
+def serve(conn):
+    with conn:
+        while data := conn.recv(65536):
+            conn.sendall(data)
+while True:
+    threading.Thread(target=serve, args=(listener.accept()[0],), daemon=True).start()
+'''
+
+
+def test_a_command_is_pinned_to_the_server_cpus_verified_and_stopped(tmp_path):
+    import os
+    script, record = tmp_path / "echo_server.py", tmp_path / "affinity"
+    script.write_text(ECHO_SERVER)
+    cpu = min(os.sched_getaffinity(0))
+    server = CommandServer("plain-echo", f"{sys.executable} {script} {{port}} {record}", "echo", {"size": 64},
+                           (cpu,)).start()
+    try:
+        assert record.read_text() == str(cpu)            # the exec shim pinned it before the server ran
+        assert server.alive() and server.pid == server.proc.pid
+    finally:
+        server.stop()
+    assert not server.alive()
