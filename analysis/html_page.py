@@ -170,10 +170,10 @@ def chart_section(charts: list[tuple]) -> str:
 
 
 def render_page(result_name: str, machine: str, command: str, records: list[dict], charts: list[tuple],
-                more_text: str = "") -> str:
-    """The whole index.html."""
+                sections: list[tuple] = ()) -> str:
+    """The whole index.html; sections: (heading, preformatted text) shown after the table (capacity, interop)."""
     rows = case_rows(records)
-    extra = f"<h2>Capacity</h2><pre>{esc(more_text)}</pre>" if more_text else ""
+    extra = "".join(f"<h2>{esc(title)}</h2><pre>{esc(text)}</pre>" for title, text in sections)
     return ("<!doctype html><html lang='en'><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width,initial-scale=1'>"
             f"<title>concbench report: {esc(result_name)}</title><style>{STYLE}</style><body>"

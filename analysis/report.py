@@ -12,6 +12,7 @@ from concbench.results import load_measurements
 
 from .capacity import capacity_table
 from .html_page import render_page
+from .interop import draw_interop, interop_table
 from .charts import (draw_rate_sweep, draw_scenario, draw_slow_clients, draw_spectrum, machine_line, rate_sweep_keys,
                      scenario_keys, slow_keys, spectrum_keys)
 from .table import summary_table
@@ -55,10 +56,20 @@ def write_report(result_path, out_root="reports") -> list[Path]:
         draw_rate_sweep(records, scenario, params, connections, folder / name)
         charts.append(folder / name)
         placed.append((scenario, params, f"latency against offered rate at {connections:,} connections", folder / name))
+    if draw_interop(against_concurrency, folder / "interop.png"):     # only when interop runners were measured
+        charts.append(folder / "interop.png")
+        placed.append(("interop", (), "the same code on each loop: throughput and CPU per request, echo and http",
+                       folder / "interop.png"))
     table = summary_table(result_path)          # ends with the verdicts (analysis.verdicts)
+    sections = []
+    interop = interop_table(against_concurrency)
+    if interop:
+        table += "\n\n" + interop
+        sections.append(("Interop: the same code on each loop", interop))
     capacity = capacity_table(result_path) if rate_sweep_keys(records) else ""
     if capacity:
         table += "\n\n" + capacity
+        sections.append(("Capacity", capacity))
     summary = folder / "summary.md"
     summary.write_text(f"# concbench: {result_path.name}\n\n{machine_line(records)}\n\n"
                        f"Command: `{records[0].get('command', '?')}`\n\n```\n{table}\n```\n\n"
@@ -66,7 +77,7 @@ def write_report(result_path, out_root="reports") -> list[Path]:
     index = folder / "index.html"
     placed.sort(key=lambda item: (item[0], item[1]))     # grouped by scenario, in the order drawn within one
     index.write_text(render_page(result_path.name, machine_line(records), str(records[0].get("command", "?")),
-                                 records, placed, capacity))
+                                 records, placed, sections))
     return [index, summary, *charts]
 
 

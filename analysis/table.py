@@ -95,6 +95,8 @@ def case_status(reps: list[dict], row: dict) -> str:
         status += ", OVERLOADED (achieved < 99% of offered)"
     if any(r.get("slow_clients") for r in reps):
         status += "; " + slow_summary(reps)
+    if reps[0].get("runner_external"):                 # a plugin or a --server-cmd: not the suite's code
+        status += f"; EXTERNAL {reps[0]['runner_external']}"
     return status
 
 

@@ -133,6 +133,7 @@ def scenario_name(text: str) -> str:
 
 
 def runner_name(text: str) -> str:
+    text = registry.canonical(text)
     if text not in registry.RUNNERS:
         raise argparse.ArgumentTypeError(
             f"unknown runner {text!r} (known: {', '.join(registry.RUNNERS)})")
@@ -279,11 +280,28 @@ def cmd_list(args) -> int:
             tag = f"  [not in the default suite for {', '.join(runner.not_default_for)}]"
         if runner.own_http_stack:
             tag += "  [http only]"
+        if runner.group:
+            tag += f"  [{runner.group}: make {runner.group}]"
+        if runner.external:
+            tag += f"  [EXTERNAL plugin from {runner.framework}]"
         variant = f" (variant of {runner.variant_of})" if runner.variant_of else ""
         print(f"  {runner.name:<20} {runner.framework} {runner.version():<10} {runner.model}{variant}{tag}")
         print(f"  {'':<20} {runner.summary}")
+        if runner.note:
+            print(f"  {'':<20} note: {runner.note}")
         for name, help_text in runner.options:
             print(f"  {'':<20} option {name}: {help_text}")
+        if getattr(args, "verbose", False):
+            fixed = ", ".join(f"{k}={v}" for k, v in runner.fixed_options) or "none"
+            print(f"  {'':<20} module {runner.module}; fixed options: {fixed}")
+            for scenario in registry.SCENARIOS:
+                reason = registry.applicable(runner.name, scenario)
+                if reason:
+                    print(f"  {'':<20} does not serve {scenario}: {reason}")
+    aliases = ", ".join(f"{old} -> {new}" for old, new in registry.ALIASES.items())
+    print(f"  (old names still accepted: {aliases})")
+    for problem in registry.PLUGIN_PROBLEMS:
+        print(f"  PLUGIN PROBLEM: {problem}")
     print("Scenarios:")
     for scenario in registry.SCENARIOS.values():
         print(f"  {scenario.name:<20} {scenario.summary}")
@@ -312,8 +330,16 @@ def list_compact(quiet: bool = False) -> int:
             tags.append(f"not default for {', '.join(runner.not_default_for)}")
         if runner.only_scenarios:
             tags.append(f"{', '.join(runner.only_scenarios)} only")
+        if runner.group:
+            tags.append(f"group {runner.group}: make {runner.group}")
+        if runner.external:
+            tags.append(f"EXTERNAL plugin from {runner.framework}")
+        if runner.note.startswith("UNMAINTAINED"):
+            tags.append("UNMAINTAINED upstream")
         tag = f"  [{'; '.join(tags)}]" if tags else ""
         print(f"  {runner.name:<20} {runner.framework} {runner.version():<10} {runner.model}{tag}")
+    for problem in registry.PLUGIN_PROBLEMS:
+        print(f"  PLUGIN PROBLEM: {problem}")
     print("Scenarios (--verbose: parameters, and which runners do not apply and why):")
     for scenario in registry.SCENARIOS.values():
         by = f" [measured by `{scenario.measured_by}`]" if scenario.measured_by else ""

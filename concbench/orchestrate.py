@@ -181,6 +181,9 @@ def add_run_arguments(p) -> None:
                    help="wrk (http scenario, if installed): a cross-check driven by wrk, labelled as such")
     p.add_argument("--loadgen-procs", type=positive_int, default=1,
                    help="load-generator processes per measurement (spread over --loadgen-cpus)")
+    p.add_argument("--server-cmd", action="append", default=[], metavar="'NAME=COMMAND {port}'",
+                   help="any command as a server (repeatable): started fresh per measurement on the server cpus, "
+                        "verified, measured, labelled external; {port} is where it must listen on 127.0.0.1")
     p.add_argument("-o", "--output", help="result file (default: results/<scenario>-<time>.json)")
     p.add_argument("--no-report", action="store_true", help="skip the charts and HTML report")
 
@@ -260,6 +263,7 @@ def runner_options(raw: list[str], runners: list[str]) -> dict[str, dict]:
     options: dict[str, dict] = {name: {} for name in runners}
     for text in raw:
         runner, sep, rest = text.partition(":")
+        runner = registry.canonical(runner)
         name, sep2, value = rest.partition("=")
         if not (sep and sep2 and name):
             raise UsageError(f"--option must be RUNNER:NAME=VALUE, got {text!r}")
@@ -364,7 +368,12 @@ def measure(case: Case, profile: Profile, server_cpus, loadgen_cpus, options: di
 
 
 def measure_server(case: Case, profile: Profile, server_cpus, loadgen_cpus, options: dict, backend) -> dict:
-    server = ServerProcess(case.runner, case.scenario, dict(case.params), server_cpus, options, backend=backend)
+    command = registry.RUNNERS[case.runner].command
+    if command is not None:            # --server-cmd: started, pinned and verified by external_server
+        from .external_server import CommandServer
+        server = CommandServer(case.runner, command, case.scenario, dict(case.params), server_cpus, backend=backend)
+    else:
+        server = ServerProcess(case.runner, case.scenario, dict(case.params), server_cpus, options, backend=backend)
     try:
         server.start()
     except ServerFailed as exc:
@@ -532,8 +541,13 @@ def cmd_run(args) -> int:
     from .results import RunContext, write_suite
     try:
         scenarios = without_other_measures(args.scenarios, registry.select(args.scenarios, registry.SCENARIOS, "scenario"))
-        runners = registry.select(args.runners, registry.RUNNERS, "runner", registry.default_runners_for(scenarios))
-        named = registry.named_runners(args.runners)
+        commands = command_runners(getattr(args, "server_cmd", None) or [])
+        if commands and not args.runners:
+            runners = commands             # only the commands, unless runners are named beside them
+        else:
+            runners = registry.select(args.runners, registry.RUNNERS, "runner", registry.default_runners_for(scenarios))
+            runners += [name for name in commands if name not in runners]
+        named = registry.named_runners(args.runners) | set(commands)
         profile = profile_from_args(args)
         extra = scenario_extra_params(args.param, scenarios)
         cases = plan_cases(scenarios, runners, profile, extra, named)
@@ -583,7 +597,7 @@ def cmd_run(args) -> int:
             console.progress(format_progress(done, len(order), started, rep, max(order.maximum, rep + 1), probe),
                              end=" ", flush=True)
             measure_started = time.monotonic()
-            record = measure(probe, profile, server_cpus, loadgen_cpus, options.get(probe.runner, {}))
+            record = measure(probe, profile, server_cpus, loadgen_cpus, case_options(probe, options))
             record.update(repetition=rep, measured_wall_s=time.monotonic() - measure_started,
                           measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
             console.progress(format_outcome(record), flush=True)
@@ -611,6 +625,27 @@ def cmd_run(args) -> int:
     if not args.no_report:
         print_report_paths(write_report(output))
     return 0
+
+
+def command_runners(raw: list[str]) -> list[str]:
+    """Register each --server-cmd NAME=COMMAND as an external runner; their names (ValueError if malformed)."""
+    from .external_server import parse_server_cmd
+    names = []
+    for text in raw:
+        name, command = parse_server_cmd(text)
+        if name in names:
+            raise ValueError(f"--server-cmd name {name!r} is given twice")
+        registry.add_command_runner(name, command)
+        names.append(name)
+    return names
+
+
+def case_options(case: Case, options: dict) -> dict:
+    """The runner's options for one measurement: a runner sized to the offered connections is told them."""
+    chosen = dict(options.get(case.runner, {}))
+    if registry.RUNNERS[case.runner].sized_to_connections:
+        chosen.setdefault("connections", str(case.connections))
+    return chosen
 
 
 def print_report_paths(paths) -> None:

@@ -21,6 +21,10 @@ Format log:
      repetitions carries `case_unstable` (0/1), `case_interval_half_width` (the 95% interval of its
      throughput as a fraction of the centre) and, when unstable, `case_stability_hint`; the run metadata
      carries `max_repetitions` and `stability_budget_s` (`repetitions` is the minimum).
+     Also optional (runner identity, runner_labels): `runner_loop` (the event loop under the runner, with its
+     version), `fixed_options` (a variant's), and for servers from outside the suite `runner_external`
+     (`plugin` with `runner_module`, or `command` with `server_command`). The runner once named
+     `asyncio-uvloop` is `uvloop` in new files; old files keep the old name.
 """
 from __future__ import annotations
 
@@ -197,6 +201,21 @@ def record_metadata(record: dict) -> dict:
     return meta
 
 
+def runner_labels(runner) -> dict:
+    """The loop under a runner (with its version) and, for a plugin or --server-cmd, that it is external."""
+    labels = {}
+    loop = registry.loop_of(runner)
+    if loop:
+        labels["runner_loop"] = loop
+    if runner.fixed_options:
+        labels["fixed_options"] = ",".join(f"{k}={v}" for k, v in runner.fixed_options)
+    if runner.command is not None:
+        labels.update(runner_external="command", server_command=runner.command)
+    elif runner.external:
+        labels.update(runner_external="plugin", runner_module=runner.module)
+    return labels
+
+
 def write_suite(path, context: RunContext, measurements) -> None:
     """measurements: [(Case, record)]; writes one pyperf suite atomically (temporary name, then rename)."""
     runs: dict[str, list] = {}
@@ -207,6 +226,7 @@ def write_suite(path, context: RunContext, measurements) -> None:
             "scenario": case.scenario, "runner": case.runner, "runner_model": runner.model,
             "framework": runner.framework, "framework_version": runner.version(),
             "variant_of": runner.variant_of or case.runner,
+            **runner_labels(runner),
             "offered_connections": case.connections,
             **({"offered_rate": float(case.rate)} if case.rate else {}),
             **({"slow_clients": case.slow_clients} if getattr(case, "slow_clients", None) is not None else {}),
