@@ -150,4 +150,6 @@ def test_http_reset_connection_is_counted_and_reconnected():
         report = drive_http(server.port, connections=2, timeout_s=2.0)
     assert report["errors"] >= 1                                   # counted ...
     assert report["reconnects"] >= 1                               # ... and reconnected
-    assert report["requests"] > 2 * 50                             # the run went on past the first close
+    # the run went on past the first close (counted over the whole run: a fast engine can spend the
+    # reconnect budget, 10 per connection, before the window opens)
+    assert report["verified_replies_total"] > 2 * 50
