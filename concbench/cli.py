@@ -139,6 +139,8 @@ def build_parser() -> Parser:
     p.add_argument("--arrival", choices=("uniform", "poisson"), default="uniform",
                    help="open-loop timetable: evenly spaced or Poisson arrivals (default uniform)")
     p.add_argument("--cpus", type=cpu_list, help="pin the load generator to these cpus")
+    p.add_argument("--engine", choices=("native", "uvloop"),
+                   help="load-generator engine (default: native where it is built, else uvloop)")
     p.add_argument("--loadgen-procs", type=positive_int, default=1,
                    help="load-generator processes (connections and rate split between them, one per cpu "
                         "of --cpus in turn; histograms merged)")
@@ -200,6 +202,8 @@ def scenario_params(scenario: str, args) -> dict:
 
 
 def cmd_list(args) -> int:
+    from .native_engine import UNAVAILABLE_BECAUSE
+    print(f"Load generator engine: {'native (C, concbench._engine)' if not UNAVAILABLE_BECAUSE else 'uvloop: ' + UNAVAILABLE_BECAUSE}")
     print("Runners:")
     for runner in registry.RUNNERS.values():
         tag = "" if runner.default else "  [not in the default suite]"
@@ -294,11 +298,16 @@ def cmd_load(args) -> int:
         if wait > 0:
             time.sleep(wait)
     workload = registry.SCENARIOS[args.scenario].client_workload(params)
+    from .native_engine import resolve
+    try:
+        engine = resolve(args.engine)
+    except ValueError as exc:
+        raise UsageError(f"--engine {args.engine}: {exc}") from None
     if args.loadgen_procs > 1:
         from .loadgen_procs import run_load_processes
-        report = run_load_processes(plan, workload, args.loadgen_procs, args.cpus, emit)
+        report = run_load_processes(plan, workload, args.loadgen_procs, args.cpus, emit, engine=engine)
     else:
-        report = loadgen_report(run_load(plan, workload, emit))
+        report = loadgen_report(run_load(plan, workload, emit, engine=engine))
     report.update(scenario=args.scenario, params=params, target=f"{host}:{port}")
     if args.events:
         print(json.dumps({"event": "result", "result": report}), flush=True)

@@ -64,6 +64,7 @@ class LoadOutcome:
     loadgen_cpu_s: float = 0.0            # this process's CPU time inside the window
     loadgen_core_busy_pct: float = 0.0    # how busy the load generator's cores were (softirq included)
     loadgen_cores: tuple = ()
+    engine: str = "uvloop"                # which engine ran the load (concbench.native_engine)
 
     @property
     def error_count(self) -> int:

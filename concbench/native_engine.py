@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import time
 from array import array
 
@@ -39,7 +40,7 @@ def default_engine() -> str:
     if not _said_why:
         _said_why = True
         print(f"concbench: load generator engine uvloop: {UNAVAILABLE_BECAUSE}; "
-              f"`pip install -e .` with a C compiler builds it", flush=True)
+              f"`pip install -e .` with a C compiler builds it", file=sys.stderr, flush=True)
     return "uvloop"
 
 
@@ -73,7 +74,7 @@ def _address(host: str, port: int) -> tuple[int, str]:
 
 def run_native(plan: LoadPlan, workload, on_event=None) -> LoadOutcome:
     """One load run on the C loop; the outcome is the uvloop engine's, field for field."""
-    outcome = LoadOutcome(plan)
+    outcome = LoadOutcome(plan, engine="native")
     on_event = on_event or (lambda name: None)
     evidence = {}
 

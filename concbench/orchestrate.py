@@ -35,6 +35,7 @@ class Profile:
     p99_target_s: float = 0.010         # for capacity: the highest rate whose p99 stays under this
     loadgen_procs: int = 1
     loadgen: str = "concbench"
+    engine: str | None = None            # load-generator engine; None: the default (concbench.native_engine)
     slow_clients: tuple = (None,)       # slow-client levels (concbench.slow_clients); None = not a dimension
     slow_step_bytes: int = 4
     slow_interval_s: float = 0.1
@@ -150,6 +151,8 @@ def add_run_arguments(p) -> None:
                    help="wrk (http scenario, if installed): a cross-check driven by wrk, labelled as such")
     p.add_argument("--loadgen-procs", type=positive_int, default=1,
                    help="load-generator processes per measurement (spread over --loadgen-cpus)")
+    p.add_argument("--engine", choices=("native", "uvloop"),
+                   help="load-generator engine (default: native where it is built, else uvloop)")
     p.add_argument("-o", "--output", help="result file (default: results/<scenario>-<time>.json)")
     p.add_argument("--no-report", action="store_true", help="skip the charts and HTML report")
 
@@ -187,6 +190,13 @@ def profile_from_args(args) -> Profile:
     changes["arrival"] = args.arrival
     changes["loadgen_procs"] = args.loadgen_procs
     changes["loadgen"] = args.loadgen
+    changes["engine"] = getattr(args, "engine", None)
+    if changes["engine"]:
+        from .native_engine import resolve
+        try:
+            resolve(changes["engine"])
+        except ValueError as exc:
+            raise UsageError(f"--engine {changes['engine']}: {exc}") from None
     changes["p99_target_s"] = args.p99_target_ms / 1e3
     if args.slow_clients:
         changes.update(slow_clients=tuple(dict.fromkeys(args.slow_clients)),
@@ -286,6 +296,8 @@ def run_loadgen(case: Case, port: int, profile: Profile, loadgen_cpus, on_event)
         command += ["--rate", repr(case.rate), "--arrival", profile.arrival]
     if profile.loadgen_procs > 1:
         command += ["--loadgen-procs", str(profile.loadgen_procs)]
+    if profile.engine:
+        command += ["--engine", profile.engine]
     deadline_s = profile.warmup_s + profile.window_s + 2 * profile.timeout_s + 30.0
     result, reason = run_event_child(command, deadline_s, on_event, "load generator")
     return result if result is not None else failed_record(case, reason)

@@ -12,6 +12,8 @@ from scenarios.echo import SCENARIO
 
 from .brokenservers import BrokenServer, flip_last_byte
 
+pytestmark = pytest.mark.usefixtures("each_engine")   # every test here, on both engines
+
 
 def drive(port: int, connections: int = 3, size: int = 64, timeout_s: float = 0.5) -> dict:
     plan = LoadPlan("127.0.0.1", port, connections, warmup_s=0.05, duration_s=0.2, timeout_s=timeout_s)
