@@ -164,7 +164,9 @@ def add_ceiling_arguments(p) -> None:
     p.add_argument("--duration", type=positive_float, default=3.0)
     p.add_argument("--repetitions", type=positive_int, default=5)
     p.add_argument("--open-loop-rates", type=positive_float, nargs="*", default=[60000.0, 80000.0, 100000.0],
-                   metavar="R", help="also run the load generator open loop at these rates (default 60k 80k 100k)")
+                   metavar="R", help="also run the load generator open loop at these rates (default 60k 80k 100k), "
+                                     "and at 0.9x the C client's median of the run")
+    p.add_argument("--engine", choices=("native", "uvloop"), help="the engine of the open-loop checks (default: native where built)")
 
 
 def profile_from_args(args) -> Profile:
