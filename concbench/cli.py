@@ -152,6 +152,9 @@ def build_parser() -> Parser:
     from .orchestrate import add_run_arguments, add_ceiling_arguments
     add_run_arguments(sub.add_parser("run", help="the orchestrated suite (what make bench calls)"))
     add_ceiling_arguments(sub.add_parser("ceiling", help="the load generator's ceiling against the reference C server"))
+    from .client_compare import add_clients_arguments
+    add_clients_arguments(sub.add_parser("clients", help="the same servers measured by several clients (engines, wrk, "
+                                                         "the C client), interleaved"))
     from .memory import add_memory_arguments
     add_memory_arguments(sub.add_parser("memory", help="memory per idle connection, per runner (fitted over levels)"))
     from .backpressure import add_backpressure_arguments
@@ -424,6 +427,9 @@ def main(argv=None) -> int:
         if args.command == "backpressure":
             from .backpressure import cmd_backpressure
             return cmd_backpressure(args)
+        if args.command == "clients":
+            from .client_compare import run_clients
+            return run_clients(args)
         from . import orchestrate
         return orchestrate.COMMANDS[args.command](args)
     except UsageError as exc:

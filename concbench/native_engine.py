@@ -18,8 +18,23 @@ from .loadgen import ERROR_KINDS, LoadOutcome, LoadPlan
 
 ENGINES = ("native", "uvloop")
 
+def _load_engine():
+    """The built extension; CONCBENCH_NATIVE_ENGINE=path/to/_engine*.so loads another build (make asan)."""
+    path = os.environ.get("CONCBENCH_NATIVE_ENGINE")
+    if not path:
+        from . import _engine as engine
+        return engine
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("concbench._engine", path)
+    if spec is None:
+        raise ImportError(f"CONCBENCH_NATIVE_ENGINE={path} is not an extension module")
+    engine = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(engine)
+    return engine
+
+
 try:
-    from . import _engine
+    _engine = _load_engine()
     UNAVAILABLE_BECAUSE = ""
 except ImportError as exc:              # no compiler at install time, not Linux, ...
     _engine = None
