@@ -440,7 +440,7 @@ static void release_due(engine_t *e, int64_t now) {
         conn_t *c = &e->c[s.conn];
         if (!e->sending || c->state != ST_PARKED || c->due != s.due) continue;   /* stale slot */
         send_next(e, s.conn, 0);                    /* idle connection: a late send is our lateness */
-        if (vec_push(&e->late, c->sent_at - s.due) < 0) e->stop = 1;
+        if (c->state == ST_INFLIGHT && vec_push(&e->late, c->sent_at - s.due) < 0) e->stop = 1;
     }
 }
 
@@ -621,6 +621,13 @@ static int any_inflight(engine_t *e) {
     return 0;
 }
 
+/* Ctrl-C and other signals: Python's handlers run here (the GIL taken briefly, a few times a second) */
+static void check_signals(engine_t *e) {
+    PyEval_RestoreThread(e->ts);
+    if (PyErr_CheckSignals() < 0) e->py_failed = 1, e->stop = 1;
+    e->ts = PyEval_SaveThread();
+}
+
 /* run the loop until `until` (ns) or, if idle_exit, until nothing is in flight */
 static void run_until(engine_t *e, int64_t until, int idle_exit) {
     int64_t last_check = now_ns();
@@ -629,7 +636,7 @@ static void run_until(engine_t *e, int64_t until, int idle_exit) {
         int64_t now = now_ns();
         if (e->stop || now >= until) return;
         if (idle_exit && !any_inflight(e)) return;
-        if (now - last_check >= check_every) { check_timeouts(e, now); last_check = now; }
+        if (now - last_check >= check_every) { check_timeouts(e, now); check_signals(e); last_check = now; }
         int64_t wait = until - now;
         if (wait > check_every) wait = check_every;
         poll_once(e, (int)(wait / 1000000) + 1);

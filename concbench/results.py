@@ -17,6 +17,8 @@ Format log:
      (byte) and `.../fast-read-time-per-mb` (second per 10^6 verified bytes to the fast readers).
      Added without a version change (optional keys): backend-scenario records carry `backend_calls`,
      `backend_calls_per_reply`, `verified_replies_total` and the server's reported `server_pool`.
+     Load records carry `engine` (native or uvloop, the load generator's engine; absent: uvloop) and a
+     suite's metadata `loadgen_engine` (concbench.native_engine).
 """
 from __future__ import annotations
 
