@@ -331,7 +331,8 @@ def describe_load(report: dict) -> str:
     line = (f"{report['status']}: {report['throughput_rps']:,.0f} req/s{offered}, "
             f"p50 {report['latency_p50_s'] * 1e3:.3f} ms, p99 {report['latency_p99_s'] * 1e3:.3f} ms, "
             f"{report['requests']:,} verified replies in {report['window_s']:.2f} s, "
-            f"{report['errors']} errors, load generator CPU {report['loadgen_cpu_pct']:.0f}%")
+            f"{report['errors']} errors, load generator CPU {report['loadgen_cpu_pct']:.0f}% "
+            f"({report.get('engine', 'uvloop')} engine)")
     if report.get("offered_rate"):
         line += (f"\nlatency from the intended send time (corrected) p99 {report['latency_p99_s'] * 1e3:.3f} ms, "
                  f"max {report['latency_max_s'] * 1e3:.3f} ms; from the actual send (uncorrected) "
