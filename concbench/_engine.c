@@ -459,7 +459,8 @@ static void churn_fail(engine_t *e, int i, int kind, const char *detail) {
 
 static void on_readable(engine_t *e, int i) {
     conn_t *c = &e->c[i];
-    for (int rounds = 0; rounds < 4 && c->state != ST_DEAD && c->fd >= 0; rounds++) {
+    /* a replacement connection (state CONNECTING) is read only once it has connected */
+    for (int rounds = 0; rounds < 4 && c->state != ST_DEAD && c->state != ST_CONNECTING && c->fd >= 0; rounds++) {
         ssize_t r = recv(c->fd, e->rbuf, RECV_SIZE, 0);
         int64_t now = now_ns();
         if (r < 0) {
