@@ -118,4 +118,7 @@ def summary_table(path) -> str:
     lines.append("req/s: verified replies per second in the window; median and (min-max) over the repetitions that "
                  "passed.\nA failed repetition (any error, timeout or starved connection) gives no figure. "
                  "client-bound: the load generator's core was over 90% busy.")
+    engines = sorted({r.get("engine", "uvloop") for r in records if r.get("loadgen") != "wrk" and "requests" in r})
+    if engines:
+        lines.append(f"load generator engine: {', '.join(engines)} (docs/load-generator.md)")
     return "\n".join(lines)

@@ -260,3 +260,18 @@ def test_fuzz_echo_replies_are_counted_never_a_crash(scripted, reply):
     report = loadgen_report(run_load(fuzz_plan(scripted.port), ECHO.client_workload({"size": 64}), engine="native"))
     assert report["status"] == "failed"            # no reply here is the 64 B echo of the request
     assert report["errors"] >= 1
+
+
+def test_run_passes_the_chosen_engine_to_every_load(monkeypatch):
+    from dataclasses import replace
+
+    from concbench import orchestrate
+    seen = []
+    monkeypatch.setattr(orchestrate, "run_event_child",
+                        lambda command, deadline_s, on_event, what: (seen.append(command) or ({"status": "ok"}, "")))
+    case = orchestrate.Case("echo", (("size", 64),), 10, "asyncio")
+    for engine in ("uvloop", None):
+        orchestrate.run_loadgen(case, 5000, replace(orchestrate.PROFILES["quick"], engine=engine), (1,),
+                                lambda name: None)
+    assert seen[0][seen[0].index("--engine") + 1] == "uvloop"
+    assert "--engine" not in seen[1]               # the load process's own default (native where built)
