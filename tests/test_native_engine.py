@@ -275,3 +275,16 @@ def test_run_passes_the_chosen_engine_to_every_load(monkeypatch):
                                 lambda name: None)
     assert seen[0][seen[0].index("--engine") + 1] == "uvloop"
     assert "--engine" not in seen[1]               # the load process's own default (native where built)
+
+
+@native_only
+@pytest.mark.parametrize("timer", ["epoll_pwait2", "timerfd"])
+def test_open_loop_keeps_the_timetable_with_either_timer(monkeypatch, timer):
+    if timer == "timerfd":
+        monkeypatch.setenv("CONCBENCH_ENGINE_TIMERFD", "1")
+    with BrokenServer(lambda data: data) as server:
+        report = loadgen_report(run_load(plan(server.port, connections=4, duration_s=1.0, rate=600),
+                                         ECHO.client_workload({"size": 64}), engine="native"))
+    assert report["status"] == "ok", report["first_error"]
+    assert 0.97 < report["achieved_ratio"] < 1.03         # counting noise of a short window, not a speed
+    assert report["overloaded"] is False
