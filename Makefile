@@ -7,7 +7,7 @@ ARGS ?=
 
 .PHONY: bench bench-full test ceiling memory backend backpressure cpu-scaling slow-clients list regress baseline clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py concbench/_engine.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
@@ -107,3 +107,26 @@ external-demo: $(STAMP)
 	$(BIN)/concbench run --scenarios http --runners asyncio --connections 100 --repetitions 3 \
 		--server-cmd "uvicorn=$(BIN)/uvicorn --app-dir tools asgi_plaintext:app --host 127.0.0.1 --port {port} --log-level warning" \
 		-o results/external-demo.json $(ARGS)
+
+.PHONY: asan wrk-compare headline
+## asan: the native engine built with AddressSanitizer, and the engine tests (both-engine tests on native,
+## the fuzz test included) run against that build; libasan is preloaded because the host is python
+ASAN_BUILD := build/asan
+asan: $(STAMP)
+	rm -rf $(ASAN_BUILD) && CONCBENCH_ASAN=1 $(BIN)/python setup.py -q build_ext --build-lib $(ASAN_BUILD)/lib \
+		--build-temp $(ASAN_BUILD)/temp
+	ls $(ASAN_BUILD)/lib/concbench/_engine*.so
+	CONCBENCH_NATIVE_ENGINE=$$(ls $(ASAN_BUILD)/lib/concbench/_engine*.so) LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/test_native_engine.py tests/test_loadgen.py tests/test_open_loop.py tests/test_churn.py \
+		-k "not uvloop and not failed_build and not without_the_extension" $(ARGS)
+
+## wrk-compare: http plaintext against asyncio and asyncio-uvloop, the native engine and wrk interleaved (5 rounds)
+wrk-compare: $(STAMP)
+	$(BIN)/concbench clients --scenario http --runners asyncio asyncio-uvloop --clients native uvloop wrk \
+		--connections 50 --repetitions 5 --duration 3 $(ARGS)
+
+## headline: asyncio-uvloop / asyncio on 64 B echo at 100 connections, as concbench (native) and the C client see it
+headline: $(STAMP)
+	$(BIN)/concbench clients --scenario echo --runners asyncio asyncio-uvloop --clients native c-epoll \
+		--connections 100 --repetitions 5 --duration 3 $(ARGS)

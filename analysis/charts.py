@@ -81,7 +81,8 @@ def machine_line(records: list[dict]) -> str:
     first = records[0]
     return (f"{first.get('cpu_model_name', 'unknown cpu')}, {first.get('cpu_count', '?')} cpus, "
             f"Python {first.get('python_version', '?')}, server cpu {first.get('server_cpus', '?')}, "
-            f"load generator cpu {first.get('loadgen_cpus', '?')}, {first.get('profile', '?')} profile, "
+            f"load generator cpu {first.get('loadgen_cpus', '?')} ({first.get('engine', 'uvloop')} engine), "
+            f"{first.get('profile', '?')} profile, "
             f"commit {str(first.get('git_commit', '?'))[:12]}, {str(first.get('date', first.get('measured_at', '')))[:16]}")
 
 

@@ -143,6 +143,9 @@ def summary_table(path) -> str:
         lines.append(f"{unstable} case(s) {UNSTABLE_HINT}")
     closed_loop = [r for r in records if not r.get("offered_rate")]
     verdicts = verdict_text(closed_loop, scenario_title)
+    engines = sorted({r.get("engine", "uvloop") for r in records if r.get("loadgen") != "wrk" and "requests" in r})
+    if engines:
+        lines.append(f"load generator engine: {', '.join(engines)} (docs/load-generator.md)")
     if verdicts:
         lines += ["", verdicts]
     return "\n".join(lines)

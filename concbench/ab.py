@@ -66,6 +66,9 @@ def export_revision(commit: str, folder: Path) -> Path:
         raise BadInput(f"git archive {commit[:12]} failed: {done.stderr.strip().splitlines()[-1:]}")
     subprocess.run(["tar", "-xf", str(archive), "-C", str(folder)], check=True)
     archive.unlink()
+    if (folder / "setup.py").exists():      # the revision's native load-generator engine, if it has one and it
+        subprocess.run([sys.executable, "setup.py", "-q", "build_ext", "--inplace"], cwd=folder,   # builds
+                       capture_output=True, timeout=300)
     return folder
 
 

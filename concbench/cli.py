@@ -186,6 +186,8 @@ def build_parser() -> Parser:
     p.add_argument("--arrival", choices=("uniform", "poisson"), default="uniform",
                    help="open-loop timetable: evenly spaced or Poisson arrivals (default uniform)")
     p.add_argument("--cpus", type=cpu_list, help="pin the load generator to these cpus")
+    p.add_argument("--engine", choices=("native", "uvloop"),
+                   help="load-generator engine (default: native where it is built, else uvloop)")
     p.add_argument("--loadgen-procs", type=positive_int, default=1,
                    help="load-generator processes (connections and rate split between them, one per cpu "
                         "of --cpus in turn; histograms merged)")
@@ -197,6 +199,9 @@ def build_parser() -> Parser:
     from .orchestrate import add_run_arguments, add_ceiling_arguments
     add_run_arguments(sub.add_parser("run", help="the orchestrated suite (what make bench calls)"))
     add_ceiling_arguments(sub.add_parser("ceiling", help="the load generator's ceiling against the reference C server"))
+    from .client_compare import add_clients_arguments
+    add_clients_arguments(sub.add_parser("clients", help="the same servers measured by several clients (engines, wrk, "
+                                                         "the C client), interleaved"))
     from .memory import add_memory_arguments
     add_memory_arguments(sub.add_parser("memory", help="memory per idle connection, per runner (fitted over levels)"))
     from .backpressure import add_backpressure_arguments
@@ -271,6 +276,7 @@ def scenario_params(scenario: str, args) -> dict:
 def cmd_list(args) -> int:
     if not getattr(args, "verbose", 0):
         return list_compact(quiet=bool(getattr(args, "quiet", 0)))
+    print(engine_line())
     print("Runners:")
     for runner in registry.RUNNERS.values():
         tag = "" if runner.default else "  [not in the default suite]"
@@ -316,11 +322,18 @@ def cmd_list(args) -> int:
     return 0
 
 
+def engine_line() -> str:
+    from .native_engine import UNAVAILABLE_BECAUSE
+    return ("Load generator engine: "
+            + ("native (C, concbench._engine)" if not UNAVAILABLE_BECAUSE else "uvloop: " + UNAVAILABLE_BECAUSE))
+
+
 def list_compact(quiet: bool = False) -> int:
     """One line per runner and per scenario; -q: the names only; --verbose: options, parameters and reasons."""
     if quiet:
         print("\n".join([*registry.RUNNERS, *registry.SCENARIOS]))
         return 0
+    print(engine_line())
     print("Runners (--verbose: options and what each one is):")
     for runner in registry.RUNNERS.values():
         tags = [] if runner.default else ["not default"]
@@ -434,11 +447,16 @@ def cmd_load(args) -> int:
         if wait > 0:
             time.sleep(wait)
     workload = registry.SCENARIOS[args.scenario].client_workload(params)
+    from .native_engine import resolve
+    try:
+        engine = resolve(args.engine)
+    except ValueError as exc:
+        raise UsageError(f"--engine {args.engine}: {exc}") from None
     if args.loadgen_procs > 1:
         from .loadgen_procs import run_load_processes
-        report = run_load_processes(plan, workload, args.loadgen_procs, args.cpus, emit)
+        report = run_load_processes(plan, workload, args.loadgen_procs, args.cpus, emit, engine=engine)
     else:
-        report = loadgen_report(run_load(plan, workload, emit))
+        report = loadgen_report(run_load(plan, workload, emit, engine=engine))
     report.update(scenario=args.scenario, params=params, target=f"{host}:{port}")
     if args.events:
         print(json.dumps({"event": "result", "result": report}), flush=True)
@@ -459,7 +477,8 @@ def describe_load(report: dict) -> str:
     line = (f"{report['status']}: {report['throughput_rps']:,.0f} req/s{offered}, "
             f"p50 {report['latency_p50_s'] * 1e3:.3f} ms, p99 {report['latency_p99_s'] * 1e3:.3f} ms, "
             f"{report['requests']:,} verified replies in {report['window_s']:.2f} s, "
-            f"{report['errors']} errors, load generator CPU {report['loadgen_cpu_pct']:.0f}%")
+            f"{report['errors']} errors, load generator CPU {report['loadgen_cpu_pct']:.0f}% "
+            f"({report.get('engine', 'uvloop')} engine)")
     if report.get("offered_rate"):
         line += (f"\nlatency from the intended send time (corrected) p99 {report['latency_p99_s'] * 1e3:.3f} ms, "
                  f"max {report['latency_max_s'] * 1e3:.3f} ms; from the actual send (uncorrected) "
@@ -568,7 +587,10 @@ def result_to_stdout(args, command) -> int:
 
 def dispatch(args) -> int:
     if args.command in COMMANDS:
-            return COMMANDS[args.command](args)
+        return COMMANDS[args.command](args)
+    if args.command == "clients":
+        from .client_compare import run_clients
+        return run_clients(args)
     if args.command == "memory":
         from .memory import cmd_memory
         return cmd_memory(args)

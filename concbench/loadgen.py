@@ -64,6 +64,7 @@ class LoadOutcome:
     loadgen_cpu_s: float = 0.0            # this process's CPU time inside the window
     loadgen_core_busy_pct: float = 0.0    # how busy the load generator's cores were (softirq included)
     loadgen_cores: tuple = ()
+    engine: str = "uvloop"                # which engine ran the load (concbench.native_engine)
 
     @property
     def error_count(self) -> int:
@@ -472,8 +473,13 @@ class LoadGenerator:
         return outcome
 
 
-def run_load(plan: LoadPlan, workload: ClientWorkload, on_event=None, use_uvloop: bool = True) -> LoadOutcome:
-    """Run one load in a fresh event loop (uvloop unless asked otherwise)."""
+def run_load(plan: LoadPlan, workload: ClientWorkload, on_event=None, use_uvloop: bool = True,
+             engine: str | None = None) -> LoadOutcome:
+    """Run one load on `engine` (concbench.native_engine.resolve: native where built, else uvloop);
+    the uvloop engine runs in a fresh event loop (uvloop unless asked otherwise)."""
+    from .native_engine import resolve, run_native, supports
+    if resolve(engine) == "native" and supports(workload) is None:
+        return run_native(plan, workload, on_event)
     loop_factory = None
     if use_uvloop:
         import uvloop

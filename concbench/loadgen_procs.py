@@ -2,7 +2,7 @@
 
 It owns splitting a plan across forked processes, lining up their load phases with a barrier,
 and merging their reports (concbench.measurement.merge_reports). Each process runs the ordinary
-LoadGenerator on its share of the connections and of the rate, pinned to one of the given cpus.
+load generator (either engine, concbench.loadgen.run_load) on its share of the connections and of the rate, pinned to one of the given cpus.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 
 from . import fairness
-from .loadgen import LoadGenerator, LoadPlan
+from .loadgen import LoadPlan, run_load
 from .measurement import loadgen_report, merge_reports
 
 BARRIER_SLACK_S = 10.0
@@ -27,8 +27,7 @@ def split_plan(plan: LoadPlan, procs: int) -> list[LoadPlan]:
                     rate=plan.rate * share / plan.connections if plan.rate else None) for share in shares]
 
 
-def _child(plan: LoadPlan, workload, cpu, barrier, results, use_uvloop: bool):
-    import asyncio
+def _child(plan: LoadPlan, workload, cpu, barrier, results, use_uvloop: bool, engine: str | None):
     fairness.pin_to_cpus((cpu,) if cpu is not None else None)
     met = []
 
@@ -37,13 +36,8 @@ def _child(plan: LoadPlan, workload, cpu, barrier, results, use_uvloop: bool):
             met.append(True)
             barrier.wait()              # every process starts loading at the same moment
 
-    loop_factory = None
-    if use_uvloop:
-        import uvloop
-        loop_factory = uvloop.new_event_loop
     try:
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
-            outcome = runner.run(LoadGenerator(plan, workload, on_event).run())
+        outcome = run_load(plan, workload, on_event, use_uvloop, engine=engine)
         if not met:
             barrier.wait()              # no connection at all: still release the others
         results.put(loadgen_report(outcome))
@@ -53,13 +47,15 @@ def _child(plan: LoadPlan, workload, cpu, barrier, results, use_uvloop: bool):
         results.put({"child_error": f"{type(exc).__name__}: {exc}"})
 
 
-def run_load_processes(plan: LoadPlan, workload, procs: int, cpus, on_event, use_uvloop: bool = True) -> dict:
+def run_load_processes(plan: LoadPlan, workload, procs: int, cpus, on_event, use_uvloop: bool = True,
+                       engine: str | None = None) -> dict:
     """Run the plan across `procs` forked processes; returns the merged report."""
     context = multiprocessing.get_context("fork")
     barrier = context.Barrier(procs + 1, timeout=plan.connect_timeout_s + plan.timeout_s + BARRIER_SLACK_S)
     results = context.Queue()
     cpus = list(cpus) if cpus else sorted(os.sched_getaffinity(0))
-    children = [context.Process(target=_child, args=(part, workload, cpus[i % len(cpus)], barrier, results, use_uvloop))
+    children = [context.Process(target=_child, args=(part, workload, cpus[i % len(cpus)], barrier, results, use_uvloop,
+                                                          engine))
                 for i, part in enumerate(split_plan(plan, procs))]
     for child in children:
         child.start()

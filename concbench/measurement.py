@@ -59,6 +59,7 @@ def loadgen_report(outcome) -> dict:
         "client_bound": outcome.loadgen_core_busy_pct > CLIENT_BOUND_PCT,
         "latency_histogram": Histogram.from_values(outcome.latencies_ns).encode(),
         "mode": "open" if plan.open_loop else "closed",
+        "engine": outcome.engine,
     }
     if plan.open_loop:
         report.update(open_loop_report(outcome, throughput))
@@ -138,6 +139,7 @@ def merge_reports(parts: list[dict]) -> dict:
     merged["client_bound"] = any(p.get("client_bound") for p in parts)
     merged["loadgen_cores"] = ",".join(sorted({c for p in parts for c in str(p.get("loadgen_cores", "")).split(",") if c}))
     merged["loadgen_parts"] = len(parts)
+    merged["engine"] = "+".join(sorted({p.get("engine", "uvloop") for p in parts}))
     merged.update(percentiles_from(merge_histograms(p["latency_histogram"] for p in parts), "latency"))
     if merged["requests"]:
         merged["latency_mean_s"] = sum(p["latency_mean_s"] * p["requests"] for p in parts) / merged["requests"]

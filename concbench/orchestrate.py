@@ -36,6 +36,7 @@ class Profile:
     p99_target_s: float = 0.010         # for capacity: the highest rate whose p99 stays under this
     loadgen_procs: int = 1
     loadgen: str = "concbench"
+    engine: str | None = None            # load-generator engine; None: the default (concbench.native_engine)
     slow_clients: tuple = (None,)       # slow-client levels (concbench.slow_clients); None = not a dimension
     slow_step_bytes: int = 4
     slow_interval_s: float = 0.1
@@ -184,6 +185,8 @@ def add_run_arguments(p) -> None:
     p.add_argument("--server-cmd", action="append", default=[], metavar="'NAME=COMMAND {port}'",
                    help="any command as a server (repeatable): started fresh per measurement on the server cpus, "
                         "verified, measured, labelled external; {port} is where it must listen on 127.0.0.1")
+    p.add_argument("--engine", choices=("native", "uvloop"),
+                   help="load-generator engine (default: native where it is built, else uvloop)")
     p.add_argument("-o", "--output", help="result file (default: results/<scenario>-<time>.json)")
     p.add_argument("--no-report", action="store_true", help="skip the charts and HTML report")
 
@@ -195,7 +198,9 @@ def add_ceiling_arguments(p) -> None:
     p.add_argument("--duration", type=positive_float, default=3.0)
     p.add_argument("--repetitions", type=positive_int, default=5)
     p.add_argument("--open-loop-rates", type=positive_float, nargs="*", default=[60000.0, 80000.0, 100000.0],
-                   metavar="R", help="also run the load generator open loop at these rates (default 60k 80k 100k)")
+                   metavar="R", help="also run the load generator open loop at these rates (default 60k 80k 100k), "
+                                     "and at 0.9x the C client's median of the run")
+    p.add_argument("--engine", choices=("native", "uvloop"), help="the engine of the open-loop checks (default: native where built)")
 
 
 def profile_from_args(args) -> Profile:
@@ -235,6 +240,13 @@ def profile_from_args(args) -> Profile:
     changes["arrival"] = args.arrival
     changes["loadgen_procs"] = args.loadgen_procs
     changes["loadgen"] = args.loadgen
+    changes["engine"] = getattr(args, "engine", None)
+    if changes["engine"]:
+        from .native_engine import resolve
+        try:
+            resolve(changes["engine"])
+        except ValueError as exc:
+            raise UsageError(f"--engine {changes['engine']}: {exc}") from None
     changes["p99_target_s"] = args.p99_target_ms / 1e3
     if args.slow_clients:
         changes.update(slow_clients=tuple(dict.fromkeys(args.slow_clients)),
@@ -335,6 +347,8 @@ def run_loadgen(case: Case, port: int, profile: Profile, loadgen_cpus, on_event)
         command += ["--rate", repr(case.rate), "--arrival", profile.arrival]
     if profile.loadgen_procs > 1:
         command += ["--loadgen-procs", str(profile.loadgen_procs)]
+    if profile.engine:
+        command += ["--engine", profile.engine]
     deadline_s = profile.warmup_s + profile.window_s + 2 * profile.timeout_s + 30.0
     result, reason = run_event_child(command, deadline_s, on_event, "load generator")
     return result if result is not None else failed_record(case, reason)

@@ -25,6 +25,8 @@ Format log:
      version), `fixed_options` (a variant's), and for servers from outside the suite `runner_external`
      (`plugin` with `runner_module`, or `command` with `server_command`). The runner once named
      `asyncio-uvloop` is `uvloop` in new files; old files keep the old name.
+     Load records carry `engine` (native or uvloop, the load generator's engine; absent: uvloop) and a
+     suite's metadata `loadgen_engine` (concbench.native_engine).
 """
 from __future__ import annotations
 
@@ -74,7 +76,7 @@ RECORD_KEYS = {
     "server_threads": int, "server_processes": int, "server_context_switches_per_s": float,
     # backend scenario: validity evidence, and the pool size the server reported ("unbounded" or a count)
     "verified_replies_total": int, "backend_calls": int, "backend_calls_per_reply": float, "server_pool": str,
-    "mode": str, "arrival": str, "achieved_ratio": float, "overloaded": bool, "schedule_backlog_end": float,
+    "engine": str, "mode": str, "arrival": str, "achieved_ratio": float, "overloaded": bool, "schedule_backlog_end": float,
     "latency_uncorrected_p50_s": float, "latency_uncorrected_p99_s": float,
     "latency_uncorrected_p99_9_s": float, "latency_uncorrected_max_s": float,
     "schedule_lateness_p99_s": float, "schedule_lateness_max_s": float,
@@ -114,6 +116,15 @@ STREAM_METRICS = {   # suffix -> (record key, unit, stored value)
 }
 
 
+def loadgen_engine(engine: str | None) -> str:
+    """The engine a suite's load generator runs on (concbench.native_engine), for the run's metadata."""
+    from .native_engine import resolve
+    try:
+        return resolve(engine)
+    except ValueError as exc:
+        return f"unavailable: {exc}"
+
+
 class NotAResult(Exception):
     """The file is unreadable, truncated, or not a concbench result file."""
 
@@ -142,6 +153,7 @@ class RunContext:
             "server_cpus": ",".join(map(str, server_cpus)),
             "loadgen_cpus": ",".join(map(str, loadgen_cpus)),
             "loadgen": profile.loadgen,
+            "loadgen_engine": loadgen_engine(getattr(profile, "engine", None)),
             "backlog": fairness.BACKLOG,
             "recv_size": fairness.RECV_SIZE,
             "python_version": platform.python_version(),

@@ -119,6 +119,9 @@ class ResponseCheck:
     accepted without parsing again, which keeps the check cheap on the load generator's hot path.
     """
 
+    framing = "http/1.1 content-length"    # frame() as data, for the native engine (concbench/_engine.c)
+    max_header_bytes = MAX_HEADER_BYTES
+
     def __init__(self, clock=time.time, max_date_skew_s: float = 5.0):
         self.clock = clock
         self.max_date_skew_s = max_date_skew_s

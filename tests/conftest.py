@@ -26,6 +26,16 @@ def echo_runners() -> list[str]:
     return [name for name in registry.RUNNERS if registry.applicable(name, "echo") is None]
 
 
+@pytest.fixture(params=["native", "uvloop"])
+def each_engine(request, monkeypatch):
+    """Runs a load-generator test once per engine (run_load reads CONCBENCH_ENGINE when none is given)."""
+    from concbench import native_engine
+    if request.param == "native" and not native_engine.available():
+        pytest.skip(native_engine.UNAVAILABLE_BECAUSE)   # tests/test_native_engine.py fails if a compiler exists
+    monkeypatch.setenv("CONCBENCH_ENGINE", request.param)
+    return request.param
+
+
 @pytest.fixture(params=echo_runners())
 def echo_server(request):
     if request.param == "reference-c" and not (shutil.which("cc") or shutil.which("gcc")):

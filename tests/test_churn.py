@@ -1,11 +1,15 @@
 """The churn scenario: one echo per connection, the server closes; the generator counts what goes wrong."""
 from __future__ import annotations
 
+import pytest
+
 from concbench.loadgen import LoadPlan, run_load
 from concbench.measurement import loadgen_report
 from scenarios.churn import SCENARIO, ChurnSession
 
 from .brokenservers import BrokenServer
+
+pytestmark = pytest.mark.usefixtures("each_engine")   # every test here, on both engines
 
 
 def test_session_echoes_one_message_then_closes():

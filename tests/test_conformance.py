@@ -7,6 +7,8 @@ from __future__ import annotations
 import socket
 import struct
 
+import pytest
+
 from concbench.loadgen import LoadPlan, run_load
 from concbench.measurement import loadgen_report
 from scenarios.echo import SCENARIO, message
@@ -45,6 +47,7 @@ def load(port: int, connections: int, size: int = 64) -> dict:
     return loadgen_report(run_load(plan, SCENARIO.client_workload({"size": size})))
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_small_messages_verified_by_the_load_generator(echo_server):
     report = load(echo_server.port, connections=4)
     assert report["status"] == "ok", report["first_error"]
@@ -80,6 +83,7 @@ def test_many_connections_at_once(echo_server):
     assert report["served_connections"] == connections
 
 
+@pytest.mark.usefixtures("each_engine")
 def test_load_generator_checks_large_echoes(echo_server):
     report = load(echo_server.port, connections=2, size=16384)
     assert report["status"] == "ok", report["first_error"]

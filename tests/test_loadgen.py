@@ -12,6 +12,8 @@ from scenarios.echo import SCENARIO
 
 from .brokenservers import BrokenServer, flip_last_byte
 
+pytestmark = pytest.mark.usefixtures("each_engine")   # every test here, on both engines
+
 
 def drive(port: int, connections: int = 3, size: int = 64, timeout_s: float = 0.5) -> dict:
     plan = LoadPlan("127.0.0.1", port, connections, warmup_s=0.05, duration_s=0.2, timeout_s=timeout_s)
@@ -150,4 +152,6 @@ def test_http_reset_connection_is_counted_and_reconnected():
         report = drive_http(server.port, connections=2, timeout_s=2.0)
     assert report["errors"] >= 1                                   # counted ...
     assert report["reconnects"] >= 1                               # ... and reconnected
-    assert report["requests"] > 2 * 50                             # the run went on past the first close
+    # the run went on past the first close (counted over the whole run: a fast engine can spend the
+    # reconnect budget, 10 per connection, before the window opens)
+    assert report["verified_replies_total"] > 2 * 50

@@ -8,11 +8,15 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from concbench.loadgen import LoadPlan, run_load
 from concbench.measurement import loadgen_report
 from scenarios.echo import SCENARIO
 
 from .brokenservers import BrokenServer
+
+pytestmark = pytest.mark.usefixtures("each_engine")   # every test here, on both engines
 
 STALL_S = 0.4
 

@@ -1,0 +1,39 @@
+"""`concbench clients` and `concbench ceiling` build the right client commands (no load is run here)."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from concbench.client_compare import add_clients_arguments, client_command, run_clients
+from concbench.errors import UsageError
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser()
+    add_clients_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_each_engine_is_asked_for_by_name():
+    args = parse("--scenario", "echo", "--size", "128")
+    for engine in ("native", "uvloop"):
+        command = client_command(engine, args, 5000, (1,))
+        assert command[command.index("--engine") + 1] == engine
+        assert command[command.index("--size") + 1] == "128"
+        assert "127.0.0.1:5000" in command and command[command.index("--cpus") + 1] == "1"
+
+
+def test_reference_clients_drive_only_their_scenario():
+    with pytest.raises(UsageError, match="wrk drives the http scenario only"):
+        run_clients(parse("--scenario", "echo", "--clients", "native", "wrk"))
+    with pytest.raises(UsageError, match="c-epoll the echo scenario only"):
+        run_clients(parse("--scenario", "http", "--clients", "native", "c-epoll"))
+
+
+def test_ceiling_runs_both_engines_by_name():
+    from concbench.ceiling import client_commands
+    args = argparse.Namespace(connections=50, size=64, duration=1.0)
+    commands = client_commands(5000, args, (1,))
+    assert commands["concbench"][-2:] == ["--engine", "native"]
+    assert commands["concbench-uvloop"][-2:] == ["--engine", "uvloop"]
