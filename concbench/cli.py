@@ -404,6 +404,7 @@ def main(argv=None) -> int:
     try:
         parser = build_parser()
         args, unknown = parser.parse_known_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)   # as given (run --resume re-plans from them)
         if unknown:   # as parse_args would, but with the command's own exit code (3 for compare and ab)
             raise parser.command_parsers[args.command].bad_input(
                 f"unrecognized arguments: {' '.join(unknown)}")
