@@ -508,7 +508,8 @@ def without_other_measures(named, scenarios: list[str]) -> list[str]:
 
 
 # `run`'s exit codes (docs/robustness.md): 0 every case measured with at least one passing repetition;
-# 2 bad input (nothing started); 4 a runner failed every repetition of a case (named on stderr);
+# 2 bad input (nothing started); 4 a runner failed every repetition of a case (named on stderr): it could not
+# start, died, or answered wrongly (a measured limit such as starved connections or timeouts is a result, exit 0);
 # 5 the result file could not be written during the run (the last written copy is kept);
 # 128 + signal when interrupted (130 SIGINT, 143 SIGTERM, 129 SIGHUP), the file marked `interrupted after k of n`.
 EXIT_CASE_FAILED = 4
@@ -672,7 +673,8 @@ def finish_run(args, output, writer) -> int:
         print_report_paths(write_report(output, report_dir))
     failed = [] if args.rate_search else failed_every_repetition(records)
     if failed:
-        print(f"\nconcbench run: every repetition failed for {len(failed)} case(s) (exit {EXIT_CASE_FAILED}):",
+        print(f"\nconcbench run: the runner failed every repetition of {len(failed)} case(s) "
+              f"(exit {EXIT_CASE_FAILED}):",
               file=sys.stderr)
         for name in failed:
             print(f"  {name}", file=sys.stderr)

@@ -126,10 +126,25 @@ class RunFile:
         dump_suite_atomically(self.path, runs)
 
 
+# Error kinds that mean the runner did not work (could not be measured, died, or answered wrongly), as opposed to a
+# measured limit (timeouts, starved connections, refused connects under load are results, not breakage).
+BROKEN_KINDS = ("harness", "server_died", "mismatch", "backend")
+
+
+def broken(record: dict) -> bool:
+    """A failed record whose errors say the runner did not work (error_kinds is stored as 'kind=n,kind=n')."""
+    if record["status"] == "ok":
+        return False
+    kinds = record.get("error_kinds", "")
+    if isinstance(kinds, str):
+        kinds = dict(part.split("=", 1) for part in kinds.split(",") if "=" in part)
+    return any(kind in kinds for kind in BROKEN_KINDS)
+
+
 def failed_every_repetition(records: list[dict]) -> list[str]:
-    """The cases (benchmark names without /measurement) whose every measurement failed."""
-    by_case: dict[str, list[bool]] = {}
+    """The cases (benchmark names without /measurement) whose every measurement was broken, with the first error."""
+    by_case: dict[str, list[dict]] = {}
     for record in records:
-        name = record.get("name", "").removesuffix("/measurement")
-        by_case.setdefault(name, []).append(record["status"] == "ok")
-    return sorted(name for name, passed in by_case.items() if not any(passed))
+        by_case.setdefault(record.get("name", "").removesuffix("/measurement"), []).append(record)
+    return sorted(f"{name}: {group[0].get('first_error', 'failed')}" for name, group in by_case.items()
+                  if all(broken(r) for r in group))

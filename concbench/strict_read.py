@@ -22,6 +22,9 @@ class StructureError(ValueError):
     """What is wrong, in words (the caller adds the file's name)."""
 
 
+UNREADABLE = "not a readable pyperf result file: "
+
+
 def read_json(path) -> object:
     """The parsed JSON of a result file (.json or .json.gz); StructureError for unreadable or non-JSON files."""
     path = os.fspath(path)
@@ -34,10 +37,10 @@ def read_json(path) -> object:
     except FileNotFoundError:
         raise StructureError("no such file") from None
     except json.JSONDecodeError as exc:
-        raise StructureError(f"not JSON (line {exc.lineno} column {exc.colno}: {exc.msg}); "
+        raise StructureError(f"{UNREADABLE}not JSON (line {exc.lineno} column {exc.colno}: {exc.msg}); "
                              f"truncated or not a result file") from None
     except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise StructureError(f"cannot be read ({exc.__class__.__name__}: {exc})") from None
+        raise StructureError(f"{UNREADABLE}cannot be read ({exc.__class__.__name__}: {exc})") from None
 
 
 def _kind(value) -> str:
@@ -49,33 +52,33 @@ def check_structure(data, known_format: int, format_key: str) -> None:
     """The pyperf suite shape (object with a list of benchmarks, each with a list of runs, each with a list of
     values and an object of metadata), and a concbench format this version can read."""
     if not isinstance(data, dict):
-        raise StructureError(f"the top level is {_kind(data)}, not a pyperf suite object")
+        raise StructureError(f"{UNREADABLE}the top level is {_kind(data)}, not a pyperf suite object")
     benchmarks = data.get("benchmarks")
     if not isinstance(benchmarks, list):
-        raise StructureError(f"'benchmarks' is {_kind(benchmarks)}, not a list" if "benchmarks" in data
-                             else "no 'benchmarks' list: not a pyperf suite")
+        raise StructureError(f"{UNREADABLE}'benchmarks' is {_kind(benchmarks)}, not a list" if "benchmarks" in data
+                             else f"{UNREADABLE}no 'benchmarks' list: not a pyperf suite")
     if not isinstance(data.get("metadata", {}), dict):
-        raise StructureError("the suite's 'metadata' is not an object")
+        raise StructureError(f"{UNREADABLE}the suite's 'metadata' is not an object")
     formats = set()
     for i, bench in enumerate(benchmarks):
         if not isinstance(bench, dict):
-            raise StructureError(f"benchmark {i + 1} is {_kind(bench)}, not an object")
+            raise StructureError(f"{UNREADABLE}benchmark {i + 1} is {_kind(bench)}, not an object")
         common = bench.get("metadata", {})
         if not isinstance(common, dict):
-            raise StructureError(f"benchmark {i + 1}'s 'metadata' is {_kind(common)}, not an object")
+            raise StructureError(f"{UNREADABLE}benchmark {i + 1}'s 'metadata' is {_kind(common)}, not an object")
         runs = bench.get("runs")
         if not isinstance(runs, list):
-            raise StructureError(f"benchmark {i + 1} ({common.get('name', 'unnamed')}) has no list of runs")
+            raise StructureError(f"{UNREADABLE}benchmark {i + 1} ({common.get('name', 'unnamed')}) has no list of runs")
         for j, run in enumerate(runs):
             where = f"benchmark {i + 1} ({common.get('name', 'unnamed')}) run {j + 1}"
             if not isinstance(run, dict):
-                raise StructureError(f"{where} is {_kind(run)}, not an object")
+                raise StructureError(f"{UNREADABLE}{where} is {_kind(run)}, not an object")
             if not isinstance(run.get("metadata", {}), dict):
-                raise StructureError(f"{where}: 'metadata' is {_kind(run.get('metadata'))}, not an object")
+                raise StructureError(f"{UNREADABLE}{where}: 'metadata' is {_kind(run.get('metadata'))}, not an object")
             values = run.get("values", [])
             if not isinstance(values, list) or not all(isinstance(v, NUMBER) and not isinstance(v, bool)
                                                        for v in values):
-                raise StructureError(f"{where}: 'values' must be a list of numbers")
+                raise StructureError(f"{UNREADABLE}{where}: 'values' must be a list of numbers")
             merged = {**common, **run.get("metadata", {})}
             if format_key in merged:
                 formats.add(merged[format_key])
