@@ -59,7 +59,8 @@ def check_structure(data, known_format: int, format_key: str) -> None:
                              else f"{UNREADABLE}no 'benchmarks' list: not a pyperf suite")
     if not isinstance(data.get("metadata", {}), dict):
         raise StructureError(f"{UNREADABLE}the suite's 'metadata' is not an object")
-    formats = set()
+    suite_meta = data.get("metadata", {})
+    formats = {suite_meta[format_key]} if format_key in suite_meta else set()
     for i, bench in enumerate(benchmarks):
         if not isinstance(bench, dict):
             raise StructureError(f"{UNREADABLE}benchmark {i + 1} is {_kind(bench)}, not an object")
@@ -79,7 +80,7 @@ def check_structure(data, known_format: int, format_key: str) -> None:
             if not isinstance(values, list) or not all(isinstance(v, NUMBER) and not isinstance(v, bool)
                                                        for v in values):
                 raise StructureError(f"{UNREADABLE}{where}: 'values' must be a list of numbers")
-            merged = {**common, **run.get("metadata", {})}
+            merged = {**suite_meta, **common, **run.get("metadata", {})}
             if format_key in merged:
                 formats.add(merged[format_key])
     for version in formats:
