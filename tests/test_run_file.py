@@ -1,0 +1,162 @@
+"""The result file of a run: written after every measurement with its state, kept whole on an interrupt, resumed
+with the same plan only; runs carry pyperf's duration; files honour the umask."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pyperf
+import pytest
+
+from concbench import run_file
+from concbench.orchestrate import PROFILES, Case, schedule
+from concbench.results import RunContext, load_measurements, write_suite
+
+from .test_results import failed_record, ok_record
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+CASE = Case("echo", (("size", 64),), 10, "asyncio")
+
+
+def context() -> RunContext:
+    ctx = RunContext.collect(PROFILES["quick"], ["asyncio"], ["echo"], (0,), (1,), {}, ["concbench", "run"])
+    ctx.metadata.update(plan_id="abc", planned_measurements=3, run_args='["--quick"]')
+    return ctx
+
+
+def with_slot(record: dict, slot: int) -> dict:
+    return {**record, "slot": slot}
+
+
+def test_the_file_is_rewritten_after_every_measurement_with_its_state(tmp_path):
+    path = tmp_path / "r.json"
+    writer = run_file.RunFile(path, context(), 3)
+    writer.add(0, [(CASE, with_slot(ok_record(0, 20000.0), 0))])
+    records = load_measurements(path)
+    assert [r["run_state"] for r in records] == ["running: 1 of 3 measured"]
+    writer.add(1, [(CASE, with_slot(ok_record(1, 21000.0), 1))])
+    writer.finish("interrupted after 2 of 3 (SIGTERM)")
+    records = load_measurements(path)
+    assert {r["run_state"] for r in records} == {"interrupted after 2 of 3 (SIGTERM)"}
+    assert sorted(r["slot"] for r in records) == [0, 1]
+
+
+def test_resuming_keeps_the_earlier_runs_and_adds_the_missing(tmp_path):
+    path = tmp_path / "r.json"
+    first = run_file.RunFile(path, context(), 3)
+    first.add(0, [(CASE, with_slot(ok_record(0, 20000.0), 0))])
+    first.add(1, [(CASE, with_slot(failed_record(1), 1))])
+    first.finish("interrupted after 2 of 3 (SIGINT)")
+    previous = run_file.read_previous(path)
+    assert previous.done == {0, 1} and previous.plan_id == "abc" and previous.run_args == ["--quick"]
+    assert previous.state == "interrupted after 2 of 3 (SIGINT)" and previous.failed == 1
+    second = run_file.RunFile(path, context(), 3, previous)
+    second.add(2, [(CASE, with_slot(ok_record(2, 22000.0), 2))])
+    second.finish(run_file.COMPLETE)
+    records = load_measurements(path)
+    assert sorted(r["slot"] for r in records) == [0, 1, 2]
+    assert {r["run_state"] for r in records} == {"complete"}
+    assert sorted(r["status"] for r in records) == ["failed", "ok", "ok"]
+
+
+def test_a_file_without_a_plan_cannot_be_resumed(tmp_path):
+    from concbench.errors import UsageError
+    path = tmp_path / "old.json"
+    write_suite(path, RunContext.collect(PROFILES["quick"], ["asyncio"], ["echo"], (0,), (1,), {}, ["concbench"]),
+                [(CASE, ok_record(0, 1.0))])
+    with pytest.raises(UsageError, match="carries no plan"):
+        run_file.read_previous(path)
+
+
+def test_output_options_are_not_part_of_the_plan():
+    argv = ["run", "--quick", "-o", "x.json", "--force", "--resume=y.json", "--no-report", "--runners", "asyncio",
+            "--report-dir", "r"]
+    assert run_file.strip_output_options(argv) == ["--quick", "--runners", "asyncio"]
+
+
+def test_the_plan_identity_changes_with_what_is_measured():
+    order = schedule([CASE], ["asyncio"], 3)
+    same = run_file.plan_identity(order, PROFILES["quick"], {}, (0,), (1,), False)
+    assert same == run_file.plan_identity(schedule([CASE], ["asyncio"], 3), PROFILES["quick"], {}, (0,), (1,), False)
+    assert same != run_file.plan_identity(schedule([CASE], ["asyncio"], 2), PROFILES["quick"], {}, (0,), (1,), False)
+    assert same != run_file.plan_identity(order, PROFILES["default"], {}, (0,), (1,), False)
+    assert same != run_file.plan_identity(order, PROFILES["quick"], {"asyncio": {"x": "1"}}, (0,), (1,), False)
+
+
+def test_only_a_broken_runner_in_every_repetition_counts_as_failed():
+    def rec(kinds: str, status="failed", name="echo/c=1/threads/measurement"):
+        return {"status": status, "error_kinds": kinds, "name": name, "first_error": "server: bad option"}
+    broken = [rec("harness=1"), rec("harness=1")]
+    assert run_file.failed_every_repetition(broken) == ["echo/c=1/threads: server: bad option"]
+    assert run_file.failed_every_repetition([rec("harness=1"), rec("", "ok")]) == []
+    assert run_file.failed_every_repetition([rec("timeout=7"), rec("timeout=3")]) == []     # a measured limit
+
+
+def test_runs_carry_duration_so_pyperf_totals_are_seconds(tmp_path):
+    path = tmp_path / "r.json"
+    write_suite(path, context(), [(CASE, ok_record(rep, 20000.0)) for rep in range(3)])
+    suite = pyperf.BenchmarkSuite.load(str(path))
+    for bench in suite.get_benchmarks():            # byte-valued benchmarks (server-rss) too
+        assert bench.get_total_duration() == pytest.approx(3 * 2.5)
+
+
+def test_result_files_honour_the_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        write_suite(tmp_path / "r.json", context(), [(CASE, ok_record(0, 20000.0))])
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o640
+
+
+def processes_with(marker: str) -> list[int]:
+    """Processes whose environment carries marker (children of the run, in whatever session they are)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if marker.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_an_interrupted_run_keeps_its_measurements_leaves_nothing_running_and_resumes(tmp_path, signum):
+    out = tmp_path / "run.json"
+    marker = f"CONCBENCH_TEST_MARK={uuid.uuid4().hex}"
+    env = {**os.environ, "PYTHONPATH": str(REPOSITORY), marker.split("=")[0]: marker.split("=")[1]}
+    command = [sys.executable, "-m", "concbench", "run", "--scenarios", "echo", "--runners", "asyncio",
+               "--connections", "1", "--repetitions", "3", "--warmup", "0.05", "--duration", "0.2", "--no-report"]
+    run = subprocess.Popen([*command, "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           stdin=subprocess.DEVNULL, cwd=tmp_path, env=env)
+    for line in run.stdout:                   # the first measurement's outcome, then the second has begun
+        if "req/s" in line or "FAILED" in line:
+            break
+    run.send_signal(signum)                   # to the run process alone (as kill, timeout and CI send)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 128 + signum, stderr
+    assert f"results: {out}" in stderr and f"--resume {out}" in stderr
+    assert processes_with(marker) == []       # the server of the measurement under way included
+    records = load_measurements(out)
+    slots = sorted(r["slot"] for r in records)
+    assert slots and slots == list(range(len(slots))) and len(slots) < 3
+    assert {r["run_state"] for r in records} == {
+        f"interrupted after {len(slots)} of 3 ({signal.Signals(signum).name})"}
+    done = subprocess.run([sys.executable, "-m", "concbench", "run", "--resume", str(out), "--no-report"],
+                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, cwd=tmp_path,
+                          env=env)
+    assert done.returncode == 0, done.stderr
+    records = load_measurements(out)
+    assert sorted(r["slot"] for r in records) == [0, 1, 2]
+    assert {r["run_state"] for r in records} == {"complete"}
+    assert processes_with(marker) == []
+    other = subprocess.run([sys.executable, "-m", "concbench", "run", "--resume", str(out), "--repetitions", "2"],
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path, env=env)
+    assert other.returncode == 2 and "different plan" in other.stderr and len(other.stderr.splitlines()) == 1
