@@ -131,8 +131,8 @@ class BackendProcess:
 
     def start(self) -> "BackendProcess":
         from . import lifecycle
-        self.proc = lifecycle.track(subprocess.Popen(self.command, stdout=self._stdout, stderr=self._stderr,
-                                                     stdin=subprocess.DEVNULL), owns_group=False)
+        self.proc = lifecycle.spawn(self.command, owns_group=False, stdout=self._stdout, stderr=self._stderr,
+                                    stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             for line in complete_lines(self._output(self._stdout)):

@@ -49,8 +49,7 @@ def last_lines(stream, count: int = STDERR_LINES) -> str:
 def run_event_child(command: list[str], deadline_s: float, on_event, what: str) -> tuple[dict | None, str]:
     """(the child's result, "") or (None, one line saying why there is none)."""
     stderr = tempfile.TemporaryFile()
-    proc = lifecycle.track(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr,
-                                            stdin=subprocess.DEVNULL, start_new_session=True), owns_group=True)
+    proc = lifecycle.spawn(command, owns_group=True, stdout=subprocess.PIPE, stderr=stderr, stdin=subprocess.DEVNULL)
     started = time.monotonic()
     marks: dict[str, float] = {}
     watchdog_fired = threading.Event()

@@ -42,6 +42,13 @@ def track(proc: subprocess.Popen, owns_group: bool) -> subprocess.Popen:
     return proc
 
 
+def spawn(command, owns_group: bool, **popen_kwargs) -> subprocess.Popen:
+    """subprocess.Popen(command, start_new_session=owns_group, ...), tracked; a stop signal arriving while the
+    child is being started is held until it is tracked (else a child started but not yet known would be left)."""
+    with deferred():
+        return track(subprocess.Popen(command, start_new_session=owns_group, **popen_kwargs), owns_group)
+
+
 def untrack(proc: subprocess.Popen | None) -> None:
     if proc is not None:
         _children.pop(proc.pid, None)
@@ -93,6 +100,23 @@ def stop_all(grace_s: float = GRACE_S) -> int:
     return alive
 
 
+_deferring = {"depth": 0, "pending": None}
+
+
+@contextlib.contextmanager
+def deferred():
+    """Within: a stop signal does not raise; it is raised on leaving (outermost level)."""
+    _deferring["depth"] += 1
+    try:
+        yield
+    finally:
+        _deferring["depth"] -= 1
+        pending = _deferring["pending"]
+        if _deferring["depth"] == 0 and pending is not None:
+            _deferring["pending"] = None
+            raise Interrupted(pending)
+
+
 @contextlib.contextmanager
 def interruptible():
     """Within: the first SIGINT/SIGTERM/SIGHUP raises Interrupted in the main thread; later ones are ignored
@@ -102,7 +126,10 @@ def interruptible():
     def handler(signum, frame):
         if state["signum"] is None:
             state["signum"] = signum
-            raise Interrupted(signum)
+            if _deferring["depth"]:
+                _deferring["pending"] = signum
+            else:
+                raise Interrupted(signum)
 
     previous = {s: signal.signal(s, handler) for s in SIGNALS}
     try:

@@ -645,8 +645,13 @@ def measure_all(args, order, profile, server_cpus, loadgen_cpus, options, writer
             except OSError as write_exc:
                 print(f"concbench run: cannot write {writer.path}: {write_exc.strerror or write_exc}; the last "
                       f"written copy is there", file=sys.stderr)
-            print(f"concbench run: interrupted after {writer.count} of {len(order)} measurements; results: "
-                  f"{writer.path}\n  continue with: concbench run --resume {writer.path}", file=sys.stderr, flush=True)
+            if writer.count:
+                print(f"concbench run: interrupted after {writer.count} of {len(order)} measurements; results: "
+                      f"{writer.path}\n  continue with: concbench run --resume {writer.path}", file=sys.stderr,
+                      flush=True)
+            else:
+                print("concbench run: interrupted before the first measurement finished; no result file written",
+                      file=sys.stderr, flush=True)
             return exc.exit_code
         except OSError as exc:
             lifecycle.stop_all()

@@ -123,7 +123,8 @@ class RunFile:
         context = RunContext({**self.context.metadata, STATE_KEY: state})
         for name, new in suite_runs(context, self.measurements).items():
             runs.setdefault(name, []).extend(new)
-        dump_suite_atomically(self.path, runs)
+        if runs:                     # nothing measured yet: no file (a pyperf suite cannot be empty)
+            dump_suite_atomically(self.path, runs)
 
 
 # Error kinds that mean the runner did not work (could not be measured, died, or answered wrongly), as opposed to a

@@ -57,9 +57,8 @@ class ServerProcess:
         return describe_exit(self.proc.returncode if self.proc else None)
 
     def start(self) -> "ServerProcess":
-        self.proc = lifecycle.track(subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=self._stderr,
-                                                     stdin=subprocess.DEVNULL, start_new_session=True, env=self.env),
-                                    owns_group=True)
+        self.proc = lifecycle.spawn(self.command, owns_group=True, stdout=subprocess.PIPE, stderr=self._stderr,
+                                    stdin=subprocess.DEVNULL, env=self.env)
         try:
             return self._wait_ready()
         except BaseException:        # not ready, or interrupted while waiting: nothing is left running

@@ -321,8 +321,8 @@ class SlowClients:
             command += ["--param", f"{name}={value}"]
         self._stderr = tempfile.TemporaryFile()
         from . import lifecycle
-        self.proc = lifecycle.track(subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                                     stderr=self._stderr), owns_group=False)
+        self.proc = lifecycle.spawn(command, owns_group=False, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=self._stderr)
         self.pid = self.proc.pid
         self._buffer = b""
 

@@ -119,3 +119,17 @@ def test_garbage_on_stdout_is_reported_not_raised():
     result, reason = run_event_child([sys.executable, "-c", "print('not json'); import sys; sys.exit(2)"], 30.0,
                                      lambda e: None, "stream client")
     assert result is None and "exited with 2" in reason and "not json" in reason
+
+
+def test_a_signal_while_a_child_is_started_waits_until_the_child_is_tracked():
+    with pytest.raises(lifecycle.Interrupted):
+        with lifecycle.interruptible():
+            with lifecycle.deferred():
+                os.kill(os.getpid(), signal.SIGTERM)
+                for _ in range(1000):             # the handler has run: held, not raised
+                    pass
+                proc = lifecycle.spawn([sys.executable, "-c", "import time; time.sleep(60)"], owns_group=True)
+            pytest.fail("the held signal was not raised on leaving")
+    assert proc.pid in lifecycle.live_children()
+    lifecycle.stop_all(grace_s=1.0)
+    assert lifecycle.live_children() == []

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -136,11 +137,12 @@ def test_an_interrupted_run_keeps_its_measurements_leaves_nothing_running_and_re
                "--connections", "1", "--repetitions", "3", "--warmup", "0.05", "--duration", "0.2", "--no-report"]
     run = subprocess.Popen([*command, "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                            stdin=subprocess.DEVNULL, cwd=tmp_path, env=env)
-    for line in run.stdout:                   # the first measurement's outcome, then the second has begun
-        if "req/s" in line or "FAILED" in line:
+    for _ in range(6000):                     # until the first measurement is in the file (bounded: 60 s)
+        if out.exists() or run.poll() is not None:
             break
+        time.sleep(0.01)
     run.send_signal(signum)                   # to the run process alone (as kill, timeout and CI send)
-    _, stderr = run.communicate(timeout=60)
+    stdout, stderr = run.communicate(timeout=60)
     assert run.returncode == 128 + signum, stderr
     assert f"results: {out}" in stderr and f"--resume {out}" in stderr
     assert processes_with(marker) == []       # the server of the measurement under way included
