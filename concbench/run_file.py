@@ -142,6 +142,12 @@ def broken(record: dict) -> bool:
     return any(kind in kinds for kind in BROKEN_KINDS)
 
 
+def marked(context, state: str):
+    """The RunContext with a state mark (for the other studies' files, rewritten after every measurement)."""
+    from .results import RunContext
+    return RunContext({**context.metadata, STATE_KEY: state})
+
+
 def failed_every_repetition(records: list[dict]) -> list[str]:
     """The cases (benchmark names without /measurement) whose every measurement was broken, with the first error."""
     by_case: dict[str, list[dict]] = {}
