@@ -104,6 +104,7 @@ OPTION_CHECKS = {
     "pool": _integer_at_least(1),
     "loop": _one_of("uvloop"),
     "flow": _one_of("unbounded"),
+    "idle_timeout": _positive_number,
 }
 
 
