@@ -79,3 +79,13 @@ list: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build
+
+# Robustness figures (docs/robustness.md): the soak (default suite 3 times, processes/fds/listening ports before and
+# after each) and the interrupt check (5 runs interrupted at random moments, SIGINT/SIGTERM alternately, resumed).
+# SOAK_ARGS selects the suite, e.g. make soak SOAK_ARGS="--quick --runners asyncio threads --scenarios echo".
+.PHONY: soak interrupt-check
+SOAK_ARGS ?=
+soak: $(STAMP)
+	$(BIN)/python tools/soak.py --runs 3 -- $(SOAK_ARGS)
+interrupt-check: $(STAMP)
+	$(BIN)/python tools/interrupt_check.py --runs 5 -- $(SOAK_ARGS)
