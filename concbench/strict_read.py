@@ -112,6 +112,12 @@ def check_record(record: dict, number: int, record_keys: dict) -> None:
         if key in ("status", "runner", "scenario") or kind in (str, dict):
             if not isinstance(value, str):
                 raise StructureError(f"{where}: '{key}' is {_kind(value)} {value!r}, expected text")
+        if key.endswith("_histogram") and isinstance(value, str):
+            from .histogram import Histogram
+            try:
+                Histogram.decode(value)
+            except Exception as exc:         # whatever a damaged encoding raises: one line
+                raise StructureError(f"{where}: '{key}' is not a readable histogram ({exc})") from None
         elif kind in (int, float, bool) or key in IDENTITY_NUMBERS or key.startswith("param_"):
             if not isinstance(value, NUMBER) or isinstance(value, bool):
                 raise StructureError(f"{where}: '{key}' is {_kind(value)} {value!r}, expected a number")

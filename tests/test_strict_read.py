@@ -107,3 +107,30 @@ def test_commands_exit_2_or_3_without_a_traceback_or_verdict(tmp_path, result_fi
         assert done.returncode == 3, done.stdout + done.stderr         # bad input, not a regression (1)
         assert message in done.stderr and "Traceback" not in done.stderr
         assert "regression" not in done.stdout.lower()
+
+
+@pytest.mark.parametrize("bad", ["garbage", -1, 1e300])
+def test_a_damaged_value_anywhere_is_refused_or_read_never_a_traceback(tmp_path, result_file, bad):  # noqa: F811
+    """Every metadata key of the measurement runs in turn gets a wrong value: the file is either refused as
+    NotAResult, or the table and compare work on it (compare may say BadInput: one line, exit 3)."""
+    from analysis.compare import compare_records, parse_thresholds
+    from analysis.table import summary_table
+    from concbench.errors import BadInput
+    good = load_measurements(result_file)
+    keys = sorted({k for r in good for k in r})
+    for i, key in enumerate(keys):
+        def change(data, key=key):
+            for meta in every_metadata(data):
+                if key in meta:
+                    meta[key] = bad
+        path = edited(tmp_path, result_file, change, f"damaged-{i}")
+        try:
+            records = load_measurements(path)
+        except NotAResult as exc:
+            assert "\n" not in str(exc)
+            continue
+        summary_table(path)
+        try:
+            compare_records(good, records, parse_thresholds(None), None)
+        except BadInput as exc:
+            assert "\n" not in str(exc)
