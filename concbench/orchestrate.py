@@ -714,6 +714,10 @@ def cmd_show(args) -> int:
             print(backpressure_table(args.result))
             return 0
         print(summary_table(args.result))
+        states = {r.get("run_state", "complete") for r in load_measurements(args.result) if "plan_id" in r}
+        states.discard("complete")
+        for state in sorted(states):      # an unfinished run: say so, and how to finish it
+            print(f"\nthis run is not complete ({state}); concbench run --resume {args.result} measures the rest")
     except NotAResult as exc:
         raise UsageError(str(exc)) from None
     return 0
