@@ -659,6 +659,13 @@ def measure_all(args, order, profile, server_cpus, loadgen_cpus, options, writer
                   f"{writer.count} of {len(order)} measurements (the last written copy keeps what was written)",
                   file=sys.stderr, flush=True)
             return EXIT_WRITE_FAILED
+        except Exception as exc:       # a harness bug: keep what was measured, say where, then the traceback
+            lifecycle.stop_all()
+            if writer.count:
+                writer.finish(f"crashed after {writer.count} of {len(order)} ({exc.__class__.__name__})")
+                print(f"\nconcbench run: crashed after {writer.count} of {len(order)} measurements; results: "
+                      f"{writer.path} (concbench run --resume {writer.path} measures the rest)", file=sys.stderr)
+            raise
     return 0
 
 
