@@ -133,3 +133,23 @@ def test_a_signal_while_a_child_is_started_waits_until_the_child_is_tracked():
     assert proc.pid in lifecycle.live_children()
     lifecycle.stop_all(grace_s=1.0)
     assert lifecycle.live_children() == []
+
+
+def test_a_dead_server_is_reported_with_its_signal_and_the_load_generators_evidence():
+    from concbench.orchestrate import Case, server_died
+    from concbench.server_process import ServerProcess
+
+    server = ServerProcess("asyncio", "echo", {"size": 64}, None)
+    server._stderr.write(b"starting\nworker 2 gone\nSegmentation fault\n")
+    server.proc = subprocess.Popen([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
+    server.proc.wait()
+    seen = {"status": "failed", "requests": 1234, "errors": 3, "error_kinds": {"reset": 3},
+            "first_error": "reset: connection reset by peer", "throughput_rps": 2468.0}
+    record = server_died(Case("echo", (("size", 64),), 10, "asyncio"), seen, server)
+    assert record["status"] == "failed"
+    assert record["first_error"].startswith("server killed by SIGKILL during the measurement")
+    assert "Segmentation fault" in record["first_error"] and "worker 2 gone" in record["first_error"]
+    assert "the load generator saw: reset: connection reset by peer" in record["first_error"]
+    assert record["requests"] == 1234 and record["error_kinds"] == {"reset": 3, "server_died": 1}
+    assert record["errors"] == 4
+    server._stderr.close()
