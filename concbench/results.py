@@ -17,7 +17,8 @@ Format log:
      (byte) and `.../fast-read-time-per-mb` (second per 10^6 verified bytes to the fast readers).
      Added without a version change (optional keys): backend-scenario records carry `backend_calls`,
      `backend_calls_per_reply`, `verified_replies_total` and the server's reported `server_pool`.
-     Runs carry pyperf's `duration` (the measurement's wall time, so `pyperf stats` totals are seconds).
+     Runs carry pyperf's `duration`: the measurement's wall time on measurement runs, 0 on metric runs (derived,
+     no time of their own), so `pyperf stats` totals are the seconds measured.
      `run` files are written after every measurement: `run_state` (complete, running: k of n measured,
      interrupted after k of n (SIGNAL)), `plan_id`, `planned_measurements` and `run_args` in every run, `slot`
      (the measurement's place in the plan) in every record; files without them are complete.
@@ -223,7 +224,9 @@ def suite_runs(context: RunContext, measurements) -> dict[str, list]:
             pyperf.Run([duration], metadata=measurement_meta, collect_metadata=False))
         if record["status"] != "ok":
             continue
-        status_meta = {"status": "ok", "repetition": record["repetition"], "duration": duration,
+        # a metric is derived from the measurement and took no time of its own: duration 0, so that pyperf's totals
+        # (per benchmark and for the suite) count each measurement's wall time once
+        status_meta = {"status": "ok", "repetition": record["repetition"], "duration": 0.0,
                        **({"slot": record["slot"]} if "slot" in record else {})}
         for suffix, (key, unit, convert) in METRICS.items():
             value = record.get(key)
@@ -265,7 +268,8 @@ def write_figure_suite(path, context: RunContext, measurements, scenario: str, b
         for suffix, value, unit in figures(record):
             name = f"{base}/{suffix}"
             runs.setdefault(name, []).append(pyperf.Run(
-                [value], metadata={**meta, "name": name, "unit": unit, "metric": suffix}, collect_metadata=False))
+                [value], metadata={**meta, "name": name, "unit": unit, "metric": suffix, "duration": 0.0},
+                collect_metadata=False))
     dump_suite_atomically(path, runs)
 
 
