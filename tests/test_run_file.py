@@ -166,3 +166,55 @@ def test_an_interrupted_run_keeps_its_measurements_leaves_nothing_running_and_re
     other = subprocess.run([sys.executable, "-m", "concbench", "run", "--resume", str(out), "--repetitions", "2"],
                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path, env=env)
     assert other.returncode == 2 and "different plan" in other.stderr and len(other.stderr.splitlines()) == 1
+
+
+def fake_run(monkeypatch, tmp_path, measure_fake, capsys):
+    """cmd_run in this process with `measure` replaced (no server, no load): the loop, the file and exit codes."""
+    from concbench import cli, fairness, orchestrate
+    monkeypatch.setattr(fairness, "pin_to_cpus", lambda cpus: None)
+    monkeypatch.setattr(orchestrate, "measure", measure_fake)
+    out = tmp_path / "run.json"
+    code = cli.main(["run", "--scenarios", "echo", "--runners", "asyncio", "threads", "--connections", "1",
+                     "--repetitions", "2", "--no-report", "-o", str(out)])
+    return code, out, capsys.readouterr()
+
+
+def test_a_runner_broken_in_every_repetition_exits_4_and_is_named(monkeypatch, tmp_path, capsys):
+    from concbench.orchestrate import failed_record
+
+    def measure(case, *args):
+        return failed_record(case, "server: bad stack size") if case.runner == "threads" else ok_record(0, 9000.0)
+    code, out, seen = fake_run(monkeypatch, tmp_path, measure, capsys)
+    assert code == 4
+    assert "echo/size=64/c=1/threads: server: bad stack size" in seen.err and "asyncio" not in seen.err
+    assert {r["run_state"] for r in load_measurements(out)} == {"complete"}
+
+
+def test_a_failed_write_during_the_run_exits_5_and_keeps_the_last_copy(monkeypatch, tmp_path, capsys):
+    import errno
+    calls = []
+    real_write = run_file.RunFile.write
+
+    def write(self, state):
+        calls.append(state)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(self, state)
+    monkeypatch.setattr(run_file.RunFile, "write", write)
+    code, out, seen = fake_run(monkeypatch, tmp_path, lambda case, *a: ok_record(0, 9000.0), capsys)
+    assert code == 5 and "No space left on device" in seen.err
+    assert len(load_measurements(out)) == 1          # the copy written after the first measurement
+
+
+def test_a_harness_crash_keeps_the_measurements_and_marks_the_file(monkeypatch, tmp_path, capsys):
+    done = []
+
+    def measure(case, *args):
+        if len(done) == 3:
+            raise RuntimeError("a bug")
+        done.append(case)
+        return ok_record(0, 9000.0)
+    with pytest.raises(RuntimeError, match="a bug"):
+        fake_run(monkeypatch, tmp_path, measure, capsys)
+    records = load_measurements(tmp_path / "run.json")
+    assert len(records) == 3 and {r["run_state"] for r in records} == {"crashed after 3 of 4 (RuntimeError)"}
