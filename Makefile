@@ -80,6 +80,34 @@ list: $(STAMP)
 clean:
 	rm -rf $(VENV) build
 
+## report-screenshot: the HTML report of results/baseline.json as headless Chromium draws it at 800 px wide
+## (reports/baseline/screenshot-800.png), and the whole page (screenshot-800-full.png), to look at
+.PHONY: report-screenshot
+report-screenshot: $(STAMP)
+	$(BIN)/concbench report results/baseline.json
+	$(BIN)/python -m analysis.screenshot reports/baseline/index.html reports/baseline/screenshot-800.png 800 2000
+	$(BIN)/python -m analysis.screenshot reports/baseline/index.html reports/baseline/screenshot-800-full.png 800 9000
+
+.PHONY: interop
+## interop: what adapting to the standard loop costs: the same Protocol code on each loop (Twisted on epoll, asyncio,
+## uvloop; Tornado on asyncio, uvloop; asyncio on its selector loop, uvloop), the bare selectors floor, and the other
+## new runners beside asyncio; echo and http at 100 connections, 3 interleaved repetitions: 16 runners x 2 scenarios
+## x 3 = 96 measurements of about 3 s each, about 5 minutes on 2 cores. Report: reports/interop/ (interop.png)
+INTEROP_RUNNERS := asyncio,uvloop,asyncio-streams,uvloop-streams,twisted,twisted-asyncio,twisted-uvloop,tornado
+INTEROP_RUNNERS := $(INTEROP_RUNNERS),tornado-uvloop,twisted-inline,trio,anyio,curio,selectors,fork,processes
+interop: $(STAMP)
+	$(BIN)/concbench run --scenarios echo http --runners $(INTEROP_RUNNERS) --connections 100 --repetitions 3 \
+		--force -o results/interop.json $(ARGS)
+
+.PHONY: external-demo
+## external-demo: any command as a server: uvicorn (the `external` extra) serving a plaintext ASGI app
+## (tools/asgi_plaintext.py), measured beside asyncio on http at 100 connections, 3 repetitions, about 30 s
+external-demo: $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[external]'
+	$(BIN)/concbench run --scenarios http --runners asyncio --connections 100 --repetitions 3 \
+		--server-cmd "uvicorn=$(BIN)/uvicorn --app-dir tools asgi_plaintext:app --host 127.0.0.1 --port {port} --log-level warning" \
+		--force -o results/external-demo.json $(ARGS)
+
 # Robustness figures (docs/robustness.md): the soak (default suite 3 times, processes/fds/listening ports before and
 # after each) and the interrupt check (5 runs interrupted at random moments, SIGINT/SIGTERM alternately, resumed).
 # SOAK_ARGS selects the suite, e.g. make soak SOAK_ARGS="--quick --runners asyncio threads --scenarios echo".

@@ -123,7 +123,8 @@ def write_backpressure_chart(path, output: str | Path | None = None) -> Path:
         ax.set_xlabel(f"slow readers ({float(first.get('slow_rate_target_b_s', 0)) / MIB:g} MiB/s each), "
                       f"plus {first.get('fast_readers', '?')} fast readers")
         ax.grid(which="both", alpha=0.3)
-    ax_mem.set_yscale("log")
+    from .charts import log_y_axis
+    log_y_axis(ax_mem)                     # 1-2-5 labelled ticks, as every log axis
     ax_mem.set_ylabel("server peak PSS, MiB (log scale; median, whiskers min-max)")
     ax_mem.set_title("Server peak memory (whole process tree, PSS)")
     ax_fast.set_ylabel("MB/s verified to the fast readers, all summed (10^6 bytes)")

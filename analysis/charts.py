@@ -33,12 +33,48 @@ def scenario_label(scenario: str, params) -> str:
     return f"{scenario} ({', '.join(f'{k}={v}' for k, v in params)})" if params else scenario
 
 
+def log_ticks(low: float, high: float) -> list[float]:
+    """Tick values between low and high at 1-2-5 steps of each decade; at 1-1.5-2-3-5-7 when that gives
+    fewer than three (a panel spanning less than a decade still gets values one can read off)."""
+    import math
+    if not (low > 0 and high > low):
+        return []
+    for steps in ((1, 2, 5), (1, 1.5, 2, 3, 5, 7), (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9)):
+        ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+                 for m in steps]
+        ticks = [t for t in ticks if low <= t <= high]
+        if len(ticks) >= 3:
+            return ticks
+    return ticks
+
+
+class OneTwoFiveLocator(matplotlib.ticker.LogLocator):
+    """log_ticks over whatever the axis finally shows (so lines added later, such as ceilings, still fit)."""
+
+    def tick_values(self, vmin, vmax):
+        return log_ticks(min(vmin, vmax), max(vmin, vmax))
+
+    def __call__(self):
+        return self.tick_values(*self.axis.get_view_interval())
+
+
+def label_log_axis(axis) -> None:
+    """Labelled 1-2-5 ticks on a log axis (x or y), as plain numbers (1,000 rather than 10^3)."""
+    axis.set_major_locator(OneTwoFiveLocator())
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.10g}"))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
 def log_y_axis(ax) -> None:
-    """A log y axis labelled at 1-2-5 steps as plain numbers (1,000 rather than 10^3)."""
+    """A log y axis labelled at 1-2-5 steps."""
     ax.set_yscale("log")
-    ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.10g}"))
-    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    label_log_axis(ax.yaxis)
+
+
+def log_x_axis(ax) -> None:
+    """A log x axis labelled at 1-2-5 steps."""
+    ax.set_xscale("log")
+    label_log_axis(ax.xaxis)
 
 
 def machine_line(records: list[dict]) -> str:
@@ -110,8 +146,8 @@ def draw_panel(ax, by_runner: dict, label: str, log_y: bool, colours: dict, labe
         ok = [p for p in points if p[1] is not None]
         if ok:
             xs = [p[0] for p in ok]
-            ax.plot(xs, [p[1] for p in ok], "-", color=colour, label=(labels or {}).get(runner, runner),
-                    linewidth=1.6)
+            ax.plot(xs, [p[1] for p in ok], runner_linestyle(runner), color=colour,
+                    label=(labels or {}).get(runner, runner), linewidth=1.6)
             ax.fill_between(xs, [p[2] for p in ok], [p[3] for p in ok], color=colour, alpha=0.18, linewidth=0)
             for x, median, _, _, passed, total, bound in ok:
                 ax.plot([x], [median], "o", color=colour, markersize=5,
@@ -137,16 +173,40 @@ def draw_panel(ax, by_runner: dict, label: str, log_y: bool, colours: dict, labe
         ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     if log_y:
         log_y_axis(ax)
+    else:
+        cut_outliers(ax, by_runner, colours)
     ax.set_xlabel("concurrent connections (log scale)")
     ax.set_ylabel(label)
     ax.grid(True, which="both", alpha=0.3)
 
 
+def cut_outliers(ax, by_runner: dict, colours: dict) -> None:
+    """A linear panel where one runner's figure would flatten the rest: the y axis is cut above the others and
+    each point beyond the cut is written at the top edge with its value."""
+    highs = [max((p[3] for p in points if p[3] is not None), default=None) for points in by_runner.values()]
+    limit = outlier_limit([h for h in highs if h is not None])
+    if not limit:
+        return
+    ax.set_ylim(0, limit)
+    for runner, points in sorted(by_runner.items()):
+        for x, median, _, high, *_ in points:
+            if high is not None and high > limit:
+                text = f"{median:,.0f}" if median >= 100 else f"{median:.3g}"
+                ax.annotate(f"{runner}: {text} (axis cut)", (x, limit), xytext=(0, -10), textcoords="offset points",
+                            ha="center", fontsize=7, color=colours[runner],
+                            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colours[runner], "lw": 0.6})
+
+
 def runner_colours(runners) -> dict:
-    """One distinct colour per runner of a chart (tab10 up to ten runners, tab20 up to twenty)."""
-    runners = list(runners)
-    palette = plt.get_cmap("tab10" if len(runners) <= 10 else "tab20")
-    return {runner: palette(i % palette.N) for i, runner in enumerate(runners)}
+    """Each runner's colour, the same in every chart (analysis.palette: a family's hue, variants its shades)."""
+    from .palette import runner_colour
+    return {runner: runner_colour(runner) for runner in runners}
+
+
+def runner_linestyle(runner: str) -> str:
+    """Solid for a base runner, dashed for a variant (a second cue besides the shade)."""
+    from .palette import is_variant
+    return "--" if is_variant(runner) else "-"
 
 
 def draw_bars(records: list[dict], scenario: str, params: tuple, connections: int, path) -> None:
@@ -157,26 +217,49 @@ def draw_bars(records: list[dict], scenario: str, params: tuple, connections: in
     colours = runner_colours(runners)
     fig, axes = plt.subplots(2, 2, figsize=(14, 3.2 + 0.42 * len(runners)))
     for ax, (title, (key, label, scale, _)) in zip(axes.flat, PANELS.items()):
+        highs = [point(connections, groups[(scenario, params, connections, runner)], key, scale)[3]
+                 for runner in runners]
+        limit = outlier_limit([h for h in highs if h is not None])
+        cut = False
         for row, runner in enumerate(runners):
             x, median, low, high, n_ok, n_all, bound = point(connections, groups[(scenario, params, connections,
                                                                                   runner)], key, scale)
             if median is None:
                 ax.text(0, row, f"  {runner}: every repetition failed", va="center", fontsize=8, color="#b00")
                 continue
-            ax.barh(row, median, color=colours[runner], alpha=0.45 if bound else 0.9,
-                    xerr=[[median - low], [high - median]], capsize=3)
+            shown_median, shown_high = min(median, limit or median), min(high, limit or high)
+            ax.barh(row, shown_median, color=colours[runner], hatch="///" if bound else None, edgecolor="white",
+                    xerr=[[max(shown_median - low, 0)], [shown_high - shown_median]], capsize=3)
             note = f" {n_ok}/{n_all} ok" if n_ok < n_all else ""
             figure = f"{median:,.0f}" if median >= 100 else f"{median:.3g}"
-            ax.text(high, row, f" {figure}{note}{' (client-bound)' if bound else ''}", va="center", fontsize=7)
+            if limit and high > limit:            # the axis is cut: the true figures as words at the edge
+                top = f"{high:,.0f}" if high >= 100 else f"{high:.3g}"
+                ax.annotate(f"{figure} (max {top}) >>{note}{' (client-bound)' if bound else ''}", (limit, row),
+                            xytext=(-4, 0), textcoords="offset points", ha="right", va="center", fontsize=7,
+                            color="#a00", bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "#a00", "lw": 0.6})
+                cut = True
+                continue
+            ax.text(shown_high, row, f" {figure}{note}{' (client-bound)' if bound else ''}", va="center", fontsize=7)
         ax.set_yticks(range(len(runners)))
         ax.set_yticklabels(runners, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel(label)
-        ax.set_title(title)
+        if limit:
+            ax.set_xlim(0, limit)
+        ax.set_title(title + (" (axis cut: >> marks a figure beyond it)" if cut else ""))
         ax.grid(True, axis="x", alpha=0.3)
-    fig.suptitle(f"{scenario_label(scenario, params)}, {connections} connections: bar = median over repetitions, "
-                 f"whisker = min-max; pale bar = client-bound (load generator core > 90% busy)", fontsize=10)
+    fig.suptitle(f"{scenario_label(scenario, params)}, {connections} connection{'' if connections == 1 else 's'}: bar = median over repetitions, "
+                 f"whisker = min-max; hatched bar = client-bound (load generator core > 90% busy)", fontsize=10)
     save_figure(fig, records, path, rect=(0, 0.02, 1, 0.95))
+
+
+def outlier_limit(values: list[float]) -> float | None:
+    """Where to cut a linear axis so one outlier does not flatten the rest: above 3x the second-largest
+    value, cut at 1.6x it; None when nothing stands out that far."""
+    ordered = sorted(v for v in values if v is not None and v > 0)
+    if len(ordered) < 3 or ordered[-1] <= 3 * ordered[-2]:
+        return None
+    return 1.6 * ordered[-2]
 
 
 def draw_scenario(records: list[dict], scenario: str, params: tuple, path) -> None:
@@ -215,7 +298,8 @@ def draw_scenario(records: list[dict], scenario: str, params: tuple, path) -> No
     fig.suptitle(f"{scenario_label(scenario, params)}: line = median over repetitions, band = min-max\n"
                  f"x = every repetition at that level failed (errors, timeouts or starved connections)\n"
                  f"hollow marker = client-bound (load generator core > 90% busy); "
-                 f"'k/n ok' = figure from the k of n repetitions that passed", fontsize=10)
+                 f"'k/n ok' = figure from the k of n repetitions that passed; dashed = a variant (its family's hue)",
+                 fontsize=10)
     save_figure(fig, records, path, rect=(0, 0.02, right, 0.93))
 
 
@@ -266,13 +350,13 @@ def draw_rate_sweep(records: list[dict], scenario: str, params: tuple, connectio
             ax.annotate(f"{runner} capacity\n{capacity:,.0f}/s", (capacity, target * 1e3), color=colour,
                         textcoords="offset points", xytext=(4, 8), fontsize=8)
     ax.axhline(target * 1e3, color="black", linewidth=1, linestyle="-.", label=f"p99 target {target * 1e3:g} ms")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+    log_x_axis(ax)
+    log_y_axis(ax)
     ax.set_xlabel("offered rate, requests/s in total (open loop, log scale)")
     ax.set_ylabel("p99 latency (ms, log scale)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(f"{scenario_label(scenario, params)}, {connections} connections: latency against offered rate\n"
+    ax.set_title(f"{scenario_label(scenario, params)}, {connections} connection{'' if connections == 1 else 's'}: latency against offered rate\n"
                  f"red ring = overloaded (achieved < 99% of offered); dotted line = capacity at the p99 target",
                  fontsize=10)
     save_figure(fig, records, path, rect=(0, 0.02, 1, 1))
@@ -303,18 +387,20 @@ def draw_spectrum(records: list[dict], scenario: str, params: tuple, connections
         merged = merge_histograms(r["latency_histogram"] for r in reps)
         xs = [1 / (1 - pct / 100) for pct in SPECTRUM_PERCENTILES]
         ys = [merged.percentile(pct) / 1e6 for pct in SPECTRUM_PERCENTILES]
-        ax.plot(xs, ys, "o-", color=colours[runner], label=f"{runner} ({merged.total:,} requests, {len(reps)} reps)")
+        ax.plot(xs, ys, marker="o", linestyle=runner_linestyle(runner), color=colours[runner],
+                label=f"{runner} ({merged.total:,} requests, {len(reps)} reps)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ticks = [1 / (1 - pct / 100) for pct in SPECTRUM_PERCENTILES]
     ax.set_xticks(ticks)
     ax.set_xticklabels([f"p{pct:g}" for pct in SPECTRUM_PERCENTILES])
     ax.minorticks_off()
+    log_y_axis(ax)
     ax.set_xlabel("percentile ('nines' scale: p90, p99, p99.9 and p99.99 are evenly spaced, each 10x rarer than the last)")
     ax.set_ylabel("latency (ms, log scale)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left")
-    ax.set_title(f"{scenario_label(scenario, params)}, {connections} connections: latency percentile spectrum\n"
+    ax.set_title(f"{scenario_label(scenario, params)}, {connections} connection{'' if connections == 1 else 's'}: latency percentile spectrum\n"
                  f"histograms of every repetition that passed, merged (3 significant digits)", fontsize=10)
     save_figure(fig, records, path, rect=(0, 0.02, 1, 1))
 

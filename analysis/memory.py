@@ -103,7 +103,8 @@ def write_memory_chart(path, output: str | Path | None = None) -> Path:
         for x, mid in zip(xs, mids):
             ax.annotate(f"{mid:,.1f}" if mid < 100 else f"{mid:,.0f}", (x, mid), ha="center", va="bottom",
                         fontsize=7, xytext=(0, 2), textcoords="offset points", rotation=90)
-    ax.set_yscale("log")
+    from .charts import log_y_axis
+    log_y_axis(ax)                         # 1-2-5 labelled ticks, as every log axis
     bottom, top = ax.get_ylim()
     ax.set_ylim(bottom, top * 6)           # room for the labels above the tallest bar
     for x, kind in not_drawn:

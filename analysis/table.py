@@ -57,6 +57,11 @@ def case_row(reps: list[dict]) -> dict:
         row["server_cpu"] = statistics.median(r.get("server_cpu_pct", 0.0) for r in passed)
         row["client_core"] = statistics.median(r.get("loadgen_core_busy_pct", 0.0) for r in passed)
         row["rss"] = statistics.median(r.get("server_rss_bytes", 0) for r in passed)
+        row["pss"] = statistics.median(r.get("server_pss_bytes", 0) for r in passed)
+        from .verdicts import is_stable, relative_half_width     # the stop rule, on the passing figures
+        figures = [r["throughput_rps"] for r in passed]
+        row["half_width"] = relative_half_width(figures)
+        row["unstable"] = len(figures) >= 2 and not is_stable(figures)
     return row
 
 
@@ -75,6 +80,26 @@ def slow_summary(reps: list[dict]) -> str:
     return f"slow clients: >= {served}/{count} served, {replies:.0f} replies verified (median), errors {errors}"
 
 
+def case_status(reps: list[dict], row: dict) -> str:
+    """The status column: passed/total, client-bound, unstable, failures and their first error, caveats."""
+    status = f"{row['passed']}/{row['repetitions']} ok"
+    if row["client_bound"]:
+        status += f", {row['client_bound']} client-bound"
+    if row.get("unstable"):
+        status += f", UNSTABLE (95% interval +-{row['half_width']:.0%})"
+    if row["failed"]:
+        status += f", {row['failed']} FAILED: {row['failure']}"
+    if any(r.get("loadgen") == "wrk" for r in reps):
+        status += ", driven by wrk: status codes checked, bodies not"
+    if row["passed"] and any(r.get("overloaded") for r in reps if r["status"] == "ok"):
+        status += ", OVERLOADED (achieved < 99% of offered)"
+    if any(r.get("slow_clients") for r in reps):
+        status += "; " + slow_summary(reps)
+    if reps[0].get("runner_external"):                 # a plugin or a --server-cmd: not the suite's code
+        status += f"; EXTERNAL {reps[0]['runner_external']}"
+    return status
+
+
 def case_label(scenario: str, params: tuple) -> str:
     return scenario + "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in params)
 
@@ -87,9 +112,10 @@ def summary_table(path) -> str:
     groups = group_cases(records)
     width = max([18] + [len(case_label(s, p)) for (s, p, _, _) in groups])
     header = (f"{'scenario':<{width}} {'conns':>5} {'runner':<20} {'req/s median (min-max)':>30} "
-              f"{'p99 ms':>8} {'srv cpu':>7} {'cli core':>8} {'srv RSS':>10}  status")
+              f"{'p99 ms':>8} {'srv cpu':>7} {'cli core':>8} {'srv PSS':>10}  status")
     lines = [header, "-" * len(header)]
     previous = None
+    unstable = 0
     for (scenario, params, connections, runner), reps in sorted(groups.items()):
         label = case_label(scenario, params)
         if previous is not None and previous != (label, connections):
@@ -99,23 +125,24 @@ def summary_table(path) -> str:
         if row["passed"]:
             median, low, high = row["rps"]
             figures = (f"{median:>10,.0f} ({low:>8,.0f}-{high:>8,.0f}) {row['p99'] * 1e3:>8.2f} "
-                       f"{row['server_cpu']:>6.0f}% {row['client_core']:>7.0f}% {human_bytes(row['rss']):>10}")
+                       f"{row['server_cpu']:>6.0f}% {row['client_core']:>7.0f}% {human_bytes(row['pss']) if row['pss'] else '-':>10}")
         else:
             figures = f"{'-':>30} {'-':>8} {'-':>7} {'-':>8} {'-':>10}"
-        status = f"{row['passed']}/{row['repetitions']} ok"
-        if row["client_bound"]:
-            status += f", {row['client_bound']} client-bound"
-        if row["failed"]:
-            status += f", {row['failed']} FAILED: {row['failure']}"
-        if any(r.get("loadgen") == "wrk" for r in reps):
-            status += ", driven by wrk: status codes checked, bodies not"
-        if row["passed"] and any(r.get("overloaded") for r in reps if r["status"] == "ok"):
-            status += ", OVERLOADED (achieved < 99% of offered)"
-        if any(r.get("slow_clients") for r in reps):
-            status += "; " + slow_summary(reps)
+        status = case_status(reps, row)
+        unstable += bool(row.get("unstable"))
         lines.append(f"{label:<{width}} {connections:>5} {runner:<20} {figures}  {status}")
     lines.append("")
     lines.append("req/s: verified replies per second in the window; median and (min-max) over the repetitions that "
                  "passed.\nA failed repetition (any error, timeout or starved connection) gives no figure. "
-                 "client-bound: the load generator's core was over 90% busy.")
+                 "client-bound: the load generator's core was over 90% busy.\n"
+                 "srv PSS: the server's proportional set size (shared pages divided among the processes sharing "
+                 "them), peak in the window, all processes; the charts and compare use the same PSS.")
+    from .verdicts import UNSTABLE_HINT, verdict_text
+    from .wording import scenario_title
+    if unstable:
+        lines.append(f"{unstable} case(s) {UNSTABLE_HINT}")
+    closed_loop = [r for r in records if not r.get("offered_rate")]
+    verdicts = verdict_text(closed_loop, scenario_title)
+    if verdicts:
+        lines += ["", verdicts]
     return "\n".join(lines)

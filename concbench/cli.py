@@ -7,21 +7,61 @@ ab, where 2 means inconclusive). The work itself lives in serve, loadgen, orches
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
+import os
 import socket
 import sys
+import tempfile
 import time
 
-from . import fairness, registry
+from . import __version__, console, fairness, registry
 from .errors import BadInput, UsageError
+
+DESCRIPTION = """\
+concbench measures Python network servers written on different concurrency models (threads, pre-forked
+processes, Twisted, Tornado, asyncio, gevent, uvloop...) serving the same scenarios, and says which is
+faster, by how much and how sure that is. Every reply is verified; each measurement carries its evidence
+(server CPU, load-generator CPU, errors, offered against achieved) and repetitions give a 95% interval.
+"""
+EPILOG = """\
+examples:
+  concbench list                                  runners and scenarios
+  concbench run                                   the default suite (what make bench runs)
+  concbench run --quick --runners asyncio threads a one-minute smoke run
+  concbench show results/baseline.json --csv      a result file's cases for scripts
+  concbench report results/baseline.json          charts, summary.md and index.html
+  concbench compare BASE.json HEAD.json           regression check (exit 1 on a regression)
+'-' as a FILE means standard output. `concbench COMMAND --help` lists a command's options and defaults.
+"""
 
 EXIT_BAD_INPUT = 2
 EXIT_COMPARE_BAD_INPUT = 3   # compare and ab: 0 pass, 1 regression, 2 inconclusive, 3 bad input
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the description's lines, and states every option's default: '(default: X)' is added to a help
+    that does not already say its default (a default of None means the help must say what happens)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if not action.option_strings or "default" in text.lower() or action.nargs == 0 \
+                or action.default == argparse.SUPPRESS:
+            return text
+        if action.required:
+            return f"{text} (required)"
+        if action.default in (None, [], ()):
+            return f"{text} (default: none)"
+        return f"{text} (default: %(default)s)"
+
+
 class Parser(argparse.ArgumentParser):
     bad_input = UsageError   # the exception (so the exit code) for a bad argument; BadInput for compare and ab
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):
         raise self.bad_input(message)
@@ -93,6 +133,7 @@ def scenario_name(text: str) -> str:
 
 
 def runner_name(text: str) -> str:
+    text = registry.canonical(text)
     if text not in registry.RUNNERS:
         raise argparse.ArgumentTypeError(
             f"unknown runner {text!r} (known: {', '.join(registry.RUNNERS)})")
@@ -100,17 +141,23 @@ def runner_name(text: str) -> str:
 
 
 def build_parser() -> Parser:
-    parser = Parser(prog="concbench", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    parser = Parser(prog="concbench", description=DESCRIPTION, epilog=EPILOG)
+    parser.add_argument("--version", action="version", version=f"concbench {__version__}")
+    add_verbosity_arguments(parser, argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
 
-    sub.add_parser("list", help="runners and scenarios, with framework versions")
+    p = sub.add_parser("list", help="runners and scenarios, with framework versions")
+    p.add_argument("--verbose", "-v", dest="verbose", action="count", default=argparse.SUPPRESS,
+                   help="also each runner's options and each scenario's parameters and the runners it excludes, "
+                        "with the reasons (default: one line each)")
 
     p = sub.add_parser("serve", help="one server in the foreground until SIGINT/SIGTERM")
     p.add_argument("runner", type=runner_name)
     p.add_argument("scenario", type=scenario_name)
     p.add_argument("--port", type=port_number, required=True, help="0 picks a free port (printed on the ready line)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--size", type=positive_int, help="scenario parameter (echo: message size)")
+    p.add_argument("--size", type=positive_int,
+                   help="scenario parameter (echo: message size; default: the scenario's, 64 for echo)")
     p.add_argument("--param", type=runner_option, action="append", default=[], metavar="NAME=VALUE",
                    help="a scenario parameter, e.g. iterations=3000 for cpu (see concbench list)")
     p.add_argument("--cpus", type=cpu_list, help="pin the server to these cpus, e.g. 0 or 0,1")
@@ -157,15 +204,21 @@ def build_parser() -> Parser:
         "backpressure", help="stream scenario: fast-reader MB/s and server peak memory against slow readers"))
     p = sub.add_parser("report", help="charts, summary.md and index.html from result files")
     p.add_argument("results", nargs="+", metavar="RESULT")
-    p.add_argument("--output", default="reports", help="folder for the reports (default: reports/)")
+    p.add_argument("--output", default="reports", help="folder for the reports, one subfolder per result (default: reports/)")
     p = sub.add_parser("verify", help="check every runner x scenario against the scenario's rules")
     p.add_argument("--runners", nargs="+", metavar="RUNNER", help="default: all")
     p.add_argument("--scenarios", nargs="+", metavar="SCENARIO", help="default: all")
     p = sub.add_parser("merge-load", help="merge `load --json` files of one run (several hosts) into one report")
     p.add_argument("parts", nargs="+", metavar="LOAD_JSON")
     p.add_argument("--json", metavar="FILE", help="write the merged report to FILE ('-' for stdout)")
-    p = sub.add_parser("show", help="the summary table of a result file")
+    p = sub.add_parser("show", help="the summary table of a result file (or its cases as JSON or CSV)")
     p.add_argument("result", metavar="RESULT")
+    form = p.add_mutually_exclusive_group()
+    form.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                      help="the cases as JSON rows (figures, interval, verdict) to FILE, or stdout when no FILE or "
+                           "'-' (default: the table)")
+    form.add_argument("--csv", nargs="?", const="-", metavar="FILE",
+                      help="the same rows as CSV (default: the table)")
     p = sub.add_parser("compare", help="HEAD against BASE per case and metric: ratio, 95%% CI, verdict")
     p.bad_input = BadInput
     p.add_argument("base", metavar="BASE", help="the reference result file")
@@ -176,13 +229,29 @@ def build_parser() -> Parser:
     p.bad_input = BadInput
     add_ab_arguments(p)
     parser.command_parsers = sub.choices   # command -> its parser (each says which error a bad argument raises)
+    for command_parser in sub.choices.values():
+        add_verbosity_arguments(command_parser, argparse.SUPPRESS)
     return parser
+
+
+def add_verbosity_arguments(p, default) -> None:
+    """-q/-v before or after the command: less output (no progress lines), or more (each measurement's evidence)."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("-q", "--quiet", dest="quiet", action="count", default=default,
+                       help="less output: no progress lines, warnings and results only (default: progress shown)")
+    if "-v" not in p._option_string_actions:
+        group.add_argument("-v", "--verbose", dest="verbose", action="count", default=default,
+                           help="more output: each measurement's validity evidence (default: one line each)")
 
 
 def add_compare_arguments(p) -> None:
     """The options `compare` and `ab` share."""
-    p.add_argument("--json", metavar="FILE", help="also write the comparison as JSON")
-    p.add_argument("--markdown", metavar="FILE", help="also write the markdown table (e.g. for a job summary)")
+    p.add_argument("--json", metavar="FILE",
+                   help="also write the comparison as JSON ('-': to stdout, the markdown then goes to stderr; "
+                        "default: none)")
+    p.add_argument("--markdown", metavar="FILE",
+                   help="also write the markdown table, e.g. for a job summary ('-': stdout, where it is printed "
+                        "anyway; default: none)")
     p.add_argument("--threshold", nargs="+", action="extend", metavar="METRIC=PCT",
                    help="override a threshold: throughput=10 p50=10 p99=20 memory=5 (the defaults)")
     p.add_argument("--normalize", metavar="RUNNER",
@@ -200,6 +269,8 @@ def scenario_params(scenario: str, args) -> dict:
 
 
 def cmd_list(args) -> int:
+    if not getattr(args, "verbose", 0):
+        return list_compact(quiet=bool(getattr(args, "quiet", 0)))
     print("Runners:")
     for runner in registry.RUNNERS.values():
         tag = "" if runner.default else "  [not in the default suite]"
@@ -209,11 +280,28 @@ def cmd_list(args) -> int:
             tag = f"  [not in the default suite for {', '.join(runner.not_default_for)}]"
         if runner.own_http_stack:
             tag += "  [http only]"
+        if runner.group:
+            tag += f"  [{runner.group}: make {runner.group}]"
+        if runner.external:
+            tag += f"  [EXTERNAL plugin from {runner.framework}]"
         variant = f" (variant of {runner.variant_of})" if runner.variant_of else ""
         print(f"  {runner.name:<20} {runner.framework} {runner.version():<10} {runner.model}{variant}{tag}")
         print(f"  {'':<20} {runner.summary}")
+        if runner.note:
+            print(f"  {'':<20} note: {runner.note}")
         for name, help_text in runner.options:
             print(f"  {'':<20} option {name}: {help_text}")
+        if getattr(args, "verbose", False):
+            fixed = ", ".join(f"{k}={v}" for k, v in runner.fixed_options) or "none"
+            print(f"  {'':<20} module {runner.module}; fixed options: {fixed}")
+            for scenario in registry.SCENARIOS:
+                reason = registry.applicable(runner.name, scenario)
+                if reason:
+                    print(f"  {'':<20} does not serve {scenario}: {reason}")
+    aliases = ", ".join(f"{old} -> {new}" for old, new in registry.ALIASES.items())
+    print(f"  (old names still accepted: {aliases})")
+    for problem in registry.PLUGIN_PROBLEMS:
+        print(f"  PLUGIN PROBLEM: {problem}")
     print("Scenarios:")
     for scenario in registry.SCENARIOS.values():
         print(f"  {scenario.name:<20} {scenario.summary}")
@@ -225,6 +313,58 @@ def cmd_list(args) -> int:
             reason = registry.applicable(runner, scenario.name)
             if reason:
                 print(f"  {'':<20} not on {runner}: {reason}")
+    return 0
+
+
+def list_compact(quiet: bool = False) -> int:
+    """One line per runner and per scenario; -q: the names only; --verbose: options, parameters and reasons."""
+    if quiet:
+        print("\n".join([*registry.RUNNERS, *registry.SCENARIOS]))
+        return 0
+    print("Runners (--verbose: options and what each one is):")
+    for runner in registry.RUNNERS.values():
+        tags = [] if runner.default else ["not default"]
+        if runner.default_for:
+            tags = [f"default for {', '.join(runner.default_for)} only"]
+        if runner.not_default_for:
+            tags.append(f"not default for {', '.join(runner.not_default_for)}")
+        if runner.only_scenarios:
+            tags.append(f"{', '.join(runner.only_scenarios)} only")
+        if runner.group:
+            tags.append(f"group {runner.group}: make {runner.group}")
+        if runner.external:
+            tags.append(f"EXTERNAL plugin from {runner.framework}")
+        if runner.note.startswith("UNMAINTAINED"):
+            tags.append("UNMAINTAINED upstream")
+        tag = f"  [{'; '.join(tags)}]" if tags else ""
+        print(f"  {runner.name:<20} {runner.framework} {runner.version():<10} {runner.model}{tag}")
+    for problem in registry.PLUGIN_PROBLEMS:
+        print(f"  PLUGIN PROBLEM: {problem}")
+    print("Scenarios (--verbose: parameters, and which runners do not apply and why):")
+    for scenario in registry.SCENARIOS.values():
+        by = f" [measured by `{scenario.measured_by}`]" if scenario.measured_by else ""
+        summary = scenario.summary if len(scenario.summary) <= 90 else scenario.summary[:87].rsplit(" ", 1)[0] + "..."
+        print(f"  {scenario.name:<20} {summary}{by}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    """`show`: the table (orchestrate.cmd_show), or with --json/--csv the cases as rows (analysis.export)."""
+    destination = args.json or args.csv
+    if not destination:
+        from .orchestrate import cmd_show as show_table
+        return show_table(args)
+    from analysis.export import rows_csv, rows_json
+    from .results import NotAResult, load_measurements, write_text_atomically
+    try:
+        records = load_measurements(args.result)
+    except NotAResult as exc:
+        raise UsageError(str(exc)) from None
+    text = rows_json(records) if args.json else rows_csv(records)
+    if destination == "-":
+        sys.stdout.write(text)
+    else:
+        write_text_atomically(destination, text)
     return 0
 
 
@@ -373,14 +513,21 @@ def compare_files(base_path, head_path, args) -> int:
         base, head = load_measurements(base_path), load_measurements(head_path)
     except NotAResult as exc:
         raise BadInput(str(exc)) from None
+    for path, records in ((base_path, base), (head_path, head)):
+        kinds = {record.get("benchmark") for record in records} - {None}
+        if kinds:   # memory-idle or stream-backpressure: figures of their own, not compared case by case yet
+            raise BadInput(f"{path}: a {', '.join(sorted(kinds))} result; compare reads `concbench run` results "
+                           f"(read it with `concbench show`)")
     report = compare_records(base, head, metrics, args.normalize)
     report.update(base=str(base_path), head=str(head_path))
     text = markdown(report)
-    print(text, end="", flush=True)
+    print(text, end="", flush=True, file=sys.stderr if args.json == "-" else sys.stdout)
     try:
-        if args.json:
+        if args.json == "-":
+            print(json.dumps(report, indent=2), flush=True)
+        elif args.json:
             write_json_atomically(args.json, report)
-        if args.markdown:
+        if args.markdown and args.markdown != "-":
             write_text_atomically(args.markdown, text)
     except OSError as exc:
         raise BadInput(f"cannot write {exc.filename}: {exc.strerror}") from None
@@ -396,7 +543,7 @@ def cmd_ab(args) -> int:
     return run_ab(args)
 
 
-COMMANDS = {"list": cmd_list, "serve": cmd_serve, "backend-service": cmd_backend_service, "load": cmd_load, "merge-load": cmd_merge_load,
+COMMANDS = {"list": cmd_list, "show": cmd_show, "serve": cmd_serve, "backend-service": cmd_backend_service, "load": cmd_load, "merge-load": cmd_merge_load,
             "verify": cmd_verify, "compare": cmd_compare, "ab": cmd_ab}
 
 
@@ -425,6 +572,40 @@ def run_stoppable(args) -> int:
             return exc.exit_code
 
 
+RESULT_FILE_COMMANDS = ("run", "memory", "backpressure")     # -o FILE: a result file ('-': stdout)
+
+
+def result_to_stdout(args, command) -> int:
+    """`-o -`: the command writes its result file to a temporary place, its usual output goes to stderr, and
+    the result file (pyperf JSON) is copied to stdout at the end; no report is drawn (it needs a file)."""
+    with tempfile.TemporaryDirectory(prefix="concbench-") as folder:
+        args.output = os.path.join(folder, "result.json")
+        if hasattr(args, "no_report"):
+            args.no_report = True
+        with contextlib.redirect_stdout(sys.stderr):
+            code = command(args)
+        if os.path.exists(args.output):
+            with open(args.output) as result:
+                sys.stdout.write(result.read())
+            sys.stdout.flush()
+        return code
+
+
+def dispatch(args) -> int:
+    if args.command in STOPPABLE:        # commands that start servers: a stop signal stops every child
+        return run_stoppable(args)
+    if args.command in COMMANDS:
+            return COMMANDS[args.command](args)
+    if args.command == "memory":
+        from .memory import cmd_memory
+        return cmd_memory(args)
+    if args.command == "backpressure":
+        from .backpressure import cmd_backpressure
+        return cmd_backpressure(args)
+    from . import orchestrate
+    return orchestrate.COMMANDS[args.command](args)
+
+
 def main(argv=None) -> int:
     try:
         parser = build_parser()
@@ -433,12 +614,15 @@ def main(argv=None) -> int:
         if unknown:   # as parse_args would, but with the command's own exit code (3 for compare and ab)
             raise parser.command_parsers[args.command].bad_input(
                 f"unrecognized arguments: {' '.join(unknown)}")
-        if args.command in STOPPABLE:        # commands that start servers: a stop signal stops every child
-            return run_stoppable(args)
-        if args.command in COMMANDS:
-            return COMMANDS[args.command](args)
-        from . import orchestrate
-        return orchestrate.COMMANDS[args.command](args)
+        console.set_verbosity(getattr(args, "quiet", 0) or 0, getattr(args, "verbose", 0) or 0)
+        if args.command in RESULT_FILE_COMMANDS and getattr(args, "output", None) == "-":
+            code = result_to_stdout(args, dispatch)
+        else:
+            code = dispatch(args)
+        sys.stdout.flush()                     # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return quiet_broken_pipe()
     except UsageError as exc:
         print(f"concbench: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -448,3 +632,25 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("concbench: interrupted", file=sys.stderr)
         return 130
+
+
+def quiet_broken_pipe() -> int:
+    """The reader of our stdout went away (`concbench list | head`): end quietly, as a command killed by
+    SIGPIPE would (exit 141), without the traceback or the 'Exception ignored' at exit. A broken pipe on
+    anything but stdout (a socket, say) is a real error and is raised again."""
+    if not stdout_reader_gone():
+        raise
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())              # Python flushes stdout again at exit
+    return 141
+
+
+def stdout_reader_gone() -> bool:
+    """True when stdout is a pipe with no reader left (poll reports an error on its write end)."""
+    import select
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False

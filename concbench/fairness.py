@@ -1,7 +1,7 @@
 """The fairness rules, as code: every runner's listening socket and connections are set up here.
 
 Runners never set socket options themselves; they call these functions, so the rules
-below hold by construction. README.md ("Fairness rules") explains each one.
+below hold by construction. docs/methodology.md ("Fairness rules") explains each one.
 """
 from __future__ import annotations
 

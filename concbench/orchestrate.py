@@ -13,9 +13,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import fairness, registry
+from . import console, fairness, registry
 from .errors import UsageError
 from .event_child import run_event_child
+from .repetitions import RepetitionPlan, mark_stability
 from .measurement import add_backend_evidence, add_server_evidence, verdict
 from .sampling import ServerSampler
 from .server_process import ServerFailed, ServerProcess
@@ -41,6 +42,10 @@ class Profile:
     slow_interval_s: float = 0.1
     # per-scenario concurrency levels that replace `connections` (an explicit --connections replaces both)
     scenario_connections: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    # repetitions until stable (concbench.repetitions): `repetitions` is the minimum; levels with an unstable
+    # case get more rounds up to this maximum, within this many seconds for the extra rounds
+    max_repetitions: int | None = None  # None: the minimum (no stop rule)
+    stability_budget_s: float = 0.0
 
     def levels(self, scenario: str) -> tuple[int, ...]:
         """The concurrency levels measured for one scenario."""
@@ -49,10 +54,13 @@ class Profile:
 
 PROFILES = {
     # the default `make bench` suite: every default scenario, each at the levels that show its point,
-    # 3 repetitions; sized to finish within 10 minutes on 2 cores (README gives the measured time)
+    # 3 repetitions; sized to finish within 10 minutes on 2 cores (README gives the measured time): 3 rounds
+    # took 443-518 s, so unstable levels get up to 5 repetitions within 60 s of extra rounds
+    # (518 + 60 s stays under the 600 s of `make bench`)
     "default": Profile("default", (1, 100, 1000), (64,), warmup_s=0.25, window_s=0.8, repetitions=3,
                        scenario_connections=(("http", (100,)), ("cpu", (2,)), ("churn", (10,)),
-                                             ("backend", (10, 2000)))),
+                                             ("backend", (10, 2000))),
+                       max_repetitions=5, stability_budget_s=60.0),
     # for tests and smoke checks
     "quick": Profile("quick", (1, 10, 100), (64,), warmup_s=0.2, window_s=0.5, repetitions=3,
                      scenario_connections=(("http", (10,)), ("cpu", (1,)), ("churn", (10,)),
@@ -60,7 +68,8 @@ PROFILES = {
     # the longer profile: all sizes, longer windows, 5 repetitions
     "full": Profile("full", (1, 10, 100, 1000), (64, 1024, 16384), warmup_s=2.0, window_s=10.0, repetitions=5,
                     scenario_connections=(("http", (1, 10, 100, 1000)), ("cpu", (1, 2, 4)), ("churn", (1, 10, 100)),
-                                          ("backend", (1, 10, 100, 1000, 2000)))),
+                                          ("backend", (1, 10, 100, 1000, 2000))),
+                    max_repetitions=10, stability_budget_s=900.0),
 }
 
 
@@ -88,6 +97,14 @@ SUITE_CPU_OPTIONS = ("server_cpus", "loadgen_cpus")
 SUITE_REPEATED_OPTIONS = ("param", "option")
 
 
+def profile_default(field: str, unit: str = "") -> str:
+    """'default: 0.25 s (--quick 0.2 s, --full 2 s)': a profile setting as the help states it."""
+    def value(name):
+        given = getattr(PROFILES[name], field)
+        return f"{' '.join(map(str, given)) if isinstance(given, tuple) else f'{given:g}'}{unit}"
+    return f"default: {value('default')} (--quick {value('quick')}, --full {value('full')})"
+
+
 def add_suite_arguments(p) -> None:
     from .cli import cpu_list, non_negative_int, positive_float, positive_int
     p.add_argument("--runners", nargs="+", metavar="RUNNER",
@@ -96,15 +113,20 @@ def add_suite_arguments(p) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="short windows, levels 1-100 (for smoke tests)")
     group.add_argument("--full", action="store_true", help="all sizes, 10 s windows, 5 repetitions")
-    p.add_argument("--connections", type=positive_int, nargs="+", metavar="N", help="concurrency levels")
-    p.add_argument("--sizes", type=positive_int, nargs="+", metavar="BYTES", help="message sizes, for every scenario with a size parameter")
+    p.add_argument("--connections", type=positive_int, nargs="+", metavar="N",
+                   help="concurrency levels for every scenario (default: each scenario's own levels, see the README)")
+    p.add_argument("--sizes", type=positive_int, nargs="+", metavar="BYTES",
+                   help=f"message sizes, for every scenario with a size parameter ({profile_default('sizes')})")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="a scenario parameter for every selected scenario that has it, e.g. iterations=3000")
-    p.add_argument("--warmup", type=float, help="discarded warm-up per measurement, seconds")
-    p.add_argument("--duration", type=positive_float, help="measuring window per measurement, seconds")
+    p.add_argument("--warmup", type=float,
+                   help=f"discarded warm-up per measurement, seconds ({profile_default('warmup_s', ' s')})")
+    p.add_argument("--duration", type=positive_float,
+                   help=f"measuring window per measurement, seconds ({profile_default('window_s', ' s')})")
     p.add_argument("--option", "-O", action="append", default=[], metavar="RUNNER:NAME=VALUE",
                    help="a runner option, e.g. processes:workers=8")
-    p.add_argument("--timeout", type=positive_float, help="per-request timeout, seconds")
+    p.add_argument("--timeout", type=positive_float,
+                   help=f"per-request timeout, seconds ({profile_default('timeout_s', ' s')})")
     p.add_argument("--server-cpus", type=cpu_list, help="cpus for the server (default: the first)")
     p.add_argument("--loadgen-cpus", type=cpu_list, help="cpus for the load generator (default: the second)")
     p.add_argument("--slow-clients", type=non_negative_int, nargs="+", metavar="N",
@@ -137,7 +159,16 @@ def suite_options(args) -> list[str]:
 def add_run_arguments(p) -> None:
     from .cli import positive_float, positive_int
     add_suite_arguments(p)
-    p.add_argument("--repetitions", type=positive_int, help="repetitions (at least 3 is the rule)")
+    p.add_argument("--repetitions", type=positive_int,
+                   help="exactly this many repetitions, no stop rule (at least 3 is the rule; default: the "
+                        "profile's minimum and maximum)")
+    p.add_argument("--min-repetitions", type=positive_int,
+                   help="repetitions of every case before the stop rule (default: 3, --full 5)")
+    p.add_argument("--max-repetitions", type=positive_int,
+                   help="more repetitions, level by level, until the 95%% interval of each runner's median is within "
+                        "+-10%% (default: 5, --quick 3, --full 10)")
+    p.add_argument("--stability-budget", type=positive_float, metavar="SECONDS",
+                   help="time allowed for the extra repetitions (default: 60 s, --full 900 s)")
     p.add_argument("--rates", type=positive_float, nargs="+", metavar="R",
                    help="open loop: offered rates (requests/s in total) to sweep, instead of closed loop")
     p.add_argument("--rate-search", action="store_true",
@@ -151,6 +182,9 @@ def add_run_arguments(p) -> None:
                    help="wrk (http scenario, if installed): a cross-check driven by wrk, labelled as such")
     p.add_argument("--loadgen-procs", type=positive_int, default=1,
                    help="load-generator processes per measurement (spread over --loadgen-cpus)")
+    p.add_argument("--server-cmd", action="append", default=[], metavar="'NAME=COMMAND {port}'",
+                   help="any command as a server (repeatable): started fresh per measurement on the server cpus, "
+                        "verified, measured, labelled external; {port} is where it must listen on 127.0.0.1")
     p.add_argument("-o", "--output", help="result file (default: results/<scenario>-<time>.json); written after "
                                           "every measurement; an existing file is refused unless --force")
     p.add_argument("--force", action="store_true", help="replace an existing -o file")
@@ -180,7 +214,21 @@ def profile_from_args(args) -> Profile:
     if args.sizes:
         changes["sizes"] = tuple(args.sizes)
     if args.repetitions:
-        changes["repetitions"] = args.repetitions
+        changes.update(repetitions=args.repetitions, max_repetitions=args.repetitions)
+    if getattr(args, "min_repetitions", None):
+        changes["repetitions"] = args.min_repetitions
+    if getattr(args, "max_repetitions", None):
+        changes["max_repetitions"] = args.max_repetitions
+        changes.setdefault("stability_budget_s", profile.stability_budget_s or 3600.0)
+    if getattr(args, "stability_budget", None):
+        changes["stability_budget_s"] = args.stability_budget
+    minimum = changes.get("repetitions", profile.repetitions)
+    maximum = changes.get("max_repetitions", profile.max_repetitions) or minimum
+    if maximum < minimum:
+        raise UsageError(f"--max-repetitions {maximum} is below the minimum of {minimum} repetitions")
+    if minimum < 3:
+        console.warn(f"{minimum} repetition{'s' if minimum > 1 else ''}: the rule is at least 3; with fewer, an "
+                     f"interval is wide or missing and runners cannot be ranked against each other")
     if args.warmup is not None:
         if args.warmup < 0:
             raise UsageError(f"--warmup must be 0 or more, got {args.warmup:g}")
@@ -222,6 +270,7 @@ def runner_options(raw: list[str], runners: list[str]) -> dict[str, dict]:
     options: dict[str, dict] = {name: {} for name in runners}
     for text in raw:
         runner, sep, rest = text.partition(":")
+        runner = registry.canonical(runner)
         name, sep2, value = rest.partition("=")
         if not (sep and sep2 and name):
             raise UsageError(f"--option must be RUNNER:NAME=VALUE, got {text!r}")
@@ -326,7 +375,12 @@ def measure(case: Case, profile: Profile, server_cpus, loadgen_cpus, options: di
 
 
 def measure_server(case: Case, profile: Profile, server_cpus, loadgen_cpus, options: dict, backend) -> dict:
-    server = ServerProcess(case.runner, case.scenario, dict(case.params), server_cpus, options, backend=backend)
+    command = registry.RUNNERS[case.runner].command
+    if command is not None:            # --server-cmd: started, pinned and verified by external_server
+        from .external_server import CommandServer
+        server = CommandServer(case.runner, command, case.scenario, dict(case.params), server_cpus, backend=backend)
+    else:
+        server = ServerProcess(case.runner, case.scenario, dict(case.params), server_cpus, options, backend=backend)
     try:
         server.start()
     except ServerFailed as exc:
@@ -527,8 +581,13 @@ def cmd_run(args) -> int:
         args = resume_arguments(args, previous)
     try:
         scenarios = without_other_measures(args.scenarios, registry.select(args.scenarios, registry.SCENARIOS, "scenario"))
-        runners = registry.select(args.runners, registry.RUNNERS, "runner", registry.default_runners_for(scenarios))
-        named = registry.named_runners(args.runners)
+        commands = command_runners(getattr(args, "server_cmd", None) or [])
+        if commands and not args.runners:
+            runners = commands             # only the commands, unless runners are named beside them
+        else:
+            runners = registry.select(args.runners, registry.RUNNERS, "runner", registry.default_runners_for(scenarios))
+            runners += [name for name in commands if name not in runners]
+        named = registry.named_runners(args.runners) | set(commands)
         profile = profile_from_args(args)
         extra = scenario_extra_params(args.param, scenarios)
         cases = plan_cases(scenarios, runners, profile, extra, named)
@@ -556,25 +615,32 @@ def cmd_run(args) -> int:
         profile = replace(profile, rates=(args.rate_start,))
         cases = [replace(c, rate=None) for c in plan_cases(scenarios, runners, replace(profile, rates=(None,)), extra,
                                                            named)]
-    order = schedule(cases, runners, profile.repetitions)
-    plan_id = run_file.plan_identity(order, profile, options, server_cpus, loadgen_cpus, args.rate_search)
+    measurements = []      # every (case, record) of the plan, the resumed file's included: the stop rule reads them
+    if previous is not None:
+        measurements.extend(previous.pairs)
+    maximum = profile.repetitions if args.rate_search else (profile.max_repetitions or profile.repetitions)
+    order = RepetitionPlan(cases, profile.repetitions, maximum, profile.stability_budget_s, measurements,
+                           lambda some, n: schedule(some, runners, n))      # capacity searches: no stop rule
+    plan_id = run_file.plan_identity(order.planned, profile, options, server_cpus, loadgen_cpus, args.rate_search)
     if previous is not None:
         output = Path(args.resume)
         if previous.plan_id != plan_id:
             raise UsageError(f"cannot resume {output}: it was measured with a different plan; resume it with the "
                              f"options it was run with (concbench run {' '.join(run_file.strip_output_options(previous.run_args))}) "
                              f"or with none")
-        preflight.check_output(output, len(order) - len(previous.done), existing_ok=True)
+        preflight.check_output(output, max(len(order) - len(previous.done), 1), existing_ok=True)
     elif args.output:
         output = Path(args.output)
-        preflight.check_output(output, len(order), force=args.force)
+        preflight.check_output(output, order.maximum * len(cases), force=args.force)
     else:
         output = preflight.unique_path(default_output(scenarios))
-        preflight.check_output(output, len(order))
+        preflight.check_output(output, order.maximum * len(cases))
     fairness.pin_to_cpus(loadgen_cpus)   # the orchestrator's own sampling stays off the server's cores
     what = (f"{len(order)} capacity searches (up to {SEARCH_MAX_PROBES} probes each, p99 target "
             f"{profile.p99_target_s * 1e3:g} ms)" if args.rate_search else f"{len(order)} measurements")
-    print(f"concbench run: {len(cases)} cases x {profile.repetitions} repetitions = {what} "
+    reps_text = (f"{profile.repetitions}-{order.maximum} repetitions (until stable)" if order.maximum > order.minimum
+                 else f"{profile.repetitions} repetitions")
+    print(f"concbench run: {len(cases)} cases x {reps_text} = {what} "
           f"({profile.name} profile: warm-up {profile.warmup_s:g} s, window {profile.window_s:g} s); "
           f"server on cpu {','.join(map(str, server_cpus))}, load generator on cpu {','.join(map(str, loadgen_cpus))}",
           flush=True)
@@ -588,10 +654,10 @@ def cmd_run(args) -> int:
     context.metadata.update(plan_id=plan_id, planned_measurements=len(order),
                             run_args=json.dumps(run_file.strip_output_options(getattr(args, "argv", None) or [])))
     writer = run_file.RunFile(output, context, len(order), previous)
-    code = measure_all(args, order, profile, server_cpus, loadgen_cpus, options, writer)
+    code, unstable = measure_all(args, order, measurements, profile, server_cpus, loadgen_cpus, options, writer)
     if code:
         return code
-    return finish_run(args, output, writer)
+    return finish_run(args, output, writer, order, unstable)
 
 
 def resume_arguments(args, previous):
@@ -606,35 +672,45 @@ def resume_arguments(args, previous):
     return planned
 
 
-def measure_all(args, order, profile, server_cpus, loadgen_cpus, options, writer) -> int:
-    """Every slot of the plan not measured yet, the file rewritten after each; 0, or the exit code of an
-    interrupt (every child stopped, the file marked) or of a failed write."""
+def measure_all(args, order, measurements, profile, server_cpus, loadgen_cpus, options, writer) -> tuple[int, int]:
+    """Every slot of the plan not measured yet (order grows while the stop rule asks for more), the file
+    rewritten after each; (0, unstable cases), or (the exit code of an interrupt or of a failed write, 0)."""
     from . import lifecycle
-    from .run_file import COMPLETE
+    from .results import case_name
+    from .run_file import COMPLETE, slot_of
     started = time.monotonic()
-    todo = len(order) - writer.count
+    already = writer.count
     with lifecycle.interruptible():
         try:
             measured = 0
-            for slot, (rep, case) in enumerate(order):
+            for rep, case in order:
+                slot = slot_of(rep, case_name(case))
                 if slot in writer.done:
                     continue
 
                 def measure_one(probe: Case) -> dict:
-                    print(format_progress(writer.count, len(order), started, rep, profile.repetitions, probe,
-                                          measured, todo), end=" ", flush=True)
+                    console.progress(format_progress(writer.count, len(order), started, rep,
+                                                     max(order.maximum, rep + 1), probe, measured,
+                                                     len(order) - already), end=" ", flush=True)
                     measure_started = time.monotonic()
-                    record = measure(probe, profile, server_cpus, loadgen_cpus, options.get(probe.runner, {}))
+                    record = measure(probe, profile, server_cpus, loadgen_cpus, case_options(probe, options))
                     record.update(repetition=rep, slot=slot, measured_wall_s=time.monotonic() - measure_started,
                                   measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-                    print(format_outcome(record), flush=True)
+                    console.progress(format_outcome(record), flush=True)
+                    console.detail(f"    evidence: {record.get('requests', 0):,} verified replies in "
+                                   f"{record.get('window_s', 0):.2f} s, {record.get('errors', 0)} errors, served "
+                                   f"{record.get('served_connections', '?')}/{record.get('connections', '?')} "
+                                   f"connections, server cpu {record.get('server_cpu_pct', 0):.0f}%, load generator "
+                                   f"cpu {record.get('loadgen_cpu_pct', 0):.0f}%, server PSS "
+                                   f"{record.get('server_pss_bytes', 0) / (1 << 20):.1f} MiB", flush=True)
                     return record
 
-                if args.rate_search:
-                    writer.add(slot, search_capacity(case, profile, measure_one))
-                else:
-                    writer.add(slot, [(case, measure_one(case))])
+                new = search_capacity(case, profile, measure_one) if args.rate_search else [(case, measure_one(case))]
+                measurements.extend(new)           # before the file: the stop rule reads them for the next round
+                writer.add(slot, new)
                 measured += 1
+            unstable = mark_stability(measurements)
+            writer.restate_previous(measurements)
             writer.finish(COMPLETE)
         except lifecycle.Interrupted as exc:
             lifecycle.stop_all()
@@ -652,13 +728,13 @@ def measure_all(args, order, profile, server_cpus, loadgen_cpus, options, writer
             else:
                 print("concbench run: interrupted before the first measurement finished; no result file written",
                       file=sys.stderr, flush=True)
-            return exc.exit_code
+            return exc.exit_code, 0
         except OSError as exc:
             lifecycle.stop_all()
             print(f"\nconcbench run: cannot write {writer.path}: {exc.strerror or exc}; stopped after "
                   f"{writer.count} of {len(order)} measurements (the last written copy keeps what was written)",
                   file=sys.stderr, flush=True)
-            return EXIT_WRITE_FAILED
+            return EXIT_WRITE_FAILED, 0
         except Exception as exc:       # a harness bug: keep what was measured, say where, then the traceback
             lifecycle.stop_all()
             if writer.count:
@@ -666,15 +742,16 @@ def measure_all(args, order, profile, server_cpus, loadgen_cpus, options, writer
                 print(f"\nconcbench run: crashed after {writer.count} of {len(order)} measurements; results: "
                       f"{writer.path} (concbench run --resume {writer.path} measures the rest)", file=sys.stderr)
             raise
-    return 0
+    return 0, unstable
 
 
-def finish_run(args, output, writer) -> int:
+def finish_run(args, output, writer, order, unstable: int) -> int:
     from analysis.report import write_report
     from analysis.table import summary_table
     from .results import load_measurements
     from .run_file import failed_every_repetition
-    print(f"\nfinished {writer.count} of {writer.planned} measurements; results: {output}\n")
+    print(f"\nfinished {writer.count} of {len(order)} measurements; {order.describe()}; {unstable} case(s) "
+          f"unstable; results: {output}\n")
     print(summary_table(output))
     records = load_measurements(output)
     if any(r.get("offered_rate") for r in records):
@@ -692,6 +769,27 @@ def finish_run(args, output, writer) -> int:
             print(f"  {name}", file=sys.stderr)
         return EXIT_CASE_FAILED
     return 0
+
+
+def command_runners(raw: list[str]) -> list[str]:
+    """Register each --server-cmd NAME=COMMAND as an external runner; their names (ValueError if malformed)."""
+    from .external_server import parse_server_cmd
+    names = []
+    for text in raw:
+        name, command = parse_server_cmd(text)
+        if name in names:
+            raise ValueError(f"--server-cmd name {name!r} is given twice")
+        registry.add_command_runner(name, command)
+        names.append(name)
+    return names
+
+
+def case_options(case: Case, options: dict) -> dict:
+    """The runner's options for one measurement: a runner sized to the offered connections is told them."""
+    chosen = dict(options.get(case.runner, {}))
+    if registry.RUNNERS[case.runner].sized_to_connections:
+        chosen.setdefault("connections", str(case.connections))
+    return chosen
 
 
 def print_report_paths(paths) -> None:

@@ -101,8 +101,9 @@ OPTION_CHECKS = {
     "stack_size": _integer_at_least(STACK_MIN, zero_ok=True),
     "switch_interval_ms": _positive_number,
     "workers": _integer_at_least(1),
+    "max_workers": _integer_at_least(1),
     "pool": _integer_at_least(1),
-    "loop": _one_of("uvloop"),
+    "loop": _one_of("uvloop", "asyncio"),
     "flow": _one_of("unbounded"),
     "idle_timeout": _positive_number,
 }

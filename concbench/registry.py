@@ -38,11 +38,19 @@ class Runner:
     default_for: tuple[str, ...] = ()
     # in the default suite in general, but not for these scenarios (where a sibling variant is the model)
     not_default_for: tuple[str, ...] = ()
+    # sized to the offered connections: `run` passes options["connections"] (processes: one worker each, capped)
+    sized_to_connections: bool = False
+    group: str | None = None    # a named suite it belongs to (interop: make interop)
+    note: str = ""              # shown by `list`, e.g. that upstream is unmaintained
+    external: bool = False      # from a plugin (entry point group concbench.runners): labelled in results
+    command: str | None = None  # `run --server-cmd`: any command as a server (concbench/external_server.py)
 
     def load(self):
         return importlib.import_module(self.module)
 
     def version(self) -> str:
+        if self.command is not None:
+            return "external command"
         if self.framework == "python":
             return platform.python_version()
         if self.framework == "c":
@@ -71,11 +79,18 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
            "every 50 ms instead of every 5 ms (fewer wake-ups when hundreds of threads wait)",
            variant_of="threads", fixed_options=(("switch_interval_ms", "50"),), default=False),
     Runner("processes", "runners.processes", "pre-forked workers, blocking sockets", "python",
-           "gunicorn sync-worker model: N forked workers share one listener; a worker serves "
-           "one connection at a time until it closes; backend: a backend socket per worker, connections "
-           "beyond N starve (as in echo); not in backend's default suite, where processes-pool is the model",
-           options=(("workers", "worker processes (default 2 x server cores + 1, gunicorn's advice)"),),
-           not_default_for=("backend",)),
+           "Apache prefork model: one forked worker per offered connection (up to a cap, option max_workers, "
+           "default 1024) share one listener; a worker serves one connection at a time until it closes; "
+           "outside `run` (no offered count) 2 x cores + 1 workers; backend: a backend socket per worker; not in "
+           "backend's default suite, where processes-pool is the model",
+           options=(("workers", "worker processes (default: one per offered connection, up to max_workers)"),
+                    ("max_workers", "the cap on workers sized to the offered connections (default 1024)")),
+           not_default_for=("backend",), sized_to_connections=True),
+    Runner("processes-fixed", "runners.processes", "pre-forked workers (fixed pool), blocking sockets", "python",
+           "gunicorn sync-worker model: a fixed pool of 2 x cores + 1 workers whatever the offered connections; "
+           "connections beyond the pool starve in the backlog (the finding: docs/runners.md)",
+           variant_of="processes", default=False,
+           options=(("workers", "worker processes (default 2 x server cores + 1, gunicorn's advice)"),)),
     # Bounded pools (labelled): what a typical deployment runs; they serve every scenario, and are in the
     # default suite for backend, where the pool size is the limit (throughput plateaus near pool / D).
     Runner("threads-pool", "runners.threads_pool", "bounded thread pool behind a selector, blocking sockets",
@@ -99,11 +114,44 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
     Runner("asyncio-streams", "runners.asyncio_streams", "event loop (asyncio selector), coroutines", "python",
            "asyncio.start_server with StreamReader.read / StreamWriter.write + drain",
            variant_of="asyncio"),
-    Runner("asyncio-uvloop", "runners.asyncio_protocol", "event loop (libuv), callbacks", "uvloop",
-           "the asyncio runner's Protocol on uvloop's event loop", variant_of="asyncio",
-           fixed_options=(("loop", "uvloop"),), default=False),
+    Runner("uvloop", "runners.asyncio_protocol", "event loop (libuv), callbacks", "uvloop",
+           "the asyncio runner's Protocol on uvloop's event loop (formerly asyncio-uvloop, still accepted)",
+           variant_of="asyncio", fixed_options=(("loop", "uvloop"),), default=False, group="interop"),
+    Runner("uvloop-streams", "runners.asyncio_streams", "event loop (libuv), coroutines", "uvloop",
+           "the asyncio-streams runner (start_server, read / write + drain) on uvloop's event loop",
+           variant_of="asyncio-streams", fixed_options=(("loop", "uvloop"),), default=False, group="interop"),
     Runner("gevent", "runners.gevent_streamserver", "greenlets on libev/libuv hub", "gevent",
            "gevent.server.StreamServer, one greenlet per connection, cooperative sockets"),
+    # Interop (make interop): the same Protocol code on each loop it can run on, and the floor beneath them.
+    Runner("twisted-asyncio", "runners.twisted_protocol", "event loop (asyncio selector), callbacks", "twisted",
+           "the twisted runner's Protocol on twisted.internet.asyncioreactor over asyncio's selector loop",
+           variant_of="twisted", fixed_options=(("loop", "asyncio"),), default=False, group="interop"),
+    Runner("twisted-uvloop", "runners.twisted_protocol", "event loop (libuv), callbacks", "twisted",
+           "the twisted runner's Protocol on twisted.internet.asyncioreactor over uvloop",
+           variant_of="twisted", fixed_options=(("loop", "uvloop"),), default=False, group="interop"),
+    Runner("tornado-uvloop", "runners.tornado_iostream", "event loop (libuv), coroutines", "tornado",
+           "the tornado runner's TCPServer on uvloop (Tornado runs on asyncio since 5.0)",
+           variant_of="tornado", fixed_options=(("loop", "uvloop"),), default=False, group="interop"),
+    Runner("twisted-inline", "runners.twisted_inline", "event loop (epoll reactor), coroutines", "twisted",
+           "Twisted in synchronous style: an async def handler per connection via Deferred.fromCoroutine, "
+           "awaiting Deferreds for reads and drains", variant_of="twisted", default=False, group="interop"),
+    Runner("trio", "runners.trio_streams", "event loop (trio), structured concurrency", "trio",
+           "trio.serve_tcp-style serve_listeners, a task per connection, SocketStream receive_some / send_all",
+           default=False, group="interop"),
+    Runner("anyio", "runners.anyio_streams", "event loop (anyio on asyncio), coroutines", "anyio",
+           "anyio SocketListener.serve on the asyncio backend, a task per connection, receive / send",
+           default=False, group="interop"),
+    Runner("curio", "runners.curio_streams", "event loop (curio), coroutines", "curio",
+           "curio.network.run_server, a task per connection, recv / sendall",
+           default=False, group="interop",
+           note="UNMAINTAINED upstream: curio is no longer developed (1.6 is its last release); measured because "
+                "the talk named it"),
+    Runner("selectors", "runners.selectors_loop", "bare event loop (selectors/epoll), callbacks", "python",
+           "the floor: a textbook selectors-module loop, non-blocking sockets, callbacks, an output buffer per "
+           "connection, no framework", default=False, group="interop"),
+    Runner("fork", "runners.fork", "process per connection (inetd model), blocking sockets", "python",
+           "the parent accepts and forks a child per connection, which serves it with blocking sockets and exits",
+           variant_of="processes", default=False),
     # The second http family: each framework's own HTTP stack (http only; the family above runs the
     # shared httptools session on every model). Default, but only_scenarios keeps them off echo.
     Runner("threads-httpserver", "runners.threads_httpserver", "thread per connection, blocking sockets",
@@ -147,10 +195,70 @@ for _name in ("threads", "processes", "threads-httpserver", "processes-httpserve
     if _name in RUNNERS:
         RUNNERS[_name] = replace(RUNNERS[_name], options=RUNNERS[_name].options + (IDLE_TIMEOUT_OPTION,))
 
+# Runners other packages register (entry points, group concbench.runners; concbench/plugins.py); an entry point
+# that fails to load is one line here, which `list` shows.
+PLUGIN_PROBLEMS: list[str] = []
+
+
+def _add_plugins() -> None:
+    from .plugins import discover
+    try:
+        runners, problems = discover(Runner, set(RUNNERS))
+    except Exception as exc:      # a broken metadata directory must not stop the suite
+        runners, problems = [], [f"runner plugins could not be listed: {type(exc).__name__}: {exc}"]
+    RUNNERS.update((r.name, r) for r in runners)
+    PLUGIN_PROBLEMS.extend(problems)
+
+
+_add_plugins()
+
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (ECHO, HTTP, CPU, CHURN, BACKEND, STREAM)}
 
 # (runner, scenario) pairs that cannot apply, with the reason shown by `list` and reports.
 NOT_APPLICABLE: dict[tuple[str, str], str] = {}
+
+
+def loop_of(runner: Runner) -> str:
+    """The event loop under a runner, with its version, for results' metadata ('' where there is none to name)."""
+    loop = dict(runner.fixed_options).get("loop")
+    if loop == "uvloop":
+        try:
+            return f"uvloop {importlib.metadata.version('uvloop')}"
+        except importlib.metadata.PackageNotFoundError:
+            return "uvloop (not installed)"
+    if loop == "asyncio" or (loop is None and runner.module in ASYNCIO_MODULES):
+        return f"asyncio selector loop (Python {platform.python_version()})"
+    if runner.module in ("runners.twisted_protocol", "runners.twisted_inline", "runners.twisted_web"):
+        return "twisted epoll reactor"
+    return ""
+
+
+ASYNCIO_MODULES = ("runners.asyncio_protocol", "runners.asyncio_streams", "runners.tornado_iostream",
+                   "runners.tornado_web", "runners.anyio_streams")
+
+
+def add_command_runner(name: str, command: str) -> Runner:
+    """Register `run --server-cmd NAME=COMMAND` for this process: an external runner that applies to any scenario."""
+    if name in RUNNERS or name in ALIASES:
+        raise ValueError(f"--server-cmd name {name!r} is taken by a runner; choose another")
+    runner = Runner(name, "", "external command", "external", f"external command: {command}", default=False,
+                    external=True, command=command)
+    RUNNERS[name] = runner
+    return runner
+
+
+# Old names still accepted wherever a runner is named (selections, options, serve): result files keep theirs.
+ALIASES: dict[str, str] = {"asyncio-uvloop": "uvloop"}
+
+
+def canonical(name: str) -> str:
+    """The registry name for `name` (an alias is mapped to the runner it now names)."""
+    return ALIASES.get(name, name)
+
+
+def group_runners(group: str) -> list[str]:
+    """The runners of a named suite (e.g. interop), in registry order."""
+    return [name for name, runner in RUNNERS.items() if runner.group == group]
 
 
 def default_runners() -> list[str]:
@@ -179,7 +287,7 @@ def named_runners(selection: list[str] | None) -> set[str]:
             if name == "all":
                 named.update(RUNNERS)
             elif not name.startswith("-"):
-                named.add(name)
+                named.add(canonical(name))
     return named
 
 
@@ -212,6 +320,8 @@ def select(names: list[str] | None, known: dict, what: str, defaults: list[str] 
                 continue
             drop = name.startswith("-")
             key = name[1:] if drop else name
+            if known is RUNNERS:
+                key = canonical(key)
             if key not in known:
                 raise ValueError(f"unknown {what} {key!r} (known: {', '.join(known)})")
             if drop:

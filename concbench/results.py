@@ -17,6 +17,14 @@ Format log:
      (byte) and `.../fast-read-time-per-mb` (second per 10^6 verified bytes to the fast readers).
      Added without a version change (optional keys): backend-scenario records carry `backend_calls`,
      `backend_calls_per_reply`, `verified_replies_total` and the server's reported `server_pool`.
+     Repetitions until stable (optional keys): every record of a closed-loop case with 2 or more passing
+     repetitions carries `case_unstable` (0/1), `case_interval_half_width` (the 95% interval of its
+     throughput as a fraction of the centre) and, when unstable, `case_stability_hint`; the run metadata
+     carries `max_repetitions` and `stability_budget_s` (`repetitions` is the minimum).
+     Also optional (runner identity, runner_labels): `runner_loop` (the event loop under the runner, with its
+     version), `fixed_options` (a variant's), and for servers from outside the suite `runner_external`
+     (`plugin` with `runner_module`, or `command` with `server_command`). The runner once named
+     `asyncio-uvloop` is `uvloop` in new files; old files keep the old name.
      Runs carry pyperf's `duration`: the measurement's wall time on measurement runs, 0 on metric runs (derived,
      no time of their own), so `pyperf stats` totals are the seconds measured.
      `run` files are written after every measurement: `run_state` (complete, running: k of n measured,
@@ -85,8 +93,10 @@ RECORD_KEYS = {
     "slow_served_connections": int, "slow_waiting": int, "slow_errors": int, "slow_error_kinds": dict,
     "slow_first_error": str, "slow_stopped_by": str, "slow_seconds": float, "slow_cpu_s": float, "slow_step_bytes": int,
     "slow_interval_s": float,
-    # run: the measurement's place in the plan (index into the schedule), for --resume
-    "slot": int,
+    # repetitions until stable (concbench.repetitions): the case's throughput against the stop rule
+    "case_unstable": bool, "case_interval_half_width": float, "case_stability_hint": str,
+    # run: the measurement's place in the plan ("repetition:case name"), for --resume
+    "slot": str,
 }
 for _kind in ("rss", "uss", "pss", "vms", "kernel", "threads", "kernel_sock", "kernel_slab",
               "kernel_kernel_stack", "kernel_pagetables"):
@@ -133,6 +143,8 @@ class RunContext:
             "warmup_s": profile.warmup_s,
             "window_s_planned": profile.window_s,
             "repetitions": profile.repetitions,
+            "max_repetitions": getattr(profile, "max_repetitions", None) or profile.repetitions,
+            "stability_budget_s": getattr(profile, "stability_budget_s", 0.0),
             "p99_target_s": profile.p99_target_s,
             "server_cpus": ",".join(map(str, server_cpus)),
             "loadgen_cpus": ",".join(map(str, loadgen_cpus)),
@@ -196,6 +208,21 @@ def record_metadata(record: dict) -> dict:
     return meta
 
 
+def runner_labels(runner) -> dict:
+    """The loop under a runner (with its version) and, for a plugin or --server-cmd, that it is external."""
+    labels = {}
+    loop = registry.loop_of(runner)
+    if loop:
+        labels["runner_loop"] = loop
+    if runner.fixed_options:
+        labels["fixed_options"] = ",".join(f"{k}={v}" for k, v in runner.fixed_options)
+    if runner.command is not None:
+        labels.update(runner_external="command", server_command=runner.command)
+    elif runner.external:
+        labels.update(runner_external="plugin", runner_module=runner.module)
+    return labels
+
+
 def write_suite(path, context: RunContext, measurements) -> None:
     """measurements: [(Case, record)]; writes one pyperf suite atomically (temporary name, then rename)."""
     dump_suite_atomically(path, suite_runs(context, measurements))
@@ -211,6 +238,7 @@ def suite_runs(context: RunContext, measurements) -> dict[str, list]:
             "scenario": case.scenario, "runner": case.runner, "runner_model": runner.model,
             "framework": runner.framework, "framework_version": runner.version(),
             "variant_of": runner.variant_of or case.runner,
+            **runner_labels(runner),
             "offered_connections": case.connections,
             **({"offered_rate": float(case.rate)} if case.rate else {}),
             **({"slow_clients": case.slow_clients} if getattr(case, "slow_clients", None) is not None else {}),

@@ -16,6 +16,12 @@ from .errors import UsageError
 
 STATE_KEY = "run_state"
 COMPLETE = "complete"
+STABILITY_KEYS = ("case_unstable", "case_interval_half_width", "case_stability_hint")
+
+
+def slot_of(rep: int, name: str) -> str:
+    """A measurement's place in the plan: its repetition and case (a capacity search's case, without a rate)."""
+    return f"{rep}:{name}"
 
 
 def plan_identity(order, profile, options: dict, server_cpus, loadgen_cpus, rate_search: bool) -> str:
@@ -38,6 +44,7 @@ class Previous:
     runs: dict                      # benchmark name -> [pyperf.Run], kept as written
     done: set = field(default_factory=set)       # slots measured (passed or failed)
     failed: int = 0
+    pairs: list = field(default_factory=list)    # (Case, record) for the stop rule (repetitions until stable)
 
 
 def read_previous(path) -> Previous:
@@ -60,7 +67,17 @@ def read_previous(path) -> Previous:
     suite = pyperf.BenchmarkSuite.load(str(path))
     runs = {bench.get_name(): list(bench.get_runs()) for bench in suite.get_benchmarks()}
     return Previous(str(path), first["plan_id"], run_args, first.get(STATE_KEY, COMPLETE), runs,
-                    {int(r["slot"]) for r in records}, sum(r["status"] != "ok" for r in records))
+                    {str(r["slot"]) for r in records}, sum(r["status"] != "ok" for r in records),
+                    [(case_of(r), r) for r in records])
+
+
+def case_of(record: dict):
+    """The Case a measurement record was measured for (from its identity metadata)."""
+    from .orchestrate import Case
+    params = tuple(sorted((k[len("param_"):], v) for k, v in record.items() if k.startswith("param_")))
+    rate = record.get("offered_rate")
+    return Case(record["scenario"], params, int(record.get("offered_connections", 0)), record["runner"],
+                float(rate) if rate else None, record.get("slow_clients"))
 
 
 def resume_argv(given: list[str], previous: Previous) -> list[str]:
@@ -99,6 +116,7 @@ class RunFile:
         self.previous = previous
         self.done: set = set(previous.done) if previous else set()
         self.measurements: list = []
+        self.restated: dict = {}         # slot -> metadata to add to the earlier runs of the file (stability)
 
     @property
     def count(self) -> int:
@@ -113,13 +131,27 @@ class RunFile:
     def finish(self, state: str) -> None:
         self.write(state)
 
+    def restate_previous(self, measurements) -> None:
+        """After mark_stability over every measurement: the earlier runs' records get their case's marks too."""
+        from .results import record_metadata
+        if not self.previous:
+            return
+        ids = {id(record) for _, record in self.previous.pairs}
+        for _, record in measurements:
+            if id(record) in ids and "slot" in record:
+                self.restated[str(record["slot"])] = record_metadata(
+                    {k: record[k] for k in STABILITY_KEYS if k in record})
+
     def write(self, state: str) -> None:
         from .results import RunContext, dump_suite_atomically, suite_runs
         runs: dict = {}
         if self.previous:
             for name, old in self.previous.runs.items():
-                runs[name] = [pyperf.Run(run.values, metadata={**run.get_metadata(), STATE_KEY: state},
-                                         collect_metadata=False) for run in old]
+                runs[name] = [pyperf.Run(run.values, metadata={
+                    **run.get_metadata(), STATE_KEY: state,
+                    **(self.restated.get(str(run.get_metadata().get("slot")), {})
+                       if run.get_metadata().get("metric") == "measurement" else {})}, collect_metadata=False)
+                    for run in old]
         context = RunContext({**self.context.metadata, STATE_KEY: state})
         for name, new in suite_runs(context, self.measurements).items():
             runs.setdefault(name, []).extend(new)

@@ -1,6 +1,6 @@
-"""asyncio (and asyncio-uvloop): an asyncio.Protocol served by loop.create_server.
+"""asyncio (and uvloop): an asyncio.Protocol served by loop.create_server.
 
-The uvloop variant runs the very same Protocol on uvloop's loop (options['loop'] == 'uvloop').
+The uvloop runner runs the very same Protocol on uvloop's loop (options['loop'] == 'uvloop').
 Streaming sessions get StreamProtocol (flow control by pause_writing/resume_writing), or with
 options['flow'] == 'unbounded' (asyncio-unbounded, a labelled failure mode) UnboundedStreamProtocol.
 Backend scenario: BackendCallingProtocol opens its own backend connection with loop.create_connection
@@ -16,7 +16,7 @@ from concbench.fairness import BACKLOG, RECV_SIZE, configure_connection
 from scenarios.base import is_streaming
 
 from . import backend_address
-from .aio import run_until_signalled
+from .aio import loop_factory, run_until_signalled
 
 # Fairness: the selector transport reads max_size bytes per recv (256 KiB by default);
 # bring it to the common receive size. uvloop sizes its own read buffer (see README).
@@ -184,11 +184,6 @@ class BackendCallingProtocol(asyncio.Protocol):
 
 
 def serve(listener, make_session, options, ready) -> None:
-    loop_factory = None
-    if options.get("loop") == "uvloop":
-        import uvloop
-        loop_factory = uvloop.new_event_loop
-
     async def start_server():
         loop = asyncio.get_running_loop()
         # backlog again: create_server calls listen() on the socket it is given (default 100)
@@ -201,4 +196,4 @@ def serve(listener, make_session, options, ready) -> None:
         server = await loop.create_server(protocol_factory, sock=listener, backlog=BACKLOG)
         return server.close
 
-    run_until_signalled(start_server, ready, loop_factory)
+    run_until_signalled(start_server, ready, loop_factory(options))

@@ -14,7 +14,7 @@ from concbench.fairness import BACKLOG, RECV_SIZE, configure_connection
 from scenarios.base import is_streaming
 
 from . import backend_address
-from .aio import run_until_signalled
+from .aio import loop_factory, run_until_signalled
 
 
 async def handle_stream(make_session, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -102,4 +102,4 @@ def serve(listener, make_session, options, ready) -> None:
             server = await asyncio.start_server(handle, sock=listener, backlog=BACKLOG)
         return server.close
 
-    run_until_signalled(start_server, ready)
+    run_until_signalled(start_server, ready, loop_factory(options))

@@ -15,7 +15,7 @@ from concbench.fairness import RECV_SIZE
 from scenarios.base import is_streaming
 
 from . import backend_address
-from .aio import run_until_signalled
+from .aio import loop_factory, run_until_signalled
 
 BACKEND_CONNECT_TIMEOUT_S = 5.0
 
@@ -103,4 +103,4 @@ def serve(listener, make_session, options, ready) -> None:
         server.add_sockets([listener])
         return server.stop
 
-    run_until_signalled(start_server, ready)
+    run_until_signalled(start_server, ready, loop_factory(options))

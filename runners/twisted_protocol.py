@@ -1,6 +1,8 @@
-"""twisted: a twisted.internet.protocol.Protocol on the epoll reactor.
+"""twisted: a twisted.internet.protocol.Protocol on the epoll reactor (twisted-asyncio, twisted-uvloop: the
+same Protocol on twisted.internet.asyncioreactor over asyncio's selector loop or uvloop, options['loop']).
 
-The reactor adopts the common listener; the reactor's own SIGINT/SIGTERM handling stops it.
+The reactor (installed in serve, runners/twisted_reactor.py) adopts the common listener; the reactor's own
+SIGINT/SIGTERM handling stops it.
 Streaming sessions: StreamProtocol registers itself as a streaming (push) producer on the transport,
 which calls pauseProducing/resumeProducing around its write buffer; with options['flow'] == 'unbounded'
 (twisted-unbounded, a labelled failure mode) UnboundedStreamProtocol writes everything at once.
@@ -9,21 +11,14 @@ connectProtocol at connect (the client side paused until it is up) and relays by
 """
 from __future__ import annotations
 
-import sys
+from twisted.internet import interfaces, protocol, tcp
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from zope.interface import implementer
 
-from twisted.internet import epollreactor
+from concbench.fairness import RECV_SIZE
+from scenarios.base import is_streaming
 
-if "twisted.internet.reactor" not in sys.modules:    # one reactor per process (tests import both runners)
-    epollreactor.install()
-
-from twisted.internet import interfaces, protocol, reactor, tcp  # noqa: E402  (after the reactor is installed)
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol  # noqa: E402
-from zope.interface import implementer  # noqa: E402
-
-from concbench.fairness import RECV_SIZE  # noqa: E402
-from scenarios.base import is_streaming  # noqa: E402
-
-from . import backend_address  # noqa: E402
+from . import backend_address, twisted_reactor
 
 BACKEND_CONNECT_TIMEOUT_S = 5
 
@@ -179,10 +174,13 @@ class BackendCallingFactory(ScenarioFactory):
     def __init__(self, make_session, backend):
         super().__init__(make_session)
         host, port = backend
+        from twisted.internet import reactor
         self.backend_endpoint = TCP4ClientEndpoint(reactor, host, port, timeout=BACKEND_CONNECT_TIMEOUT_S)
 
 
 def serve(listener, make_session, options, ready) -> None:
+    twisted_reactor.install(options)
+    from twisted.internet import reactor
     listener.setblocking(False)      # adoptStreamPort requires a non-blocking descriptor
     if options.get("backend"):
         factory = BackendCallingFactory(make_session, backend_address(options))

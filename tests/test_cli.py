@@ -88,8 +88,9 @@ def test_list_names_every_runner_with_its_version():
     for runner in registry.RUNNERS.values():
         assert runner.name in done.stdout
         assert runner.version() in done.stdout
-    assert "--param size=N (default 64)" in done.stdout
-    assert "--param iterations=N" in done.stdout
+    verbose = concbench("list", "--verbose").stdout          # parameters: in the verbose listing (issue 15)
+    assert "--param size=N (default 64)" in verbose
+    assert "--param iterations=N" in verbose
 
 
 def test_load_json_carries_the_contract_fields(tmp_path):

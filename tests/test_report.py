@@ -18,7 +18,7 @@ def test_report_renders_every_chart(result_file, tmp_path):  # noqa: F811
     assert "asyncio" in text and "FAILED" in text and "7/10 starved" in text
     assert "data:image/png;base64," in index.read_text()
     assert any(c.name.endswith("latency-spectrum.png") for c in charts)       # from the stored histograms
-    assert "Throughput order" in text
+    assert "Verdicts (throughput" in text and "srv PSS" in text
 
 
 def test_report_command_refuses_a_foreign_file(tmp_path):

@@ -30,7 +30,11 @@ def context() -> RunContext:
 
 
 def with_slot(record: dict, slot: int) -> dict:
-    return {**record, "slot": slot}
+    return {**record, "slot": run_file.slot_of(slot, "echo/size=64/c=10/asyncio")}
+
+
+def slots(records) -> list[int]:
+    return sorted(int(r["slot"].split(":")[0]) for r in records)
 
 
 def test_the_file_is_rewritten_after_every_measurement_with_its_state(tmp_path):
@@ -43,7 +47,7 @@ def test_the_file_is_rewritten_after_every_measurement_with_its_state(tmp_path):
     writer.finish("interrupted after 2 of 3 (SIGTERM)")
     records = load_measurements(path)
     assert {r["run_state"] for r in records} == {"interrupted after 2 of 3 (SIGTERM)"}
-    assert sorted(r["slot"] for r in records) == [0, 1]
+    assert slots(records) == [0, 1]
 
 
 def test_resuming_keeps_the_earlier_runs_and_adds_the_missing(tmp_path):
@@ -53,13 +57,15 @@ def test_resuming_keeps_the_earlier_runs_and_adds_the_missing(tmp_path):
     first.add(1, [(CASE, with_slot(failed_record(1), 1))])
     first.finish("interrupted after 2 of 3 (SIGINT)")
     previous = run_file.read_previous(path)
-    assert previous.done == {0, 1} and previous.plan_id == "abc" and previous.run_args == ["--quick"]
+    assert previous.done == {run_file.slot_of(i, "echo/size=64/c=10/asyncio") for i in (0, 1)}
+    assert previous.plan_id == "abc" and previous.run_args == ["--quick"]
+    assert [case for case, _ in previous.pairs] == [CASE, CASE]
     assert previous.state == "interrupted after 2 of 3 (SIGINT)" and previous.failed == 1
     second = run_file.RunFile(path, context(), 3, previous)
     second.add(2, [(CASE, with_slot(ok_record(2, 22000.0), 2))])
     second.finish(run_file.COMPLETE)
     records = load_measurements(path)
-    assert sorted(r["slot"] for r in records) == [0, 1, 2]
+    assert slots(records) == [0, 1, 2]
     assert {r["run_state"] for r in records} == {"complete"}
     assert sorted(r["status"] for r in records) == ["failed", "ok", "ok"]
 
@@ -151,21 +157,23 @@ def test_an_interrupted_run_keeps_its_measurements_leaves_nothing_running_and_re
     assert f"results: {out}" in stderr and f"--resume {out}" in stderr
     assert processes_with(marker) == []       # the server of the measurement under way included
     records = load_measurements(out)
-    slots = sorted(r["slot"] for r in records)
-    assert slots and slots == list(range(len(slots))) and len(slots) < 3
+    kept = slots(records)
+    assert kept and kept == list(range(len(kept))) and len(kept) < 3
     assert {r["run_state"] for r in records} == {
-        f"interrupted after {len(slots)} of 3 ({signal.Signals(signum).name})"}
+        f"interrupted after {len(kept)} of 3 ({signal.Signals(signum).name})"}
     done = subprocess.run([sys.executable, "-m", "concbench", "run", "--resume", str(out), "--no-report"],
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL, cwd=tmp_path,
                           env=env)
     assert done.returncode == 0, done.stderr
     records = load_measurements(out)
-    assert sorted(r["slot"] for r in records) == [0, 1, 2]
+    assert slots(records) == [0, 1, 2]
     assert {r["run_state"] for r in records} == {"complete"}
     assert processes_with(marker) == []
-    other = subprocess.run([sys.executable, "-m", "concbench", "run", "--resume", str(out), "--repetitions", "2"],
+    other = subprocess.run([sys.executable, "-m", "concbench", "run", "--resume", str(out), "--repetitions", "4"],
                            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=tmp_path, env=env)
-    assert other.returncode == 2 and "different plan" in other.stderr and len(other.stderr.splitlines()) == 1
+    assert other.returncode == 2 and "Traceback" not in other.stderr
+    errors = [line for line in other.stderr.splitlines() if line.startswith("concbench: error")]
+    assert len(errors) == 1 and "different plan" in errors[0]
 
 
 def fake_run(monkeypatch, tmp_path, measure_fake, capsys):

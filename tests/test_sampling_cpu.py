@@ -1,0 +1,50 @@
+"""Server CPU of a process tree: exact scheduler time for single-threaded processes (prefork workers, event
+loops), psutil's user+system for multi-threaded ones, and the CPU of children the tree has reaped (fork)."""
+from __future__ import annotations
+
+import os
+from collections import namedtuple
+
+import psutil
+
+from concbench import sampling
+
+Times = namedtuple("Times", "user system children_user children_system")
+
+
+class FakeProcess:
+    def __init__(self, pid, threads, user, system, children=0.0):
+        self.pid, self.threads = pid, threads
+        self.times = Times(user, system, children, 0.0)
+
+    def cpu_times(self):
+        return self.times
+
+    def num_threads(self):
+        return self.threads
+
+
+def test_single_threaded_processes_read_the_scheduler_time_others_psutil_plus_reaped_children(monkeypatch):
+    monkeypatch.setattr(sampling, "run_time_s", lambda pid: {1: 0.5, 2: 0.25}.get(pid))
+    tree = [FakeProcess(1, 1, 0.1, 0.1, children=2.0),    # arbiter: reaped children's 2 s count
+            FakeProcess(2, 1, 0.0, 0.0),                 # a worker the ticks missed: 0.25 s from schedstat
+            FakeProcess(3, 8, 1.0, 0.5)]                 # threads: psutil (no schedstat for pid 3 here)
+    assert sampling.tree_cpu_seconds(tree) == 2.0 + 0.5 + 0.25 + 1.5
+
+
+def test_a_reaped_child_is_counted_for_real():
+    me = [psutil.Process()]
+    before = sampling.tree_cpu_seconds(me)
+    pid = os.fork()
+    if pid == 0:                                       # burn CPU until a clear amount is used, then exit
+        end = os.times()
+        while os.times().user + os.times().system - end.user - end.system < 0.2:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert sampling.tree_cpu_seconds(me) - before >= 0.15
+
+
+def test_the_scheduler_time_of_this_process_is_read():
+    assert sampling.run_time_s(os.getpid()) > 0
+    assert sampling.run_time_s(2 ** 22 + 12345) is None
