@@ -15,8 +15,11 @@ NUMBER = (int, float)
 REQUIRED = ("status", "runner", "scenario")
 REQUIRED_RUN = ("offered_connections",)
 REQUIRED_OK_RUN = ("throughput_rps", "latency_p50_s", "latency_p99_s", "requests")
-# times, sizes, shares and rates: never negative
-NON_NEGATIVE = ("_s", "_bytes", "_pct", "_rps", "_rate", "requests", "connections", "errors")
+# a run's measured figures that are never negative (fitted figures, e.g. memory intercepts, can be)
+NON_NEGATIVE = {"throughput_rps", "requests", "errors", "window_s", "warmup_s", "latency_p50_s", "latency_p90_s",
+                "latency_p99_s", "latency_p99_9_s", "latency_max_s", "latency_mean_s", "server_cpu_pct",
+                "loadgen_cpu_pct", "server_rss_bytes", "server_uss_bytes", "server_pss_bytes", "offered_connections",
+                "connections", "offered_rate", "server_cpu_per_request_s"}
 IDENTITY_NUMBERS = ("offered_connections", "offered_rate", "slow_clients", "repetition")
 
 
@@ -123,7 +126,7 @@ def check_record(record: dict, number: int, record_keys: dict) -> None:
         elif kind in (int, float, bool) or key in IDENTITY_NUMBERS or key.startswith("param_"):
             if not isinstance(value, NUMBER) or isinstance(value, bool):
                 raise StructureError(f"{where}: '{key}' is {_kind(value)} {value!r}, expected a number")
-            if key.endswith(NON_NEGATIVE) and not 0 <= value < float("inf"):
+            if key in NON_NEGATIVE and not 0 <= value < float("inf"):
                 raise StructureError(f"{where}: '{key}' is {value!r}, expected 0 or more")
     if is_run and record["status"] == "ok" and not record["throughput_rps"] > 0:
         raise StructureError(f"{where} passed with throughput_rps {record['throughput_rps']!r}, expected above 0")
