@@ -31,14 +31,14 @@ ceiling: $(STAMP)
 ## regress: the quick suite, compared with results/baseline.json; fails on a regression (compare exit 1) or bad
 ## input (3); inconclusive (2) is reported and passes. make's own status is 2 for any failure: read the summary line.
 regress: $(STAMP)
-	$(BIN)/concbench run --quick -o results/regress-head.json
+	$(BIN)/concbench run --quick --force -o results/regress-head.json
 	$(BIN)/concbench compare results/baseline.json results/regress-head.json --json results/regress-compare.json $(ARGS); \
 	status=$$?; if [ $$status -eq 2 ]; then echo "make regress: inconclusive (too noisy to decide), not a failure"; exit 0; fi; \
 	exit $$status
 
 ## baseline: regenerate results/baseline.json with a real quick run on this machine (then commit it)
 baseline: $(STAMP)
-	$(BIN)/concbench run --quick -o results/baseline.json
+	$(BIN)/concbench run --quick --force -o results/baseline.json
 
 ## memory: bytes per idle connection per runner (1000/5000/10000 held; processes 10/50/100 workers), table and chart
 memory: $(STAMP)
@@ -48,12 +48,12 @@ memory: $(STAMP)
 ## a 10 s timeout, because a bounded pool at 2000 connections answers each request after about 2000 / (pool / D)
 backend: $(STAMP)
 	$(BIN)/concbench run --scenarios backend --connections 1 10 100 1000 2000 --repetitions 3 --timeout 10 \
-		-o results/backend.json $(ARGS)
+		--force -o results/backend.json $(ARGS)
 
 ## cpu-scaling: the GIL, measured: threads against processes on the cpu scenario with the server on both cores
 cpu-scaling: $(STAMP)
 	$(BIN)/concbench run --scenarios cpu --runners threads processes --connections 1 2 4 \
-		--server-cpus 0,1 --loadgen-cpus 1 -o results/cpu-scaling.json $(ARGS)
+		--server-cpus 0,1 --loadgen-cpus 1 --force -o results/cpu-scaling.json $(ARGS)
 
 ## slow-clients: http, 50 fast connections measured beside 0, 100 and 1000 slow clients (slowloris), every runner
 ## that serves http but the thread-stack and switch-interval variants; pre-forked workers number 64, more than the fast connections,
@@ -68,7 +68,7 @@ slow-clients: $(STAMP)
 ## interleaved in one run; the results' server_context_switches_per_s shows the waiting threads' wake-ups
 gil-convoy: $(STAMP)
 	$(BIN)/concbench run --scenarios http --runners threads threads-switch-50ms --connections 50 --slow-clients 1000 \
-		--repetitions 10 --warmup 0.5 --duration 2 -o results/gil-convoy.json $(ARGS)
+		--repetitions 10 --warmup 0.5 --duration 2 --force -o results/gil-convoy.json $(ARGS)
 
 ## backpressure: stream scenario, fast-reader MB/s and server peak memory against 0/1/4/16 slow readers, table and chart
 backpressure: $(STAMP)
@@ -97,7 +97,7 @@ INTEROP_RUNNERS := asyncio,uvloop,asyncio-streams,uvloop-streams,twisted,twisted
 INTEROP_RUNNERS := $(INTEROP_RUNNERS),tornado-uvloop,twisted-inline,trio,anyio,curio,selectors,fork,processes
 interop: $(STAMP)
 	$(BIN)/concbench run --scenarios echo http --runners $(INTEROP_RUNNERS) --connections 100 --repetitions 3 \
-		-o results/interop.json $(ARGS)
+		--force -o results/interop.json $(ARGS)
 
 .PHONY: external-demo
 ## external-demo: any command as a server: uvicorn (the `external` extra) serving a plaintext ASGI app
@@ -106,7 +106,7 @@ external-demo: $(STAMP)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[external]'
 	$(BIN)/concbench run --scenarios http --runners asyncio --connections 100 --repetitions 3 \
 		--server-cmd "uvicorn=$(BIN)/uvicorn --app-dir tools asgi_plaintext:app --host 127.0.0.1 --port {port} --log-level warning" \
-		-o results/external-demo.json $(ARGS)
+		--force -o results/external-demo.json $(ARGS)
 
 .PHONY: asan wrk-compare headline
 ## asan: the native engine built with AddressSanitizer, and the engine tests (both-engine tests on native,
@@ -130,3 +130,13 @@ wrk-compare: $(STAMP)
 headline: $(STAMP)
 	$(BIN)/concbench clients --scenario echo --runners asyncio asyncio-uvloop --clients native c-epoll \
 		--connections 100 --repetitions 5 --duration 3 $(ARGS)
+
+# Robustness figures (docs/robustness.md): the soak (default suite 3 times, processes/fds/listening ports before and
+# after each) and the interrupt check (5 runs interrupted at random moments, SIGINT/SIGTERM alternately, resumed).
+# SOAK_ARGS selects the suite, e.g. make soak SOAK_ARGS="--quick --runners asyncio threads --scenarios echo".
+.PHONY: soak interrupt-check
+SOAK_ARGS ?=
+soak: $(STAMP)
+	$(BIN)/python tools/soak.py --runs 3 -- $(SOAK_ARGS)
+interrupt-check: $(STAMP)
+	$(BIN)/python tools/interrupt_check.py --runs 5 -- $(SOAK_ARGS)

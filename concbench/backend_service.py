@@ -130,8 +130,9 @@ class BackendProcess:
         return stream.read().decode(errors="replace")
 
     def start(self) -> "BackendProcess":
-        self.proc = subprocess.Popen(self.command, stdout=self._stdout, stderr=self._stderr,
-                                     stdin=subprocess.DEVNULL)
+        from . import lifecycle
+        self.proc = lifecycle.spawn(self.command, owns_group=False, stdout=self._stdout, stderr=self._stderr,
+                                    stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline:
             for line in complete_lines(self._output(self._stdout)):
@@ -159,6 +160,8 @@ class BackendProcess:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        from . import lifecycle
+        lifecycle.untrack(proc)
         self.proc = None
         calls = None
         for line in self._output(self._stdout).splitlines():

@@ -257,6 +257,7 @@ def cmd_backpressure(args) -> int:
           f"{args.slow_rate / (1 << 20):g} MiB/s; payload {params['size'] / (1 << 20):g} MiB in "
           f"{params['chunk'] / 1024:g} KiB writes; warm-up {args.warmup:g} s, window {args.window:g} s; server on cpu "
           f"{','.join(map(str, server_cpus))}, client on cpu {','.join(map(str, loadgen_cpus))}", flush=True)
+    from .run_file import marked           # the file is rewritten after every measurement (an interrupt keeps them)
     measurements, started = [], time.monotonic()
     for done, (rep, slow, runner) in enumerate(order):
         elapsed = int(time.monotonic() - started)
@@ -268,7 +269,8 @@ def cmd_backpressure(args) -> int:
                       measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         print(format_outcome(record), flush=True)
         measurements.append((runner, record))
-    write_stream_suite(output, context, measurements)
+        write_stream_suite(output, marked(context, f"running: {len(measurements)} of {len(order)} measured"), measurements)
+    write_stream_suite(output, marked(context, "complete"), measurements)
     print(f"\nfinished in {time.monotonic() - started:.0f} s; results: {output}\n")
     print(backpressure_table(output))
     if not args.no_chart:

@@ -566,6 +566,31 @@ COMMANDS = {"list": cmd_list, "show": cmd_show, "serve": cmd_serve, "backend-ser
             "verify": cmd_verify, "compare": cmd_compare, "ab": cmd_ab}
 
 
+STOPPABLE = ("memory", "backpressure", "ceiling", "verify")
+
+
+def run_stoppable(args) -> int:
+    """memory, backpressure, ceiling, verify: SIGINT/SIGTERM/SIGHUP stop every child (process groups, SIGKILL after
+    a grace period) and exit 128 + signal. (`run` handles its own, to write its file first.)"""
+    from . import lifecycle
+    with lifecycle.interruptible():
+        try:
+            if args.command == "memory":
+                from .memory import cmd_memory
+                return cmd_memory(args)
+            if args.command == "backpressure":
+                from .backpressure import cmd_backpressure
+                return cmd_backpressure(args)
+            if args.command == "verify":
+                return COMMANDS["verify"](args)
+            from . import orchestrate
+            return orchestrate.COMMANDS[args.command](args)
+        except lifecycle.Interrupted as exc:
+            lifecycle.stop_all()
+            print(f"\nconcbench {args.command}: {exc.name} received; every child process stopped", file=sys.stderr)
+            return exc.exit_code
+
+
 RESULT_FILE_COMMANDS = ("run", "memory", "backpressure")     # -o FILE: a result file ('-': stdout)
 
 
@@ -586,6 +611,8 @@ def result_to_stdout(args, command) -> int:
 
 
 def dispatch(args) -> int:
+    if args.command in STOPPABLE:        # commands that start servers: a stop signal stops every child
+        return run_stoppable(args)
     if args.command in COMMANDS:
         return COMMANDS[args.command](args)
     if args.command == "clients":
@@ -605,6 +632,7 @@ def main(argv=None) -> int:
     try:
         parser = build_parser()
         args, unknown = parser.parse_known_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)   # as given (run --resume re-plans from them)
         if unknown:   # as parse_args would, but with the command's own exit code (3 for compare and ab)
             raise parser.command_parsers[args.command].bad_input(
                 f"unrecognized arguments: {' '.join(unknown)}")

@@ -262,6 +262,7 @@ def cmd_memory(args) -> int:
           f"{','.join(map(str, levels))} idle connections (processes: {','.join(map(str, process_levels))}) "
           f"after {args.warm} warm; server on cpu {','.join(map(str, server_cpus))}, idle holder on cpu "
           f"{','.join(map(str, loadgen_cpus))}", flush=True)
+    from .run_file import marked           # the file is rewritten after every measurement (an interrupt keeps them)
     measurements, started = [], time.monotonic()
     for done, (rep, runner) in enumerate(order):
         print(format_progress(done, len(order), started, rep, args.repetitions, runner), end=" ", flush=True)
@@ -272,7 +273,8 @@ def cmd_memory(args) -> int:
                       measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
         print(format_outcome(record), flush=True)
         measurements.append((runner, record))
-    write_memory_suite(output, context, measurements)
+        write_memory_suite(output, marked(context, f"running: {len(measurements)} of {len(order)} measured"), measurements)
+    write_memory_suite(output, marked(context, "complete"), measurements)
     print(f"\nfinished in {time.monotonic() - started:.0f} s; results: {output}\n")
     print(memory_table(output))
     if not args.no_chart:

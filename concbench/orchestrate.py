@@ -5,6 +5,7 @@ subprocess and the sampler around its window. Results go to concbench.results; t
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -187,7 +188,13 @@ def add_run_arguments(p) -> None:
                         "verified, measured, labelled external; {port} is where it must listen on 127.0.0.1")
     p.add_argument("--engine", choices=("native", "uvloop"),
                    help="load-generator engine (default: native where it is built, else uvloop)")
-    p.add_argument("-o", "--output", help="result file (default: results/<scenario>-<time>.json)")
+    p.add_argument("-o", "--output", help="result file (default: results/<scenario>-<time>.json); written after "
+                                          "every measurement; an existing file is refused unless --force")
+    p.add_argument("--force", action="store_true", help="replace an existing -o file")
+    p.add_argument("--resume", metavar="FILE", help="continue an interrupted run: measure only what FILE lacks, "
+                                                    "with the plan FILE was run with")
+    p.add_argument("--report-dir", metavar="DIR",
+                   help="folder for the report (default: reports/ beside -o, or ./reports without -o)")
     p.add_argument("--no-report", action="store_true", help="skip the charts and HTML report")
 
 
@@ -418,7 +425,7 @@ def measure_server(case: Case, profile: Profile, server_cpus, loadgen_cpus, opti
             record = add_slow_evidence(record, case.slow_clients, slow.finish(), profile.slow_step_bytes,
                                        profile.slow_interval_s)
         if not server.alive():
-            record = failed_record(case, f"server died during the run: {server.last_words()}")
+            record = server_died(case, record, server)
         elif evidence:
             record = add_server_evidence(record, evidence, len(server_cpus))
         if "pool" in server.ready_fields:
@@ -430,6 +437,21 @@ def measure_server(case: Case, profile: Profile, server_cpus, loadgen_cpus, opti
             slow.close()
         server.stop()
     return record
+
+
+def server_died(case: Case, record: dict, server) -> dict:
+    """The server was dead when the load ended: failed, with how it ended and its last stderr lines, and the
+    load generator's own evidence (requests, errors, its first error) kept beside it."""
+    server.proc.poll()
+    cause = f"server {server.death()} during the measurement; last stderr: {server.last_words(3)}"
+    if record.get("first_error"):
+        cause += f"; the load generator saw: {record['first_error']}"
+    kept = {k: v for k, v in record.items() if k not in ("status", "first_error")} if "requests" in record else {}
+    failed = failed_record(case, cause)
+    failed.update({k: v for k, v in kept.items() if k not in ("error_kinds", "errors")})
+    failed["errors"] = record.get("errors", 0) + 1
+    failed["error_kinds"] = {**record.get("error_kinds", {}), "server_died": 1}
+    return failed
 
 
 def start_slow_clients(case: Case, port: int, profile: Profile, loadgen_cpus) -> SlowClients:
@@ -481,10 +503,14 @@ def profile_start_rate(profile: Profile) -> float:
     return profile.rates[0] if profile.rates and profile.rates[0] else 2000.0
 
 
-def format_progress(done: int, total: int, started: float, rep: int, reps: int, case: Case) -> str:
+def format_progress(done: int, total: int, started: float, rep: int, reps: int, case: Case,
+                    measured: int | None = None, todo: int | None = None) -> str:
+    """done: slots of the plan measured; measured/todo: of those this invocation measures (for the time left)."""
     elapsed = time.monotonic() - started
-    eta = elapsed / done * (total - done) if done else float("nan")
-    eta_text = f"{int(eta) // 60:02d}:{int(eta) % 60:02d}" if done else "--:--"
+    if measured is None:
+        measured, todo = done, total
+    eta = elapsed / measured * (todo - measured) if measured else float("nan")
+    eta_text = f"{int(eta) // 60:02d}:{int(eta) % 60:02d}" if measured else "--:--"
     return (f"[{done + 1:>3}/{total} {int(elapsed) // 60:02d}:{int(elapsed) % 60:02d} left {eta_text}] "
             f"rep {rep + 1}/{reps} {case.label():<22} {case.runner:<20}")
 
@@ -549,10 +575,24 @@ def without_other_measures(named, scenarios: list[str]) -> list[str]:
     return kept
 
 
+# `run`'s exit codes (docs/robustness.md): 0 every case measured with at least one passing repetition;
+# 2 bad input (nothing started); 4 a runner failed every repetition of a case (named on stderr): it could not
+# start, died, or answered wrongly (a measured limit such as starved connections or timeouts is a result, exit 0);
+# 5 the result file could not be written during the run (the last written copy is kept);
+# 128 + signal when interrupted (130 SIGINT, 143 SIGTERM, 129 SIGHUP), the file marked `interrupted after k of n`.
+EXIT_CASE_FAILED = 4
+EXIT_WRITE_FAILED = 5
+
+
 def cmd_run(args) -> int:
-    from analysis.report import write_report
-    from analysis.table import summary_table
-    from .results import RunContext, write_suite
+    from . import preflight, run_file
+    from .results import RunContext
+    previous = None
+    if args.resume and args.output:
+        raise UsageError("--resume FILE writes to FILE itself; drop -o")
+    if args.resume:
+        previous = run_file.read_previous(args.resume)
+        args = resume_arguments(args, previous)
     try:
         scenarios = without_other_measures(args.scenarios, registry.select(args.scenarios, registry.SCENARIOS, "scenario"))
         commands = command_runners(getattr(args, "server_cmd", None) or [])
@@ -568,6 +608,7 @@ def cmd_run(args) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     options = runner_options(args.option, runners)
+    preflight.check_runner_options(options)
     default_server, default_loadgen = fairness.default_cpu_split()
     server_cpus = args.server_cpus or default_server
     loadgen_cpus = args.loadgen_cpus or default_loadgen
@@ -584,16 +625,31 @@ def cmd_run(args) -> int:
             raise UsageError("--loadgen wrk needs wrk on PATH (Debian: apt-get install wrk)")
         if scenarios != ["http"] or profile.rates != (None,) or args.rate_search:
             raise UsageError("--loadgen wrk drives the http scenario in closed loop only (--scenarios http)")
-    output = Path(args.output) if args.output else default_output(scenarios)
-    fairness.pin_to_cpus(loadgen_cpus)   # the orchestrator's own sampling stays off the server's cores
     if args.rate_search:
         profile = replace(profile, rates=(args.rate_start,))
         cases = [replace(c, rate=None) for c in plan_cases(scenarios, runners, replace(profile, rates=(None,)), extra,
                                                            named)]
-    measurements = []
+    measurements = []      # every (case, record) of the plan, the resumed file's included: the stop rule reads them
+    if previous is not None:
+        measurements.extend(previous.pairs)
     maximum = profile.repetitions if args.rate_search else (profile.max_repetitions or profile.repetitions)
     order = RepetitionPlan(cases, profile.repetitions, maximum, profile.stability_budget_s, measurements,
                            lambda some, n: schedule(some, runners, n))      # capacity searches: no stop rule
+    plan_id = run_file.plan_identity(order.planned, profile, options, server_cpus, loadgen_cpus, args.rate_search)
+    if previous is not None:
+        output = Path(args.resume)
+        if previous.plan_id != plan_id:
+            raise UsageError(f"cannot resume {output}: it was measured with a different plan; resume it with the "
+                             f"options it was run with (concbench run {' '.join(run_file.strip_output_options(previous.run_args))}) "
+                             f"or with none")
+        preflight.check_output(output, max(len(order) - len(previous.done), 1), existing_ok=True)
+    elif args.output:
+        output = Path(args.output)
+        preflight.check_output(output, order.maximum * len(cases), force=args.force)
+    else:
+        output = preflight.unique_path(default_output(scenarios))
+        preflight.check_output(output, order.maximum * len(cases))
+    fairness.pin_to_cpus(loadgen_cpus)   # the orchestrator's own sampling stays off the server's cores
     what = (f"{len(order)} capacity searches (up to {SEARCH_MAX_PROBES} probes each, p99 target "
             f"{profile.p99_target_s * 1e3:g} ms)" if args.rate_search else f"{len(order)} measurements")
     reps_text = (f"{profile.repetitions}-{order.maximum} repetitions (until stable)" if order.maximum > order.minimum
@@ -602,42 +658,130 @@ def cmd_run(args) -> int:
           f"({profile.name} profile: warm-up {profile.warmup_s:g} s, window {profile.window_s:g} s); "
           f"server on cpu {','.join(map(str, server_cpus))}, load generator on cpu {','.join(map(str, loadgen_cpus))}",
           flush=True)
+    if previous is not None:
+        print(f"resuming {output} ({previous.state}): {len(previous.done)} of {len(order)} measured, "
+              f"{len(order) - len(previous.done)} to go", flush=True)
+    print(f"results: {output} (written after every measurement)", flush=True)
     if set(server_cpus) & set(loadgen_cpus):
         print("warning: server and load generator share a cpu; figures mix both", flush=True)
     context = RunContext.collect(profile, runners, scenarios, server_cpus, loadgen_cpus, options, sys.argv)
-    started = time.monotonic()
-    for done, (rep, case) in enumerate(order):
-        def measure_one(probe: Case) -> dict:
-            console.progress(format_progress(done, len(order), started, rep, max(order.maximum, rep + 1), probe),
-                             end=" ", flush=True)
-            measure_started = time.monotonic()
-            record = measure(probe, profile, server_cpus, loadgen_cpus, case_options(probe, options))
-            record.update(repetition=rep, measured_wall_s=time.monotonic() - measure_started,
-                          measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-            console.progress(format_outcome(record), flush=True)
-            console.detail(f"    evidence: {record.get('requests', 0):,} verified replies in "
-                           f"{record.get('window_s', 0):.2f} s, {record.get('errors', 0)} errors, served "
-                           f"{record.get('served_connections', '?')}/{record.get('connections', '?')} connections, "
-                           f"server cpu {record.get('server_cpu_pct', 0):.0f}%, load generator cpu "
-                           f"{record.get('loadgen_cpu_pct', 0):.0f}%, server PSS "
-                           f"{record.get('server_pss_bytes', 0) / (1 << 20):.1f} MiB", flush=True)
-            return record
+    context.metadata.update(plan_id=plan_id, planned_measurements=len(order),
+                            run_args=json.dumps(run_file.strip_output_options(getattr(args, "argv", None) or [])))
+    writer = run_file.RunFile(output, context, len(order), previous)
+    code, unstable = measure_all(args, order, measurements, profile, server_cpus, loadgen_cpus, options, writer)
+    if code:
+        return code
+    return finish_run(args, output, writer, order, unstable)
 
-        if args.rate_search:
-            measurements.extend(search_capacity(case, profile, measure_one))
-        else:
-            measurements.append((case, measure_one(case)))
-    unstable = mark_stability(measurements)
-    write_suite(output, context, measurements)
-    elapsed = time.monotonic() - started
-    print(f"\nfinished {len(measurements)} measurements in {elapsed:.0f} s; {order.describe()}; "
-          f"{unstable} case(s) unstable; results: {output}\n")
+
+def resume_arguments(args, previous):
+    """--resume: the plan options given now, or (none given) the ones the file was run with."""
+    from . import run_file
+    from .cli import build_parser
+    argv = run_file.resume_argv(list(getattr(args, "argv", None) or []), previous)
+    planned = build_parser().parse_args(["run", *argv])
+    for name in ("resume", "force", "no_report", "report_dir", "output", "argv"):
+        setattr(planned, name, getattr(args, name, None))
+    planned.argv = ["run", *argv]
+    return planned
+
+
+def measure_all(args, order, measurements, profile, server_cpus, loadgen_cpus, options, writer) -> tuple[int, int]:
+    """Every slot of the plan not measured yet (order grows while the stop rule asks for more), the file
+    rewritten after each; (0, unstable cases), or (the exit code of an interrupt or of a failed write, 0)."""
+    from . import lifecycle
+    from .results import case_name
+    from .run_file import COMPLETE, slot_of
+    started = time.monotonic()
+    already = writer.count
+    with lifecycle.interruptible():
+        try:
+            measured = 0
+            for rep, case in order:
+                slot = slot_of(rep, case_name(case))
+                if slot in writer.done:
+                    continue
+
+                def measure_one(probe: Case) -> dict:
+                    console.progress(format_progress(writer.count, len(order), started, rep,
+                                                     max(order.maximum, rep + 1), probe, measured,
+                                                     len(order) - already), end=" ", flush=True)
+                    measure_started = time.monotonic()
+                    record = measure(probe, profile, server_cpus, loadgen_cpus, case_options(probe, options))
+                    record.update(repetition=rep, slot=slot, measured_wall_s=time.monotonic() - measure_started,
+                                  measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+                    console.progress(format_outcome(record), flush=True)
+                    console.detail(f"    evidence: {record.get('requests', 0):,} verified replies in "
+                                   f"{record.get('window_s', 0):.2f} s, {record.get('errors', 0)} errors, served "
+                                   f"{record.get('served_connections', '?')}/{record.get('connections', '?')} "
+                                   f"connections, server cpu {record.get('server_cpu_pct', 0):.0f}%, load generator "
+                                   f"cpu {record.get('loadgen_cpu_pct', 0):.0f}%, server PSS "
+                                   f"{record.get('server_pss_bytes', 0) / (1 << 20):.1f} MiB", flush=True)
+                    return record
+
+                new = search_capacity(case, profile, measure_one) if args.rate_search else [(case, measure_one(case))]
+                measurements.extend(new)           # before the file: the stop rule reads them for the next round
+                writer.add(slot, new)
+                measured += 1
+            unstable = mark_stability(measurements)
+            writer.restate_previous(measurements)
+            writer.finish(COMPLETE)
+        except lifecycle.Interrupted as exc:
+            lifecycle.stop_all()
+            print(f"\nconcbench run: {exc.name} received; the measurement under way was abandoned and every "
+                  f"child process stopped", file=sys.stderr, flush=True)
+            try:
+                writer.finish(f"interrupted after {writer.count} of {len(order)} ({exc.name})")
+            except OSError as write_exc:
+                print(f"concbench run: cannot write {writer.path}: {write_exc.strerror or write_exc}; the last "
+                      f"written copy is there", file=sys.stderr)
+            if writer.count:
+                print(f"concbench run: interrupted after {writer.count} of {len(order)} measurements; results: "
+                      f"{writer.path}\n  continue with: concbench run --resume {writer.path}", file=sys.stderr,
+                      flush=True)
+            else:
+                print("concbench run: interrupted before the first measurement finished; no result file written",
+                      file=sys.stderr, flush=True)
+            return exc.exit_code, 0
+        except OSError as exc:
+            lifecycle.stop_all()
+            print(f"\nconcbench run: cannot write {writer.path}: {exc.strerror or exc}; stopped after "
+                  f"{writer.count} of {len(order)} measurements (the last written copy keeps what was written)",
+                  file=sys.stderr, flush=True)
+            return EXIT_WRITE_FAILED, 0
+        except Exception as exc:       # a harness bug: keep what was measured, say where, then the traceback
+            lifecycle.stop_all()
+            if writer.count:
+                writer.finish(f"crashed after {writer.count} of {len(order)} ({exc.__class__.__name__})")
+                print(f"\nconcbench run: crashed after {writer.count} of {len(order)} measurements; results: "
+                      f"{writer.path} (concbench run --resume {writer.path} measures the rest)", file=sys.stderr)
+            raise
+    return 0, unstable
+
+
+def finish_run(args, output, writer, order, unstable: int) -> int:
+    from analysis.report import write_report
+    from analysis.table import summary_table
+    from .results import load_measurements
+    from .run_file import failed_every_repetition
+    print(f"\nfinished {writer.count} of {len(order)} measurements; {order.describe()}; {unstable} case(s) "
+          f"unstable; results: {output}\n")
     print(summary_table(output))
-    if any(case.rate for case, _ in measurements):
+    records = load_measurements(output)
+    if any(r.get("offered_rate") for r in records):
         from analysis.capacity import capacity_table
         print("\n" + capacity_table(output))
     if not args.no_report:
-        print_report_paths(write_report(output))
+        report_dir = args.report_dir or (Path(output).parent / "reports" if args.output or args.resume else "reports")
+        print_report_paths(write_report(output, report_dir))
+    failed = [] if args.rate_search else failed_every_repetition(records)
+    if failed:
+        print(f"\nconcbench run: the runner failed every repetition of {len(failed)} case(s) "
+              f"(exit {EXIT_CASE_FAILED}):",
+              file=sys.stderr)
+        for name in failed:
+            print(f"  {name}", file=sys.stderr)
+        return EXIT_CASE_FAILED
     return 0
 
 
@@ -689,6 +833,10 @@ def cmd_show(args) -> int:
             print(backpressure_table(args.result))
             return 0
         print(summary_table(args.result))
+        states = {r.get("run_state", "complete") for r in load_measurements(args.result) if "plan_id" in r}
+        states.discard("complete")
+        for state in sorted(states):      # an unfinished run: say so, and how to finish it
+            print(f"\nthis run is not complete ({state}); concbench run --resume {args.result} measures the rest")
     except NotAResult as exc:
         raise UsageError(str(exc)) from None
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from scenarios.backend import SCENARIO as BACKEND
 from scenarios.base import Scenario
@@ -185,6 +185,15 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
            "not a Python model: the yardstick for the load generator's ceiling (make ceiling)",
            default=False, only_scenarios=("echo",)),
 )}
+
+# The runners whose framework has an idle timeout for server connections take option idle_timeout (docs/robustness.md
+# says how each applies it, and what the others do). Off unless given: the memory and slow-client studies hold idle
+# or trickling connections on purpose.
+IDLE_TIMEOUT_OPTION = ("idle_timeout", "seconds a connection may stay silent before the server closes it "
+                                       "(default: none, or the framework's own; docs/robustness.md)")
+for _name in ("threads", "processes", "threads-httpserver", "processes-httpserver", "twisted-web", "tornado-web"):
+    if _name in RUNNERS:
+        RUNNERS[_name] = replace(RUNNERS[_name], options=RUNNERS[_name].options + (IDLE_TIMEOUT_OPTION,))
 
 # Runners other packages register (entry points, group concbench.runners; concbench/plugins.py); an entry point
 # that fails to load is one line here, which `list` shows.

@@ -27,6 +27,11 @@ Format log:
      `asyncio-uvloop` is `uvloop` in new files; old files keep the old name.
      Load records carry `engine` (native or uvloop, the load generator's engine; absent: uvloop) and a
      suite's metadata `loadgen_engine` (concbench.native_engine).
+     Runs carry pyperf's `duration`: the measurement's wall time on measurement runs, 0 on metric runs (derived,
+     no time of their own), so `pyperf stats` totals are the seconds measured.
+     `run` files are written after every measurement: `run_state` (complete, running: k of n measured,
+     interrupted after k of n (SIGNAL)), `plan_id`, `planned_measurements` and `run_args` in every run, `slot`
+     (the measurement's place in the plan) in every record; files without them are complete.
 """
 from __future__ import annotations
 
@@ -40,7 +45,7 @@ from pathlib import Path
 
 import pyperf
 
-from . import __version__, fairness, registry
+from . import __version__, fairness, registry, strict_read
 
 FORMAT_VERSION = 1
 FORMAT_KEY = "concbench_format"
@@ -92,6 +97,8 @@ RECORD_KEYS = {
     "slow_interval_s": float,
     # repetitions until stable (concbench.repetitions): the case's throughput against the stop rule
     "case_unstable": bool, "case_interval_half_width": float, "case_stability_hint": str,
+    # run: the measurement's place in the plan ("repetition:case name"), for --resume
+    "slot": str,
 }
 for _kind in ("rss", "uss", "pss", "vms", "kernel", "threads", "kernel_sock", "kernel_slab",
               "kernel_kernel_stack", "kernel_pagetables"):
@@ -230,6 +237,11 @@ def runner_labels(runner) -> dict:
 
 def write_suite(path, context: RunContext, measurements) -> None:
     """measurements: [(Case, record)]; writes one pyperf suite atomically (temporary name, then rename)."""
+    dump_suite_atomically(path, suite_runs(context, measurements))
+
+
+def suite_runs(context: RunContext, measurements) -> dict[str, list]:
+    """measurements: [(Case, record)] -> benchmark name -> [pyperf.Run]."""
     runs: dict[str, list] = {}
     for case, record in measurements:
         runner = registry.RUNNERS[case.runner]
@@ -245,14 +257,17 @@ def write_suite(path, context: RunContext, measurements) -> None:
             **{f"param_{k}": v for k, v in case.params},
         }
         base = case_name(case)
-        measurement_meta = {**identity, **record_metadata(record), "name": f"{base}/measurement",
-                            "unit": "second", "metric": "measurement"}
         duration = max(record.get("measured_wall_s", 0.0), 1e-9)
+        measurement_meta = {**identity, **record_metadata(record), "name": f"{base}/measurement",
+                            "unit": "second", "metric": "measurement", "duration": duration}
         runs.setdefault(f"{base}/measurement", []).append(
             pyperf.Run([duration], metadata=measurement_meta, collect_metadata=False))
         if record["status"] != "ok":
             continue
-        status_meta = {"status": "ok", "repetition": record["repetition"]}
+        # a metric is derived from the measurement and took no time of its own: duration 0, so that pyperf's totals
+        # (per benchmark and for the suite) count each measurement's wall time once
+        status_meta = {"status": "ok", "repetition": record["repetition"], "duration": 0.0,
+                       **({"slot": record["slot"]} if "slot" in record else {})}
         for suffix, (key, unit, convert) in METRICS.items():
             value = record.get(key)
             if not value or value <= 0:
@@ -260,7 +275,7 @@ def write_suite(path, context: RunContext, measurements) -> None:
             meta = {**identity, **status_meta, "name": f"{base}/{suffix}", "unit": unit, "metric": suffix}
             runs.setdefault(f"{base}/{suffix}", []).append(
                 pyperf.Run([convert(value)], metadata=meta, collect_metadata=False))
-    dump_suite_atomically(path, runs)
+    return runs
 
 
 def dump_suite_atomically(path, runs: dict) -> None:
@@ -282,9 +297,10 @@ def write_figure_suite(path, context: RunContext, measurements, scenario: str, b
         if runner.fixed_options:
             identity["fixed_options"] = ",".join(f"{k}={v}" for k, v in runner.fixed_options)
         base = base_name(runner_name, record)
-        meta = {**identity, **record_metadata(record)}
+        duration = max(record.get("measured_wall_s", 0.0), 1e-9)
+        meta = {**identity, **record_metadata(record), "duration": duration}
         runs.setdefault(f"{base}/measurement", []).append(pyperf.Run(
-            [max(record.get("measured_wall_s", 0.0), 1e-9)],
+            [duration],
             metadata={**meta, "name": f"{base}/measurement", "unit": "second", "metric": "measurement"},
             collect_metadata=False))
         if record["status"] != "ok":
@@ -292,7 +308,8 @@ def write_figure_suite(path, context: RunContext, measurements, scenario: str, b
         for suffix, value, unit in figures(record):
             name = f"{base}/{suffix}"
             runs.setdefault(name, []).append(pyperf.Run(
-                [value], metadata={**meta, "name": name, "unit": unit, "metric": suffix}, collect_metadata=False))
+                [value], metadata={**meta, "name": name, "unit": unit, "metric": suffix, "duration": 0.0},
+                collect_metadata=False))
     dump_suite_atomically(path, runs)
 
 
@@ -316,12 +333,19 @@ def write_stream_suite(path, context: RunContext, measurements) -> None:
 
 
 def load_measurements(path) -> list[dict]:
-    """Every measurement record in a result file (one per repetition, failed ones included)."""
+    """Every measurement record in a result file (one per repetition, failed ones included).
+
+    Strict: NotAResult (one line naming the file and the problem) for anything malformed, or written by a
+    newer concbench; nothing computed from the file can then fail on its shape."""
+    try:
+        strict_read.check_structure(strict_read.read_json(path), FORMAT_VERSION, FORMAT_KEY)
+    except strict_read.StructureError as exc:
+        raise NotAResult(f"{path}: {exc}") from None
     try:
         suite = pyperf.BenchmarkSuite.load(os.fspath(path))
     except FileNotFoundError:
         raise NotAResult(f"{path}: no such file") from None
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError, EOFError, OSError) as exc:
+    except Exception as exc:          # pyperf's own checks of a file of the right shape: still one line
         raise NotAResult(f"{path}: not a readable pyperf result file ({exc.__class__.__name__}: {exc})") from None
     records = []
     for bench in suite.get_benchmarks():
@@ -332,6 +356,10 @@ def load_measurements(path) -> list[dict]:
             run_meta = run.get_metadata()
             if FORMAT_KEY not in run_meta:
                 raise NotAResult(f"{path}: a pyperf file, but not a concbench result")
+            try:
+                strict_read.check_record(run_meta, len(records) + 1, RECORD_KEYS)
+            except strict_read.StructureError as exc:
+                raise NotAResult(f"{path}: {exc}") from None
             records.append(dict(run_meta))
     if not records:
         raise NotAResult(f"{path}: a pyperf file, but not a concbench result (no measurements)")
@@ -347,11 +375,18 @@ def write_atomically(path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~current_umask())     # mkstemp makes 0600; a result file honours the umask
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_text_atomically(path, text: str) -> None:

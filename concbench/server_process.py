@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import os
 import selectors
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
+from . import lifecycle
 from .serve import complete_lines, parse_ready_line
 
 READY_TIMEOUT_S = 30.0
@@ -45,14 +45,27 @@ class ServerProcess:
         self.ready_fields: dict = {}      # everything on the ready line, e.g. pool=16 from a pooled runner
         self._stderr = tempfile.TemporaryFile()
 
-    def last_words(self) -> str:
+    def last_words(self, lines: int = 1) -> str:
+        """The last `lines` lines of its stderr (joined by ' | '), or 'no output'."""
         self._stderr.seek(0)
-        lines = self._stderr.read().decode(errors="replace").strip().splitlines()
-        return lines[-1] if lines else "no output"
+        text = self._stderr.read().decode(errors="replace").strip().splitlines()
+        return " | ".join(text[-lines:]) if text else "no output"
+
+    def death(self) -> str:
+        """How it ended, once it has: 'killed by SIGKILL' or 'exited with 1'."""
+        from .event_child import describe_exit
+        return describe_exit(self.proc.returncode if self.proc else None)
 
     def start(self) -> "ServerProcess":
-        self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=self._stderr,
-                                     stdin=subprocess.DEVNULL, start_new_session=True, env=self.env)
+        self.proc = lifecycle.spawn(self.command, owns_group=True, stdout=subprocess.PIPE, stderr=self._stderr,
+                                    stdin=subprocess.DEVNULL, env=self.env)
+        try:
+            return self._wait_ready()
+        except BaseException:        # not ready, or interrupted while waiting: nothing is left running
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> "ServerProcess":
         deadline = time.monotonic() + READY_TIMEOUT_S
         with selectors.DefaultSelector() as sel:
             sel.register(self.proc.stdout, selectors.EVENT_READ)
@@ -63,7 +76,7 @@ class ServerProcess:
                 chunk = os.read(self.proc.stdout.fileno(), 4096)
                 if not chunk:
                     self.proc.wait()
-                    raise ServerFailed(f"server exited with {self.proc.returncode} before ready: {self.last_words()}")
+                    raise ServerFailed(f"server {self.death()} before ready: {self.last_words(3)}")
                 buffered += chunk
                 for line in complete_lines(buffered.decode(errors="replace")):
                     fields = parse_ready_line(line)
@@ -71,8 +84,7 @@ class ServerProcess:
                         self.port, self.pid = fields["port"], fields["pid"]
                         self.ready_fields = fields
                         return self
-        self.stop()
-        raise ServerFailed(f"server not ready within {READY_TIMEOUT_S:g} s: {self.last_words()}")
+        raise ServerFailed(f"server not ready within {READY_TIMEOUT_S:g} s: {self.last_words(3)}")
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -81,17 +93,8 @@ class ServerProcess:
         proc = self.proc
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                pass
-        try:                          # workers of a multi-process server, if any survived
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait()
+        # SIGTERM to its whole process group (its own session), SIGKILL to what is left after the grace period
+        lifecycle.stop_process(proc, owns_group=True, grace_s=STOP_TIMEOUT_S)
         if proc.stdout:
             proc.stdout.close()
         self._stderr.close()

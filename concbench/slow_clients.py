@@ -320,7 +320,9 @@ class SlowClients:
         for name, value in params.items():
             command += ["--param", f"{name}={value}"]
         self._stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
+        from . import lifecycle
+        self.proc = lifecycle.spawn(command, owns_group=False, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=self._stderr)
         self.pid = self.proc.pid
         self._buffer = b""
 
@@ -370,6 +372,8 @@ class SlowClients:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        from . import lifecycle
+        lifecycle.untrack(self.proc)
         self.proc.stdout.close()
         self._stderr.close()
 

@@ -15,3 +15,21 @@ def backend_address(options) -> tuple[str, int]:
     """options["backend"] ("HOST:PORT") as a (host, port) pair."""
     host, _, port = options["backend"].rpartition(":")
     return host.strip("[]"), int(port)
+
+
+def idle_timeout(options) -> float | None:
+    """options["idle_timeout"] (seconds) as a float, or None when not given (docs/robustness.md)."""
+    value = options.get("idle_timeout")
+    return float(value) if value else None
+
+
+def with_idle_timeout(handle, timeout: float | None):
+    """A connection handler(conn, ...) whose blocking socket times out after `timeout` s without progress (recv
+    or sendall then raise TimeoutError, an OSError: the shared loops close the connection); unchanged if None."""
+    if not timeout:
+        return handle
+
+    def timed(conn, *args):
+        conn.settimeout(timeout)
+        return handle(conn, *args)
+    return timed

@@ -33,9 +33,12 @@ class PlaintextHandler(BaseHTTPRequestHandler):
         pass                               # no access log, as on every runner
 
 
-def server_on(listener, server_class):
-    """An http.server server of `server_class` serving the common listener instead of binding its own."""
-    server = server_class(listener.getsockname()[:2], PlaintextHandler, bind_and_activate=False)
+def server_on(listener, server_class, idle_timeout: float | None = None):
+    """An http.server server of `server_class` serving the common listener instead of binding its own.
+    idle_timeout: the handler's own `timeout` (socketserver.StreamRequestHandler), seconds; None: no timeout."""
+    handler = type("TimedPlaintextHandler", (PlaintextHandler,), {"timeout": idle_timeout}) if idle_timeout \
+        else PlaintextHandler
+    server = server_class(listener.getsockname()[:2], handler, bind_and_activate=False)
     server.socket.close()
     server.socket = listener
     return server

@@ -14,7 +14,7 @@ import os
 import signal
 import time
 
-from . import backend_address
+from . import backend_address, idle_timeout, with_idle_timeout
 from .blocking import BlockingBackend, accept_forever, connection_handler, serve_backend_connection
 
 
@@ -118,13 +118,14 @@ def prefork(listener, workers: int, work, ready, **ready_fields) -> None:
 
 def serve(listener, make_session, options, ready) -> None:
     workers = worker_count(options)
-    serve_one = connection_handler(make_session)
+    serve_one = with_idle_timeout(connection_handler(make_session), idle_timeout(options))
     if options.get("backend"):
         address = backend_address(options)
 
         def work():                      # after the fork: the worker's own backend connection
             backend = BlockingBackend(address)
-            accept_forever(listener, lambda conn: serve_backend_connection(conn, make_session(), backend))
+            accept_forever(listener, with_idle_timeout(
+                lambda conn: serve_backend_connection(conn, make_session(), backend), idle_timeout(options)))
 
         prefork(listener, workers, work, ready, pool=workers)
         return

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from http.server import HTTPServer
 
+from . import idle_timeout
 from .httpserver_plaintext import server_on
 from .processes import prefork, worker_count
 
 
 def serve(listener, make_session, options, ready) -> None:
-    prefork(listener, worker_count(options), lambda: server_on(listener, HTTPServer).serve_forever(), ready)
+    prefork(listener, worker_count(options), lambda: server_on(listener, HTTPServer, idle_timeout(options)).serve_forever(), ready)

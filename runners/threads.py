@@ -11,7 +11,7 @@ import signal
 import sys
 import threading
 
-from . import backend_address
+from . import backend_address, idle_timeout, with_idle_timeout
 from .blocking import BlockingBackend, accept_forever, connection_handler, serve_backend_connection
 
 
@@ -36,6 +36,8 @@ def serve(listener, make_session, options, ready) -> None:
                 serve_backend_connection(conn, session, backend)
             finally:
                 backend.close()
+
+    serve_one = with_idle_timeout(serve_one, idle_timeout(options))
 
     def handle_connection(conn):
         threading.Thread(target=serve_one, args=(conn, make_session()), daemon=True).start()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import signal
 from http.server import ThreadingHTTPServer
 
+from . import idle_timeout
 from .httpserver_plaintext import server_on
 
 
@@ -16,7 +17,7 @@ def _stop(signum, frame):
 
 
 def serve(listener, make_session, options, ready) -> None:
-    server = server_on(listener, ThreadingHTTPServer)
+    server = server_on(listener, ThreadingHTTPServer, idle_timeout(options))
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, _stop)
     ready()

@@ -10,6 +10,7 @@ from tornado.httpserver import HTTPServer
 
 from scenarios.http import BODY, PATH
 
+from . import idle_timeout
 from .aio import run_until_signalled
 
 
@@ -22,7 +23,8 @@ class PlaintextHandler(tornado.web.RequestHandler):
 def serve(listener, make_session, options, ready) -> None:
     async def start_server():
         app = tornado.web.Application([(PATH.decode(), PlaintextHandler)])
-        server = HTTPServer(app)
+        timeout = idle_timeout(options)      # tornado's own idle_connection_timeout (its default: 3600 s)
+        server = HTTPServer(app, **({"idle_connection_timeout": timeout} if timeout else {}))
         listener.setblocking(False)  # as tornado.netutil.bind_sockets leaves its sockets
         server.add_sockets([listener])
         return server.stop

@@ -17,6 +17,8 @@ from twisted.web import http, resource, server  # noqa: E402
 
 from scenarios.http import BODY, PATH  # noqa: E402
 
+from . import idle_timeout  # noqa: E402
+
 
 class Plaintext(resource.Resource):
     isLeaf = True
@@ -45,7 +47,9 @@ class PlaintextSite(server.Site):
 
 def serve(listener, make_session, options, ready) -> None:
     listener.setblocking(False)      # adoptStreamPort requires a non-blocking descriptor
-    reactor.adoptStreamPort(listener.fileno(), listener.family, PlaintextSite(Plaintext()))
+    timeout = idle_timeout(options)          # twisted.web's own HTTPFactory timeout (its default: 12 hours)
+    site = PlaintextSite(Plaintext(), **({"timeout": timeout} if timeout else {}))
+    reactor.adoptStreamPort(listener.fileno(), listener.family, site)
     listener.close()                 # the reactor holds its own duplicate of the descriptor
     reactor.callWhenRunning(ready)
     reactor.run()

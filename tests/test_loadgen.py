@@ -124,34 +124,40 @@ def test_http_wrong_body_or_status_is_an_error():
 
 
 def test_http_reset_connection_is_counted_and_reconnected():
-    calls = []
-
-    def sometimes_close(data):
-        calls.append(1)
-        return http_reply()
+    """The server resets the first connection it accepts after its 5th reply and never closes another one: the
+    reset is counted, the connection is replaced, and the run goes on (replies on the replacement connection).
+    Nothing here depends on speed: one reset only, far below the reconnect budget, and the server counts for us."""
+    import socket as s
+    import threading
+    lock = threading.Lock()
+    accepted = []                  # replies sent on each accepted connection, in accept order
 
     class ClosingServer(BrokenServer):
-        def _serve(self, conn):                 # every 50th request: answer, then close the connection
-            import socket as s
+        def _serve(self, conn):
+            with lock:
+                index = len(accepted)
+                accepted.append(0)
             try:
-                count = 0
                 while True:
                     data = conn.recv(65536)
                     if not data:
                         return
                     conn.sendall(http_reply())
-                    count += 1
-                    if count == 50:
+                    with lock:
+                        accepted[index] += 1
+                    if index == 0 and accepted[index] == 5:      # the first connection only, once
                         conn.setsockopt(s.SOL_SOCKET, s.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
                         conn.close()
                         return
             except OSError:
                 return
 
-    with ClosingServer(sometimes_close) as server:
+    with ClosingServer(lambda data: http_reply()) as server:
         report = drive_http(server.port, connections=2, timeout_s=2.0)
     assert report["errors"] >= 1                                   # counted ...
+    assert set(report["error_kinds"]) <= {"reset", "closed"}, report["error_kinds"]
     assert report["reconnects"] >= 1                               # ... and reconnected
-    # the run went on past the first close (counted over the whole run: a fast engine can spend the
-    # reconnect budget, 10 per connection, before the window opens)
-    assert report["verified_replies_total"] > 2 * 50
+    assert len(accepted) >= 3                                      # 2 connections + the replacement
+    assert sum(accepted[2:]) >= 1                                  # the run went on past the first close
+    assert report["requests"] > 0
+
