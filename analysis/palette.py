@@ -9,8 +9,10 @@ from __future__ import annotations
 import colorsys
 import zlib
 
-# Family hues, in the registry's order of base runners (tab10 without its grey, which reads as 'missing').
-HUES = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
+# Family hues, in the registry's order of base runners (tab10 without its grey, which reads as 'missing', then
+# indigo, olive and plum from tab20b, so the eleven base families of today's registry each have a hue of their own).
+HUES = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
+        "#393b79", "#637939", "#7b4173")
 # Lightness steps for a family's members: the base runner first, then its variants in registry order.
 SHADES = (0.0, -0.22, 0.18, -0.36, 0.30, -0.12, 0.10, -0.45, 0.40)
 
