@@ -143,7 +143,8 @@ def summary_table(path) -> str:
         lines.append(f"{unstable} case(s) {UNSTABLE_HINT}")
     closed_loop = [r for r in records if not r.get("offered_rate")]
     verdicts = verdict_text(closed_loop, scenario_title)
-    engines = sorted({r.get("engine", "uvloop") for r in records if r.get("loadgen") != "wrk" and "requests" in r})
+    engines = sorted({r.get("engine", "uvloop") for r in records             # files from before the engine: uvloop
+                      if r.get("loadgen") != "wrk" and r.get("status") == "ok"})
     if engines:
         lines.append(f"load generator engine: {', '.join(engines)} (docs/load-generator.md)")
     if verdicts:

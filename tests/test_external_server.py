@@ -74,7 +74,9 @@ def test_uvicorn_measured_pinned_and_labelled_external_beside_a_broken_command(t
                "--repetitions", "1", "--warmup", "0.05", "--duration", "0.2", "--no-report", "-o", str(out),
                "--server-cmd", f"uvicorn={uvicorn_command(tmp_path)}", "--server-cmd", "broken=/bin/false {port}"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stdout + done.stderr
+    # exit 4: a runner (here the broken command) failed every repetition of a case; the rest was measured
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "http/c=2/broken: server: external command 'broken'" in done.stderr + done.stdout
     broken = [line for line in done.stdout.splitlines() if " broken " in line and "FAILED" in line]
     assert broken and "external command 'broken' (/bin/false {port}): does not start" in broken[0]
     records = {r["runner"]: r for r in load_measurements(out)}
