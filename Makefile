@@ -21,8 +21,11 @@ bench-full: $(STAMP)
 	$(BIN)/concbench run --full $(ARGS)
 
 ## test: the behaviour tests (no test asserts a speed)
+## Tests run in TEST_WORKERS processes (pytest-xdist): most of a test's time is spent waiting for a server to
+## start or a short load window to end, so 4 workers on 2 cores finish in about half the time (no test asserts speed)
+TEST_WORKERS ?= 4
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) $(ARGS)
 
 ## ceiling: the load generator's verified 64 B echo ceiling against the reference C server
 ceiling: $(STAMP)
