@@ -82,7 +82,7 @@ class Case:
 
 # What selects and shapes a suite and where it runs: shared by `run` and `ab` (which forwards them to its runs).
 SUITE_LIST_OPTIONS = ("runners", "scenarios", "connections", "sizes", "slow_clients")
-SUITE_VALUE_OPTIONS = ("warmup", "duration", "timeout", "slow_step_bytes", "slow_interval")
+SUITE_VALUE_OPTIONS = ("warmup", "duration", "timeout", "slow_step_bytes", "slow_interval", "measure", "requests")
 SUITE_CPU_OPTIONS = ("server_cpus", "loadgen_cpus")
 SUITE_REPEATED_OPTIONS = ("param", "option")
 
@@ -111,6 +111,11 @@ def add_suite_arguments(p) -> None:
                         "time while the fast clients are measured (default: none, not a dimension)")
     p.add_argument("--slow-step-bytes", type=positive_int, help="bytes per slow step (default 4)")
     p.add_argument("--slow-interval", type=positive_float, help="seconds between slow steps (default 0.1)")
+    p.add_argument("--measure", choices=("wall", "instructions"),
+                   help="wall (default): time windows; instructions: each server under callgrind, instructions per "
+                        "verified request (docs/instructions.md)")
+    p.add_argument("--requests", type=positive_int, metavar="N",
+                   help="--measure instructions: verified requests counted per measurement (default 1000)")
 
 
 def suite_options(args) -> list[str]:
@@ -511,6 +516,14 @@ def cmd_run(args) -> int:
             raise UsageError("--loadgen wrk needs wrk on PATH (Debian: apt-get install wrk)")
         if scenarios != ["http"] or profile.rates != (None,) or args.rate_search:
             raise UsageError("--loadgen wrk drives the http scenario in closed loop only (--scenarios http)")
+    instructions = None      # --measure instructions: its settings; the measurement hook is its own
+    if getattr(args, "measure", None) == "instructions":
+        from . import instructions as instructions_mode
+        instructions = instructions_mode.prepare(args, profile, runners)
+        if instructions is None:
+            return 0             # valgrind missing or too old: one line said so, the mode is skipped
+        profile, settings, runners = instructions
+        cases = plan_cases(scenarios, runners, profile, extra, named)
     output = Path(args.output) if args.output else default_output(scenarios)
     fairness.pin_to_cpus(loadgen_cpus)   # the orchestrator's own sampling stays off the server's cores
     if args.rate_search:
@@ -527,16 +540,20 @@ def cmd_run(args) -> int:
     if set(server_cpus) & set(loadgen_cpus):
         print("warning: server and load generator share a cpu; figures mix both", flush=True)
     context = RunContext.collect(profile, runners, scenarios, server_cpus, loadgen_cpus, options, sys.argv)
+    measure_case, outcome_line = measure, format_outcome
+    if instructions:
+        measure_case, outcome_line = instructions_mode.hooks(settings)
+        context.metadata.update(instructions_mode.context_metadata(settings))
     measurements = []
     started = time.monotonic()
     for done, (rep, case) in enumerate(order):
         def measure_one(probe: Case) -> dict:
             print(format_progress(done, len(order), started, rep, profile.repetitions, probe), end=" ", flush=True)
             measure_started = time.monotonic()
-            record = measure(probe, profile, server_cpus, loadgen_cpus, options.get(probe.runner, {}))
+            record = measure_case(probe, profile, server_cpus, loadgen_cpus, options.get(probe.runner, {}))
             record.update(repetition=rep, measured_wall_s=time.monotonic() - measure_started,
                           measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-            print(format_outcome(record), flush=True)
+            print(outcome_line(record), flush=True)
             return record
 
         if args.rate_search:
@@ -546,6 +563,10 @@ def cmd_run(args) -> int:
     write_suite(output, context, measurements)
     elapsed = time.monotonic() - started
     print(f"\nfinished {len(measurements)} measurements in {elapsed:.0f} s; results: {output}\n")
+    if instructions:
+        from analysis.instructions import instructions_table
+        print(instructions_table(output))
+        return 0
     print(summary_table(output))
     if any(case.rate for case, _ in measurements):
         from analysis.capacity import capacity_table

@@ -17,6 +17,9 @@ Format log:
      (byte) and `.../fast-read-time-per-mb` (second per 10^6 verified bytes to the fast readers).
      Added without a version change (optional keys): backend-scenario records carry `backend_calls`,
      `backend_calls_per_reply`, `verified_replies_total` and the server's reported `server_pool`.
+     `run --measure instructions` (additive): records with measure=instructions carry `instructions`,
+     `instructions_per_request` (and `instructions_per_connection` for churn), `requests_planned`,
+     `warmup_requests`, `valgrind_version`; metric benchmarks `.../instructions-per-request` (unit integer).
 """
 from __future__ import annotations
 
@@ -48,6 +51,9 @@ METRICS = {
     "server-rss": ("server_rss_bytes", "byte", int),
     "server-uss": ("server_uss_bytes", "byte", int),
     "server-pss": ("server_pss_bytes", "byte", int),
+    # run --measure instructions (concbench.instructions): callgrind's count, per verified request / connection
+    "instructions-per-request": ("instructions_per_request", "integer", float),
+    "instructions-per-connection": ("instructions_per_connection", "integer", float),
 }
 
 # Every key a measurement record may carry into run metadata, with its type. Booleans are stored as 0/1.
@@ -80,6 +86,9 @@ RECORD_KEYS = {
     "slow_served_connections": int, "slow_waiting": int, "slow_errors": int, "slow_error_kinds": dict,
     "slow_first_error": str, "slow_stopped_by": str, "slow_seconds": float, "slow_cpu_s": float, "slow_step_bytes": int,
     "slow_interval_s": float,
+    # run --measure instructions: callgrind's counts and what they were counted over
+    "measure": str, "instructions": int, "instructions_per_request": float, "instructions_per_connection": float,
+    "requests_planned": int, "warmup_requests": int, "valgrind_version": str,
 }
 for _kind in ("rss", "uss", "pss", "vms", "kernel", "threads", "kernel_sock", "kernel_slab",
               "kernel_kernel_stack", "kernel_pagetables"):

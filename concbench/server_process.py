@@ -50,10 +50,10 @@ class ServerProcess:
         lines = self._stderr.read().decode(errors="replace").strip().splitlines()
         return lines[-1] if lines else "no output"
 
-    def start(self) -> "ServerProcess":
+    def start(self, ready_timeout_s: float = READY_TIMEOUT_S) -> "ServerProcess":
         self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=self._stderr,
                                      stdin=subprocess.DEVNULL, start_new_session=True, env=self.env)
-        deadline = time.monotonic() + READY_TIMEOUT_S
+        deadline = time.monotonic() + ready_timeout_s
         with selectors.DefaultSelector() as sel:
             sel.register(self.proc.stdout, selectors.EVENT_READ)
             buffered = b""
@@ -72,7 +72,7 @@ class ServerProcess:
                         self.ready_fields = fields
                         return self
         self.stop()
-        raise ServerFailed(f"server not ready within {READY_TIMEOUT_S:g} s: {self.last_words()}")
+        raise ServerFailed(f"server not ready within {ready_timeout_s:g} s: {self.last_words()}")
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
