@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import fairness, registry
+from . import extra_work, fairness, registry
 from .errors import UsageError
 from .event_child import run_event_child
 from .measurement import add_backend_evidence, add_server_evidence, verdict
@@ -225,7 +225,7 @@ def runner_options(raw: list[str], runners: list[str]) -> dict[str, dict]:
             raise UsageError(f"--option must be RUNNER:NAME=VALUE, got {text!r}")
         if runner not in registry.RUNNERS:
             raise UsageError(f"--option names unknown runner {runner!r}")
-        known = [n for n, _ in registry.RUNNERS[runner].options]
+        known = [n for n, _ in registry.RUNNERS[runner].options] + [extra_work.OPTION]   # the test double
         if name not in known:
             raise UsageError(f"runner {runner} has no option {name!r} (options: {', '.join(known) or 'none'})")
         options.setdefault(runner, {})[name] = value
