@@ -155,6 +155,9 @@ def add_run_arguments(p) -> None:
                    help="wrk (http scenario, if installed): a cross-check driven by wrk, labelled as such")
     p.add_argument("--loadgen-procs", type=positive_int, default=1,
                    help="load-generator processes per measurement (spread over --loadgen-cpus)")
+    p.add_argument("--python", action="append", metavar="PATH",
+                   help="run the servers under this interpreter (repeat for several, side by side; each gets its own "
+                        "cached environment; runners tagged with the interpreter)")
     p.add_argument("-o", "--output", help="result file (default: results/<scenario>-<time>.json)")
     p.add_argument("--no-report", action="store_true", help="skip the charts and HTML report")
 
@@ -490,6 +493,9 @@ def cmd_run(args) -> int:
     from analysis.report import write_report
     from analysis.table import summary_table
     from .results import RunContext, write_suite
+    if getattr(args, "python", None):       # several interpreters: concbench.interpreters runs this command per one
+        from .interpreters import run_with_pythons
+        return run_with_pythons(args)
     try:
         scenarios = without_other_measures(args.scenarios, registry.select(args.scenarios, registry.SCENARIOS, "scenario"))
         runners = registry.select(args.runners, registry.RUNNERS, "runner", registry.default_runners_for(scenarios))

@@ -27,7 +27,9 @@ class ServerProcess:
     def __init__(self, runner: str, scenario: str, params: dict, cpus: tuple[int, ...] | None,
                  options: dict | None = None, host: str = "127.0.0.1", env: dict | None = None,
                  backend: str | None = None):
-        self.command = [sys.executable, "-m", "concbench", "serve", runner, scenario, "--port", "0", "--host", host]
+        # run --python (concbench.interpreters): the server under another interpreter's environment
+        python = os.environ.get("CONCBENCH_SERVER_PYTHON") or sys.executable
+        self.command = [python, "-m", "concbench", "serve", runner, scenario, "--port", "0", "--host", host]
         if cpus:
             self.command += ["--cpus", ",".join(map(str, cpus))]
         for name, value in params.items():
