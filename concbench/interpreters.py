@@ -24,7 +24,8 @@ from .errors import UsageError
 
 SERVER_PYTHON_ENV = "CONCBENCH_SERVER_PYTHON"    # read by concbench.server_process: the server's interpreter
 REPOSITORY = Path(__file__).resolve().parent.parent
-CORE = ("httptools>=0.6,<1",)                     # what `concbench serve` imports for every runner (the http session)
+# what `concbench serve` imports for every runner: its command line (numpy, psutil, pyperf) and the http session
+CORE = ("pyperf>=2.6,<3", "psutil>=5.9,<8", "numpy>=1.24", "httptools>=0.6,<1")
 FRAMEWORKS = {"twisted": "twisted>=23.10", "tornado": "tornado>=6.3,<7", "gevent": "gevent>=23.9",
               "uvloop": "uvloop>=0.19,<1"}
 FAILED_FILE = "frameworks-failed.json"
