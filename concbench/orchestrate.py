@@ -523,6 +523,8 @@ def cmd_run(args) -> int:
         if scenarios != ["http"] or profile.rates != (None,) or args.rate_search:
             raise UsageError("--loadgen wrk drives the http scenario in closed loop only (--scenarios http)")
     instructions = None      # --measure instructions: its settings; the measurement hook is its own
+    if getattr(args, "requests", None) and getattr(args, "measure", None) != "instructions":
+        raise UsageError("--requests counts requests for --measure instructions; wall-clock runs use --duration")
     if getattr(args, "measure", None) == "instructions":
         from . import instructions as instructions_mode
         instructions = instructions_mode.prepare(args, profile, runners)
@@ -604,7 +606,12 @@ def cmd_show(args) -> int:
     from .results import NotAResult
     from .results import load_measurements
     try:
-        if load_measurements(args.result)[0].get("benchmark") == "stream-backpressure":
+        first = load_measurements(args.result)[0]
+        if first.get("measure") == "instructions":       # run --measure instructions
+            from analysis.instructions import instructions_table
+            print(instructions_table(args.result))
+            return 0
+        if first.get("benchmark") == "stream-backpressure":
             from analysis.backpressure import backpressure_table
             print(backpressure_table(args.result))
             return 0
