@@ -48,8 +48,15 @@ class CountedClient:
     """`connections` keep-alive connections (or, for a churn workload, a new connection per request) that
     send exactly the requests asked for by run(), each reply verified before the next request."""
 
-    def __init__(self, host: str, port: int, workload: ClientWorkload, connections: int, timeout_s: float = 60.0):
+    def __init__(self, host: str, port: int, workload: ClientWorkload, connections: int, timeout_s: float = 60.0,
+                 settle=None, hold=None, release=None):
         self.host, self.port, self.workload = host, port, workload
+        # settle(): called between rounds (every connection has its verified reply) and returns when the server is
+        # idle again, so each round meets the same server state; with it, requests go in rounds of `connections`
+        self.settle = settle
+        # hold() / release(): around the sends of a round (with settle, keep-alive only): the server paused while
+        # every connection's request is sent, so that it finds all of them waiting at once (a fixed batch)
+        self.hold, self.release = hold, release
         self.connections, self.timeout_s = connections, timeout_s
         self.ring = [(e.request, e.expected_reply) for e in workload.exchanges]
         self.socks: list[socket.socket] = []
@@ -110,7 +117,8 @@ class CountedClient:
         if problem:
             raise ReplyError("mismatch", problem)
 
-    def _exchange(self, slot: int) -> None:
+    def _exchange(self, slot: int, sent=None) -> None:
+        """One request and its verified reply; `sent` (a barrier) is waited on between the send and the read."""
         request, expected = self.ring[self.next_index[slot] % len(self.ring)]
         self.next_index[slot] += self.connections        # connections never send the same message at once
         if self.churn:
@@ -127,25 +135,44 @@ class CountedClient:
             sock.sendall(request)
         except OSError as exc:
             raise ReplyError("reset", exc.strerror or str(exc)) from None
+        if sent is not None:
+            sent.wait(self.timeout_s)
         self._read_reply(sock, expected, self.checks[slot])
 
+    def rounded(self, requests: int) -> int:
+        """With settle, requests go in whole rounds: `requests` rounded up to a multiple of the connections."""
+        return -(-requests // self.connections) * self.connections if self.settle else requests
+
     def run(self, requests: int) -> CountedOutcome:
-        """Exactly `requests` exchanges over all connections at once; a connection stops at its first error."""
+        """Exactly `requests` exchanges (rounded(requests) with settle) over all connections at once; a connection
+        stops at its first error."""
+        requests = self.rounded(requests)
         outcome = CountedOutcome(planned=requests)
         lock = threading.Lock()
         start = threading.Barrier(self.connections)
+        rounds = threading.Barrier(self.connections, action=self.settle) if self.settle else None
+        batched = self.settle is not None and self.hold is not None and not self.churn
+        held = threading.Barrier(self.connections, action=self.hold) if batched else None
+        sent = threading.Barrier(self.connections, action=self.release) if batched else None
 
         def drive(slot: int, count: int) -> None:
             done = 0
             try:
                 start.wait(self.timeout_s)
                 for _ in range(count):
-                    self._exchange(slot)
+                    if held is not None:
+                        held.wait(self.timeout_s)
+                    self._exchange(slot, sent)
                     done += 1
+                    if rounds is not None:
+                        rounds.wait(self.timeout_s)
             except ReplyError as exc:
                 with lock:
                     outcome.errors[exc.kind] = outcome.errors.get(exc.kind, 0) + 1
                     outcome.first_error = outcome.first_error or f"{exc.kind}: {exc.detail}"
+                for barrier in (rounds, held, sent):
+                    if barrier is not None:
+                        barrier.abort()     # the other connections stop at their next round
             except threading.BrokenBarrierError:
                 pass
             with lock:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -116,6 +117,69 @@ def read_totals(path: Path) -> int | None:
     return summary
 
 
+SETTLE_TIMEOUT_S = 5.0
+SETTLE_POLL_S = 0.0005
+
+
+def thread_states(pid: int) -> list[str]:
+    """The scheduler state (R, S, D...) of every thread of a process, from /proc."""
+    states = []
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        except (OSError, IndexError):
+            continue
+    return states
+
+
+class Settler:
+    """Between rounds of requests: wait until every thread of the server sleeps (seen twice in a row), i.e. it has
+    finished the round and waits for input, so every round starts from the same state and the count does not depend
+    on whether the next request raced the server's last read (frameworks that read until EAGAIN)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.unsettled = pid, 0
+
+    def __call__(self) -> None:
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        quiet = 0
+        while time.monotonic() < deadline:
+            states = thread_states(self.pid)
+            quiet = quiet + 1 if states and all(state == "S" for state in states) else 0
+            if quiet >= 2:
+                return
+            time.sleep(SETTLE_POLL_S)
+        self.unsettled += 1              # evidence in the record; the round still counts
+
+
+class Pause:
+    """hold(): SIGSTOP the server and wait until it is stopped; release(): SIGCONT. Used at more than one connection,
+    so that every round's requests are all waiting when the server looks (one batch of N, not a timing-dependent
+    mix); the server's own pid only (a process that is not stopped within the timeout is counted as unsettled)."""
+
+    def __init__(self, pid: int, settler: Settler):
+        self.pid, self.settler = pid, settler
+
+    def hold(self) -> None:
+        os.kill(self.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + SETTLE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            states = thread_states(self.pid)
+            if states and all(state in ("T", "t") for state in states):
+                return
+            time.sleep(SETTLE_POLL_S)
+        self.settler.unsettled += 1
+
+    def release(self) -> None:
+        time.sleep(0.001)        # the loopback has queued the sends by now; let every one land before waking
+        os.kill(self.pid, signal.SIGCONT)
+
+
 def failed(case, reason: str, **extra) -> dict:
     return {"status": "failed", "first_error": reason, "errors": 1, "error_kinds": {"harness": 1},
             "requests": 0, "connections": case.connections, "measure": "instructions", **extra}
@@ -156,12 +220,17 @@ def measure_server(case, profile, server_cpus, options: dict, settings: Settings
             server.start(ready_timeout_s=READY_TIMEOUT_S)
         except ServerFailed as exc:
             return failed(case, f"server under callgrind: {exc}")
+        settler = Settler(server.pid)
+        pause = Pause(server.pid, settler) if case.connections > 1 else None
         client = CountedClient("127.0.0.1", server.port, workload, case.connections,
-                               timeout_s=max(profile.timeout_s * 30, 60.0))
+                               timeout_s=max(profile.timeout_s * 30, 60.0), settle=settler,
+                               hold=pause.hold if pause else None, release=pause.release if pause else None)
         try:
             record = drive(case, server, client, settings)
         finally:
             client.close()
+            if pause is not None and server.alive():
+                os.kill(server.pid, signal.SIGCONT)      # never leave it stopped (stop() sends SIGTERM)
             server.stop()
         pids = record.pop("_pids", [])
         if record["status"] == "ok":
@@ -192,12 +261,12 @@ def drive(case, server: ServerProcess, client: CountedClient, settings: Settings
     alive = server.alive()
     record = {
         "status": "ok", "measure": "instructions", "connections": case.connections,
-        "requests": outcome.requests, "requests_planned": settings.requests,
+        "requests": outcome.requests, "requests_planned": outcome.planned,
         "warmup_requests": settings.warmup_requests, "window_s": wall,
         "errors": outcome.error_count, "error_kinds": dict(outcome.errors),
         "verified_replies_total": outcome.requests + (warm.requests if warm else 0),
         "server_processes": len(pids), "valgrind_version": settings.version,
-        "connections_opened": outcome.connections_opened,
+        "connections_opened": outcome.connections_opened, "unsettled_rounds": client.settle.unsettled,
     }
     if outcome.first_error:
         record["first_error"] = outcome.first_error

@@ -88,7 +88,7 @@ RECORD_KEYS = {
     "slow_interval_s": float,
     # run --measure instructions: callgrind's counts and what they were counted over
     "measure": str, "instructions": int, "instructions_per_request": float, "instructions_per_connection": float,
-    "requests_planned": int, "warmup_requests": int, "valgrind_version": str,
+    "requests_planned": int, "warmup_requests": int, "valgrind_version": str, "unsettled_rounds": int,
 }
 for _kind in ("rss", "uss", "pss", "vms", "kernel", "threads", "kernel_sock", "kernel_slab",
               "kernel_kernel_stack", "kernel_pagetables"):

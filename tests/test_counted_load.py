@@ -63,3 +63,18 @@ def test_a_wrong_reply_is_counted_and_the_run_is_incomplete():
         server.listener.close()
     assert outcome.requests == 2 and outcome.errors == {"mismatch": 1}
     assert not outcome.complete and outcome.first_error.startswith("mismatch")
+
+
+def test_rounds_settle_and_hold_between_every_batch():
+    calls = []
+    workload = registry.SCENARIOS["echo"].client_workload({"size": 64})
+    with running_server("asyncio", "echo") as server:
+        client = CountedClient("127.0.0.1", server.port, workload, 3, timeout_s=10,
+                               settle=lambda: calls.append("settle"), hold=lambda: calls.append("hold"),
+                               release=lambda: calls.append("release")).open()
+        try:
+            outcome = client.run(7)                 # rounds of 3: rounded up to 9, said in `planned`
+        finally:
+            client.close()
+    assert (outcome.planned, outcome.requests, outcome.error_count) == (9, 9, 0)
+    assert calls == ["hold", "release", "settle"] * 3
