@@ -31,12 +31,11 @@ READY_TIMEOUT_S = 120.0          # Python start-up and imports run ~50x slower u
 CONTROL_TIMEOUT_S = 60.0
 # Whatever makes the server's instruction count repeatable: no hash randomisation, no bytecode writing.
 STABLE_ENV = {"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONMALLOC": "pymalloc"}
-# Runners measured: every one whose server is one process (threads included: valgrind runs them one at a time).
-# Not measured: forked workers. A forked child stays under valgrind but gets no vgdb channel (valgrind 3.19:
-# `vgdb: no FIFO found matching pid`), so callgrind_control cannot switch its instrumentation on.
-FORKED = "forked workers: callgrind_control cannot reach a forked child (no vgdb FIFO), so it cannot be switched on"
+# Runners measured: all the suite's Python servers. Threads: valgrind runs them one at a time and counts them all.
+# Forked workers (processes*): a fork stays under valgrind, and --trace-children=yes gives each child its own vgdb
+# channel (without it valgrind 3.19 answers `vgdb: no FIFO found matching pid`), so every process of the server
+# is switched on by pid and the dumps are summed.
 UNSUPPORTED: dict[str, str] = {
-    "processes": FORKED, "processes-httpserver": FORKED, "processes-pool": FORKED,
     "reference-c": "the C yardstick: not a Python server under test",
 }
 
@@ -86,7 +85,7 @@ def supported(runner: str) -> str | None:
 
 
 def callgrind_command(settings: Settings, out_dir: Path) -> list[str]:
-    return [settings.valgrind, "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no",
+    return [settings.valgrind, "--tool=callgrind", "--instr-atstart=no", "--dump-instr=no", "--trace-children=yes",
             f"--callgrind-out-file={out_dir}/callgrind.out.%p"]
 
 
@@ -143,13 +142,16 @@ class Settler:
     on whether the next request raced the server's last read (frameworks that read until EAGAIN)."""
 
     def __init__(self, pid: int):
-        self.pid, self.unsettled = pid, 0
+        self.pids, self.unsettled = [pid], 0       # drive() sets every process of the server once it is known
+
+    def states(self) -> list[str]:
+        return [state for pid in self.pids for state in thread_states(pid)]
 
     def __call__(self) -> None:
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         quiet = 0
         while time.monotonic() < deadline:
-            states = thread_states(self.pid)
+            states = self.states()
             quiet = quiet + 1 if states and all(state == "S" for state in states) else 0
             if quiet >= 2:
                 return
@@ -160,16 +162,16 @@ class Settler:
 class Pause:
     """hold(): SIGSTOP the server and wait until it is stopped; release(): SIGCONT. Used at more than one connection,
     so that every round's requests are all waiting when the server looks (one batch of N, not a timing-dependent
-    mix); the server's own pid only (a process that is not stopped within the timeout is counted as unsettled)."""
+    mix); the server's whole process group (a process that is not stopped within the timeout counts as unsettled)."""
 
     def __init__(self, pid: int, settler: Settler):
         self.pid, self.settler = pid, settler
 
     def hold(self) -> None:
-        os.kill(self.pid, signal.SIGSTOP)
+        os.killpg(self.pid, signal.SIGSTOP)        # the server's own process group (its workers included)
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         while time.monotonic() < deadline:
-            states = thread_states(self.pid)
+            states = self.settler.states()
             if states and all(state in ("T", "t") for state in states):
                 return
             time.sleep(SETTLE_POLL_S)
@@ -177,7 +179,7 @@ class Pause:
 
     def release(self) -> None:
         time.sleep(0.001)        # the loopback has queued the sends by now; let every one land before waking
-        os.kill(self.pid, signal.SIGCONT)
+        os.killpg(self.pid, signal.SIGCONT)
 
 
 def failed(case, reason: str, **extra) -> dict:
@@ -230,7 +232,7 @@ def measure_server(case, profile, server_cpus, options: dict, settings: Settings
         finally:
             client.close()
             if pause is not None and server.alive():
-                os.kill(server.pid, signal.SIGCONT)      # never leave it stopped (stop() sends SIGTERM)
+                os.killpg(server.pid, signal.SIGCONT)    # never leave it stopped (stop() sends SIGTERM)
             server.stop()
         pids = record.pop("_pids", [])
         if record["status"] == "ok":
@@ -240,6 +242,8 @@ def measure_server(case, profile, server_cpus, options: dict, settings: Settings
 
 def drive(case, server: ServerProcess, client: CountedClient, settings: Settings) -> dict:
     """Warm-up (not counted), then every server process switched on, the counted requests, off, dumped."""
+    if isinstance(client.settle, Settler):          # every process of the server (forked workers too)
+        client.settle.pids = [p.pid for p in process_tree(server.pid)]
     try:
         client.open()
     except OSError as exc:
@@ -249,6 +253,8 @@ def drive(case, server: ServerProcess, client: CountedClient, settings: Settings
         return failed(case, f"warm-up: {warm.first_error or 'incomplete'}", errors=warm.error_count,
                       error_kinds=warm.errors)
     pids = [p.pid for p in process_tree(server.pid)]
+    if isinstance(client.settle, Settler):
+        client.settle.pids = pids
     for pid in pids:
         problem = control(settings, pid, "-i", "on")
         if problem:

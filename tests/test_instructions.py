@@ -9,6 +9,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 import pyperf
 import pytest
@@ -61,10 +62,11 @@ def test_run_skips_the_mode_with_one_line(tmp_path, problem):
     assert "Traceback" not in done.stderr and not output.exists()
 
 
-def test_forked_worker_runners_are_not_measured_and_say_why():
-    for runner in ("processes", "processes-httpserver", "processes-pool"):
-        assert "forked" in instructions.supported(runner)
-    assert instructions.supported("asyncio") is None and instructions.supported("threads") is None
+def test_every_python_runner_is_measured_and_the_c_yardstick_says_why_not():
+    for runner in ("processes", "processes-httpserver", "processes-pool", "threads", "asyncio", "gevent"):
+        assert instructions.supported(runner) is None
+    assert "not a Python server" in instructions.supported("reference-c")
+    assert "--trace-children=yes" in instructions.callgrind_command(instructions.Settings(), Path("/tmp"))
 
 
 def test_a_dump_total_is_read(tmp_path):
