@@ -87,8 +87,11 @@ baseline-instructions: $(STAMP)
 		-o results/baseline-instructions.json $(ARGS)
 
 ## instructions: instructions per request of every default runner on echo and http (1 and 10 connections), twice,
-## side by side (results/instructions-run1.json, -run2.json)
+## side by side (results/instructions-run1.json, -run2.json); pre-forked runners get 16 workers, so that 10
+## connections do not starve (with the default 3 on one server core, 7 of them would wait forever)
+INSTRUCTIONS_RUN = --measure instructions --scenarios echo http --repetitions 2 \
+	-O processes:workers=16 -O processes-httpserver:workers=16
 instructions: $(STAMP)
-	$(BIN)/concbench run --measure instructions --scenarios echo http --repetitions 2 -o results/instructions-run1.json $(ARGS)
-	$(BIN)/concbench run --measure instructions --scenarios echo http --repetitions 2 -o results/instructions-run2.json $(ARGS)
+	$(BIN)/concbench run $(INSTRUCTIONS_RUN) -o results/instructions-run1.json $(ARGS)
+	$(BIN)/concbench run $(INSTRUCTIONS_RUN) -o results/instructions-run2.json $(ARGS)
 	$(BIN)/python -m analysis.instructions results/instructions-run1.json results/instructions-run2.json
