@@ -593,8 +593,12 @@ def print_report_paths(paths) -> None:
 def cmd_report(args) -> int:
     from analysis.report import write_report
     from .results import NotAResult
+    from .results import load_measurements
     for path in args.results:
         try:
+            if load_measurements(path)[0].get("measure") == "instructions":     # no wall-clock figures to chart
+                raise UsageError(f"{path}: instruction counts (run --measure instructions): the report charts "
+                                 f"wall-clock figures; the table is `concbench show {path}`")
             print_report_paths(write_report(path, args.output))
         except NotAResult as exc:
             raise UsageError(str(exc)) from None

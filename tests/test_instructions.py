@@ -127,3 +127,17 @@ def test_counts_repeat_and_a_two_percent_slowdown_is_confirmed(tmp_path):
 # extra_work iterations that make asyncio's cpu request (iterations=1000, ~1.25M instructions) about 2% dearer:
 # one extra frame (~1.8k instructions) plus ~210 per iteration on CPython 3.11 (see docs/instructions.md)
 TWO_PERCENT_ITERATIONS = 110
+
+
+def test_report_and_show_of_an_instruction_file(tmp_path):
+    path = tmp_path / "instr.json"
+    from concbench.orchestrate import PROFILES, Case
+    from concbench.results import RunContext, write_suite
+    context = RunContext.collect(PROFILES["quick"], ["asyncio"], ["echo"], (0,), (1,), {}, ["concbench", "run"])
+    record = {"status": "ok", "repetition": 0, "measured_wall_s": 3.0, "measure": "instructions", "requests": 500,
+              "errors": 0, "connections": 1, "instructions": 11_986_460, "instructions_per_request": 23_972.92}
+    write_suite(path, context, [(Case("echo", (("size", 64),), 1, "asyncio"), record)])
+    shown = concbench("show", str(path), timeout=60)
+    assert shown.returncode == 0 and "| echo size=64 c=1 | asyncio | 23,973 (n=1, spread 0.00%) |" in shown.stdout
+    refused = concbench("report", str(path), timeout=60)
+    assert refused.returncode == 2 and "concbench show" in refused.stderr and "Traceback" not in refused.stderr
