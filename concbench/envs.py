@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 STAMP = "concbench-env.json"
+KEEP = 8                 # environments kept in the cache (the most recently used); each is ~300 MB with numpy
 INSTALL_TIMEOUT_S = 1800.0
 IDENTIFY = ("import json, platform, sys, sysconfig; print(json.dumps({'version': platform.python_version(), "
             "'implementation': platform.python_implementation(), 'executable': sys.executable, "
@@ -89,6 +90,7 @@ def ensure(spec: EnvSpec, log: Path, installer=run_pip_install) -> tuple[Path, d
     env = cache_dir() / spec.key(identity)
     stamp = env / STAMP
     if stamp.exists():
+        os.utime(stamp)                  # recently used: kept by prune()
         return env, identity, False
     env.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{env.name}-", dir=env.parent))
@@ -107,4 +109,14 @@ def ensure(spec: EnvSpec, log: Path, installer=run_pip_install) -> tuple[Path, d
     finally:
         if building.exists():
             shutil.rmtree(building, ignore_errors=True)
+    prune(keep=KEEP)
     return env, identity, True
+
+
+def prune(keep: int = KEEP) -> list[Path]:
+    """Remove finished environments beyond the `keep` most recently used; returns those removed."""
+    finished = sorted((p for p in cache_dir().iterdir() if (p / STAMP).exists()),
+                      key=lambda p: (p / STAMP).stat().st_mtime, reverse=True)
+    for old in finished[keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+    return finished[keep:]

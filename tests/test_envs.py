@@ -105,3 +105,14 @@ def test_two_revisions_get_their_own_installed_code(cache, tmp_path):
         assert made and where[0].startswith(str(env))            # the installed copy, not the repository
         has_module[variant] = where[1] == "True"
     assert has_module == {"a": False, "b": True}
+
+
+def test_the_cache_keeps_the_most_recently_used(cache, tmp_path):
+    calls = []
+    made = [envs.ensure(envs.EnvSpec(sys.executable, (f"pkg=={i}",), tmp_path, HEAD), tmp_path / "log",
+                        fake_installer(calls))[0] for i in range(3)]
+    import os
+    for age, env in enumerate(made):          # oldest first
+        os.utime(env / envs.STAMP, (1000 + age, 1000 + age))
+    assert envs.prune(keep=2) == [made[0]]
+    assert not made[0].exists() and made[1].exists() and made[2].exists()
