@@ -30,6 +30,8 @@ METRICS = {
     "p50": Metric("latency_p50_s", higher_is_better=False, threshold_pct=10.0),
     "p99": Metric("latency_p99_s", higher_is_better=False, threshold_pct=20.0),
     "memory": Metric("server_pss_bytes", higher_is_better=False, threshold_pct=5.0, absolute_floor=1024.0),
+    # run --measure instructions: callgrind's count is deterministic to well under 1% (docs/instructions.md)
+    "instructions": Metric("instructions_per_request", higher_is_better=False, threshold_pct=1.0),
 }
 
 BOOTSTRAP_RESAMPLES = 2000
@@ -39,8 +41,9 @@ CONFIDENCE = 0.95
 REGRESSION, IMPROVEMENT, NO_CLEAR_CHANGE, TOO_NOISY = "regression", "improvement", "no clear change", "too noisy"
 FAILED_IN_HEAD, FIXED_IN_HEAD, FAILED_IN_BOTH = "failed in head", "fixed in head", "failed in both"
 NOT_COMPARED = "not compared"   # --normalize: the reference runner has no figure for this metric here
+NO_CHANGE = "no change"         # the same figures on both sides (a file compared with itself): nothing to decide
 VERDICTS = (REGRESSION, FAILED_IN_HEAD, TOO_NOISY, IMPROVEMENT, FIXED_IN_HEAD, NO_CLEAR_CHANGE, FAILED_IN_BOTH,
-            NOT_COMPARED)
+            NOT_COMPARED, NO_CHANGE)
 
 EXIT_PASS, EXIT_REGRESSION, EXIT_INCONCLUSIVE = 0, 1, 2   # bad input (3) is the CLI's: concbench.errors.BadInput
 
@@ -150,6 +153,10 @@ def compare_case(metrics: dict[str, Metric], base_reps: list[dict], head_reps: l
             row["base_median"] = statistics.median(base)
         if head:
             row["head_median"] = statistics.median(head)
+        if base and sorted(base) == sorted(head):     # identical figures: no interval can say otherwise
+            rows.append({**row, "ratio": 1.0, "ci_low": 1.0, "ci_high": 1.0, "verdict": NO_CHANGE,
+                         "note": "the same figures on both sides"})
+            continue
         if len(base) < 2 or len(head) < 2:
             rows.append({**row, "verdict": TOO_NOISY,
                          "note": f"fewer than 2 passing repetitions (base {len(base)}, head {len(head)})"})
@@ -229,6 +236,8 @@ def format_figure(value: float | None, record_key: str, normalized: bool) -> str
         return f"{value * 1e3:.3f} ms"
     if record_key.endswith("_bytes"):
         return human_bytes(value)
+    if record_key.startswith("instructions_"):
+        return f"{value:,.0f} instr"
     return f"{value:g}"
 
 
@@ -265,7 +274,8 @@ def markdown(report: dict) -> str:
     thresholds = ", ".join(f"{name} {'-' if m['higher_is_better'] else '+'}{m['threshold_pct']:g}%"
                            for name, m in report["thresholds"].items())
     lines.append(f"Thresholds: {thresholds} (memory changes under 1 KiB never count). A verdict needs the whole "
-                 f"95% bootstrap interval of the ratio past the threshold.")
+                 f"95% bootstrap interval of the ratio past the threshold. Instructions: callgrind's count per "
+                 f"verified request (run --measure instructions).")
     for key, what in (("only_in_base", "Only in base (not compared)"), ("only_in_head", "Only in head (not compared)"),
                       ("not_normalized", "No reference figure (not compared)")):
         if report[key]:

@@ -1,12 +1,15 @@
-"""`concbench ab`: two git revisions of this repository measured in one job, interleaved, then compared.
+"""`concbench ab`: two environments measured in one job, interleaved, then compared: two git revisions of this
+repository, two package sets (--a-pip/--b-pip), two interpreters (--a-python/--b-python), or any mix.
 
-It owns exporting each revision (`git archive` into a temporary folder: the repository is only read), the
-alternating schedule of one-repetition `concbench run` children, and merging their files into one result
-per variant. Measuring is each revision's own `run`; comparing is `concbench compare`'s code.
+It owns exporting each revision (`git archive` into a temporary folder: the repository is only read), giving each
+side its own cached virtual environment with that tree installed (concbench.envs), the alternating schedule of
+one-repetition `concbench run` children, and merging their files into one result per variant. Measuring is each
+side's own `run`; comparing is `concbench compare`'s code.
 """
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -23,8 +26,14 @@ VARIANTS = ("a", "b")
 def add_ab_arguments(p) -> None:
     from .cli import add_compare_arguments, positive_int
     from .orchestrate import add_suite_arguments
-    p.add_argument("--a-ref", required=True, metavar="REV", help="the baseline revision (A), e.g. origin/main")
-    p.add_argument("--b-ref", required=True, metavar="REV", help="the revision under test (B), e.g. HEAD")
+    p.add_argument("--a-ref", metavar="REV", help="the baseline revision (A), e.g. origin/main (default HEAD when "
+                                                 "packages or interpreters are compared)")
+    p.add_argument("--b-ref", metavar="REV", help="the revision under test (B), e.g. HEAD")
+    p.add_argument("--a-pip", default="", metavar="'REQ ...'",
+                   help="A's extra packages, pip specifiers in one argument, e.g. 'twisted==24.3.0' (default none)")
+    p.add_argument("--b-pip", default="", metavar="'REQ ...'", help="B's extra packages, e.g. 'twisted==24.10.0'")
+    p.add_argument("--a-python", metavar="PATH", help="A's interpreter (default: the one running concbench)")
+    p.add_argument("--b-python", metavar="PATH", help="B's interpreter, e.g. /usr/bin/python3.12")
     p.add_argument("--rounds", type=positive_int, default=3,
                    help="rounds; in each, every case is measured once for A and once for B (default 3)")
     add_suite_arguments(p)
@@ -72,12 +81,17 @@ def export_revision(commit: str, folder: Path) -> Path:
     return folder
 
 
-def run_revision(tree: Path, output: Path, options: list[str], log: Path) -> None:
-    """One repetition of every case with the revision's own code (same interpreter and dependencies)."""
-    command = [sys.executable, "-m", "concbench", "run", "--repetitions", "1", "--no-report", "-o", str(output),
-               *options]
+def run_revision(tree: Path, output: Path, options: list[str], log: Path, python: str | None = None) -> None:
+    """One repetition of every case with the side's own code, installed in its environment (`python`); run from
+    an empty folder, so that nothing but the installed suite can be imported."""
+    command = [python or sys.executable, "-m", "concbench", "run", "--repetitions", "1", "--no-report",
+               "-o", str(output.resolve()), *options]
+    workdir = tree.parent / f"{tree.name}-cwd"
+    workdir.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     with open(log, "ab") as log_file:
-        done = subprocess.run(command, cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)},
+        done = subprocess.run(command, cwd=workdir if python else tree,
+                              env=env if python else {**os.environ, "PYTHONPATH": str(tree)},
                               stdout=log_file, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     if done.returncode not in (0, 4):    # 4: a runner failed every repetition; its failures are in the file
         last = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
@@ -87,8 +101,18 @@ def run_revision(tree: Path, output: Path, options: list[str], log: Path) -> Non
 def run_ab(args) -> int:
     from .cli import compare_files
     from .results import merge_result_files
-    refs = {"a": args.a_ref, "b": args.b_ref}
+    from .envs import EnvFailed, EnvSpec, ensure
+    environments = any((args.a_pip, args.b_pip, args.a_python, args.b_python))
+    if not environments and not (args.a_ref and args.b_ref):
+        raise BadInput("ab needs --a-ref and --b-ref (two revisions), or --a-pip/--b-pip or --a-python/--b-python "
+                       "(two environments of one revision)")
+    refs = {"a": args.a_ref or "HEAD", "b": args.b_ref or "HEAD"}
     commits = {variant: resolve(ref) for variant, ref in refs.items()}
+    pythons = {"a": args.a_python or sys.executable, "b": args.b_python or sys.executable}
+    try:
+        pips = {"a": tuple(shlex.split(args.a_pip)), "b": tuple(shlex.split(args.b_pip))}
+    except ValueError as exc:
+        raise BadInput(f"--a-pip/--b-pip: {exc}") from None
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
     output_dir = Path(args.output_dir or Path("results") / f"ab-{stamp}")
     options = forwarded_run_options(args)
@@ -98,18 +122,37 @@ def run_ab(args) -> int:
           f"{args.rounds} rounds, each one `concbench run --repetitions 1 {' '.join(options)}` per variant",
           flush=True)
     with tempfile.TemporaryDirectory(prefix="concbench-ab-") as tmp:
-        trees = {variant: export_revision(commits[variant], Path(tmp) / variant) for variant in VARIANTS}
+        exported: dict[str, Path] = {}
+        for commit in dict.fromkeys(commits.values()):        # one export per distinct revision
+            exported[commit] = export_revision(commit, Path(tmp) / f"tree-{commit[:12]}")
+        trees = {variant: exported[commits[variant]] for variant in VARIANTS}
+        pythons_used, identities = {}, {}
+        for variant in VARIANTS:
+            spec = EnvSpec(pythons[variant], pips[variant], trees[variant], commits[variant])
+            try:
+                env, identity, made = ensure(spec, Path(tmp) / f"{variant}-install.log")
+            except EnvFailed as exc:
+                raise BadInput(f"{variant.upper()}'s environment: {exc}") from None
+            pythons_used[variant], identities[variant] = str(env / "bin" / "python"), identity
+            print(f"  {variant.upper()}: {spec.describe(identity)}: {'installed into' if made else 'cached'} {env}",
+                  flush=True)
+        if pythons_used["a"] == pythons_used["b"]:
+            print("  A and B are the same environment (same revision, packages and interpreter): a control run",
+                  flush=True)
         parts: dict[str, list[Path]] = {variant: [] for variant in VARIANTS}
         started = time.monotonic()
         for step, (round_index, variant) in enumerate(order):
             part = Path(tmp) / f"{variant}-round{round_index}.json"
             print(f"[{step + 1}/{len(order)} {time.monotonic() - started:5.0f} s] round {round_index + 1}/"
                   f"{args.rounds}: {variant.upper()} ({refs[variant]})", flush=True)
-            run_revision(trees[variant], part, options, Path(tmp) / f"{variant}.log")
+            run_revision(trees[variant], part, options, Path(tmp) / f"{variant}.log", pythons_used[variant])
             parts[variant].append(part)
         for variant in VARIANTS:
             merge_result_files(parts[variant], output_dir / f"{variant}.json",
                                {"git_commit": commits[variant], "ab_variant": variant.upper(),
-                                "ab_ref": refs[variant], "ab_command": ab_command})
+                                "ab_ref": refs[variant], "ab_command": ab_command,
+                                "ab_pip": " ".join(pips[variant]) or "none",
+                                "ab_python": f"{identities[variant]['implementation']} "
+                                             f"{identities[variant]['version']}"})
     print(f"results: {output_dir / 'a.json'} (A), {output_dir / 'b.json'} (B)\n", flush=True)
     return compare_files(output_dir / "a.json", output_dir / "b.json", args)

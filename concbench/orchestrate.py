@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import console, fairness, registry
+from . import console, extra_work, fairness, registry
 from .errors import UsageError
 from .event_child import run_event_child
 from .repetitions import RepetitionPlan, mark_stability
@@ -93,7 +93,7 @@ class Case:
 
 # What selects and shapes a suite and where it runs: shared by `run` and `ab` (which forwards them to its runs).
 SUITE_LIST_OPTIONS = ("runners", "scenarios", "connections", "sizes", "slow_clients")
-SUITE_VALUE_OPTIONS = ("warmup", "duration", "timeout", "slow_step_bytes", "slow_interval")
+SUITE_VALUE_OPTIONS = ("warmup", "duration", "timeout", "slow_step_bytes", "slow_interval", "measure", "requests")
 SUITE_CPU_OPTIONS = ("server_cpus", "loadgen_cpus")
 SUITE_REPEATED_OPTIONS = ("param", "option")
 
@@ -135,6 +135,11 @@ def add_suite_arguments(p) -> None:
                         "time while the fast clients are measured (default: none, not a dimension)")
     p.add_argument("--slow-step-bytes", type=positive_int, help="bytes per slow step (default 4)")
     p.add_argument("--slow-interval", type=positive_float, help="seconds between slow steps (default 0.1)")
+    p.add_argument("--measure", choices=("wall", "instructions"),
+                   help="wall (default): time windows; instructions: each server under callgrind, instructions per "
+                        "verified request (docs/instructions.md)")
+    p.add_argument("--requests", type=positive_int, metavar="N",
+                   help="--measure instructions: verified requests counted per measurement (default 1000)")
 
 
 def suite_options(args) -> list[str]:
@@ -188,6 +193,9 @@ def add_run_arguments(p) -> None:
                         "verified, measured, labelled external; {port} is where it must listen on 127.0.0.1")
     p.add_argument("--engine", choices=("native", "uvloop"),
                    help="load-generator engine (default: native where it is built, else uvloop)")
+    p.add_argument("--python", action="append", metavar="PATH",
+                   help="run the servers under this interpreter (repeat for several, side by side; each gets its own "
+                        "cached environment; runners tagged with the interpreter)")
     p.add_argument("-o", "--output", help="result file (default: results/<scenario>-<time>.json); written after "
                                           "every measurement; an existing file is refused unless --force")
     p.add_argument("--force", action="store_true", help="replace an existing -o file")
@@ -288,7 +296,7 @@ def runner_options(raw: list[str], runners: list[str]) -> dict[str, dict]:
             raise UsageError(f"--option must be RUNNER:NAME=VALUE, got {text!r}")
         if runner not in registry.RUNNERS:
             raise UsageError(f"--option names unknown runner {runner!r}")
-        known = [n for n, _ in registry.RUNNERS[runner].options]
+        known = [n for n, _ in registry.RUNNERS[runner].options] + [extra_work.OPTION]   # the test double
         if name not in known:
             raise UsageError(f"runner {runner} has no option {name!r} (options: {', '.join(known) or 'none'})")
         options.setdefault(runner, {})[name] = value
@@ -593,6 +601,9 @@ def cmd_run(args) -> int:
     if args.resume:
         previous = run_file.read_previous(args.resume)
         args = resume_arguments(args, previous)
+    if getattr(args, "python", None):       # several interpreters: concbench.interpreters runs this command per one
+        from .interpreters import run_with_pythons
+        return run_with_pythons(args)
     try:
         scenarios = without_other_measures(args.scenarios, registry.select(args.scenarios, registry.SCENARIOS, "scenario"))
         commands = command_runners(getattr(args, "server_cmd", None) or [])
@@ -625,6 +636,17 @@ def cmd_run(args) -> int:
             raise UsageError("--loadgen wrk needs wrk on PATH (Debian: apt-get install wrk)")
         if scenarios != ["http"] or profile.rates != (None,) or args.rate_search:
             raise UsageError("--loadgen wrk drives the http scenario in closed loop only (--scenarios http)")
+    instructions = None      # --measure instructions: its settings; the measurement hook is its own
+    if getattr(args, "requests", None) and getattr(args, "measure", None) != "instructions":
+        raise UsageError("--requests counts requests for --measure instructions; wall-clock runs use --duration")
+    if getattr(args, "measure", None) == "instructions":
+        from . import instructions as instructions_mode
+        instructions = instructions_mode.prepare(args, profile, runners)
+        if instructions is None:
+            return 0             # valgrind missing or too old: one line said so, the mode is skipped
+        profile, settings, runners = instructions
+        profile = replace(profile, max_repetitions=profile.repetitions)   # counts are deterministic: no stop rule
+        cases = plan_cases(scenarios, runners, profile, extra, named)
     if args.rate_search:
         profile = replace(profile, rates=(args.rate_start,))
         cases = [replace(c, rate=None) for c in plan_cases(scenarios, runners, replace(profile, rates=(None,)), extra,
@@ -667,10 +689,20 @@ def cmd_run(args) -> int:
     context = RunContext.collect(profile, runners, scenarios, server_cpus, loadgen_cpus, options, sys.argv)
     context.metadata.update(plan_id=plan_id, planned_measurements=len(order),
                             run_args=json.dumps(run_file.strip_output_options(getattr(args, "argv", None) or [])))
+    hooks = (measure, format_outcome)
+    if instructions:
+        hooks = instructions_mode.hooks(settings)
+        context.metadata.update(instructions_mode.context_metadata(settings))
     writer = run_file.RunFile(output, context, len(order), previous)
-    code, unstable = measure_all(args, order, measurements, profile, server_cpus, loadgen_cpus, options, writer)
+    code, unstable = measure_all(args, order, measurements, profile, server_cpus, loadgen_cpus, options, writer,
+                                 hooks)
     if code:
         return code
+    if instructions:
+        from analysis.instructions import instructions_table
+        print(f"\nfinished {writer.count} of {len(order)} measurements; results: {output}\n")
+        print(instructions_table(output))
+        return 0
     return finish_run(args, output, writer, order, unstable)
 
 
@@ -686,9 +718,12 @@ def resume_arguments(args, previous):
     return planned
 
 
-def measure_all(args, order, measurements, profile, server_cpus, loadgen_cpus, options, writer) -> tuple[int, int]:
+def measure_all(args, order, measurements, profile, server_cpus, loadgen_cpus, options, writer,
+                hooks=None) -> tuple[int, int]:
     """Every slot of the plan not measured yet (order grows while the stop rule asks for more), the file
-    rewritten after each; (0, unstable cases), or (the exit code of an interrupt or of a failed write, 0)."""
+    rewritten after each; (0, unstable cases), or (the exit code of an interrupt or of a failed write, 0).
+    hooks: (measure a case, describe its record in one line); the wall-clock ones unless told otherwise."""
+    measure_case, outcome_line = hooks or (measure, format_outcome)
     from . import lifecycle
     from .results import case_name
     from .run_file import COMPLETE, slot_of
@@ -707,10 +742,10 @@ def measure_all(args, order, measurements, profile, server_cpus, loadgen_cpus, o
                                                      max(order.maximum, rep + 1), probe, measured,
                                                      len(order) - already), end=" ", flush=True)
                     measure_started = time.monotonic()
-                    record = measure(probe, profile, server_cpus, loadgen_cpus, case_options(probe, options))
+                    record = measure_case(probe, profile, server_cpus, loadgen_cpus, case_options(probe, options))
                     record.update(repetition=rep, slot=slot, measured_wall_s=time.monotonic() - measure_started,
                                   measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-                    console.progress(format_outcome(record), flush=True)
+                    console.progress(outcome_line(record), flush=True)
                     console.detail(f"    evidence: {record.get('requests', 0):,} verified replies in "
                                    f"{record.get('window_s', 0):.2f} s, {record.get('errors', 0)} errors, served "
                                    f"{record.get('served_connections', '?')}/{record.get('connections', '?')} "
@@ -815,8 +850,12 @@ def print_report_paths(paths) -> None:
 def cmd_report(args) -> int:
     from analysis.report import write_report
     from .results import NotAResult
+    from .results import load_measurements
     for path in args.results:
         try:
+            if load_measurements(path)[0].get("measure") == "instructions":     # no wall-clock figures to chart
+                raise UsageError(f"{path}: instruction counts (run --measure instructions): the report charts "
+                                 f"wall-clock figures; the table is `concbench show {path}`")
             print_report_paths(write_report(path, args.output))
         except NotAResult as exc:
             raise UsageError(str(exc)) from None
@@ -828,7 +867,12 @@ def cmd_show(args) -> int:
     from .results import NotAResult
     from .results import load_measurements
     try:
-        if load_measurements(args.result)[0].get("benchmark") == "stream-backpressure":
+        first = load_measurements(args.result)[0]
+        if first.get("measure") == "instructions":       # run --measure instructions
+            from analysis.instructions import instructions_table
+            print(instructions_table(args.result))
+            return 0
+        if first.get("benchmark") == "stream-backpressure":
             from analysis.backpressure import backpressure_table
             print(backpressure_table(args.result))
             return 0

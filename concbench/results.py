@@ -32,6 +32,9 @@ Format log:
      `run` files are written after every measurement: `run_state` (complete, running: k of n measured,
      interrupted after k of n (SIGNAL)), `plan_id`, `planned_measurements` and `run_args` in every run, `slot`
      (the measurement's place in the plan) in every record; files without them are complete.
+     `run --measure instructions` (additive): records with measure=instructions carry `instructions`,
+     `instructions_per_request` (and `instructions_per_connection` for churn), `requests_planned`,
+     `warmup_requests`, `valgrind_version`; metric benchmarks `.../instructions-per-request` (unit integer).
 """
 from __future__ import annotations
 
@@ -63,6 +66,9 @@ METRICS = {
     "server-rss": ("server_rss_bytes", "byte", int),
     "server-uss": ("server_uss_bytes", "byte", int),
     "server-pss": ("server_pss_bytes", "byte", int),
+    # run --measure instructions (concbench.instructions): callgrind's count, per verified request / connection
+    "instructions-per-request": ("instructions_per_request", "integer", float),
+    "instructions-per-connection": ("instructions_per_connection", "integer", float),
 }
 
 # Every key a measurement record may carry into run metadata, with its type. Booleans are stored as 0/1.
@@ -99,6 +105,9 @@ RECORD_KEYS = {
     "case_unstable": bool, "case_interval_half_width": float, "case_stability_hint": str,
     # run: the measurement's place in the plan ("repetition:case name"), for --resume
     "slot": str,
+    # run --measure instructions: callgrind's counts and what they were counted over
+    "measure": str, "instructions": int, "instructions_per_request": float, "instructions_per_connection": float,
+    "requests_planned": int, "warmup_requests": int, "valgrind_version": str, "unsettled_rounds": int,
 }
 for _kind in ("rss", "uss", "pss", "vms", "kernel", "threads", "kernel_sock", "kernel_slab",
               "kernel_kernel_stack", "kernel_pagetables"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from . import fairness, registry
+from . import extra_work, fairness, registry
 
 READY_PREFIX = "concbench serve: ready"
 
@@ -67,6 +67,11 @@ def serve_with(runner, scenario, params, host, port, options, cpus, backend) -> 
         all_options["backend"] = backend
 
     make_session = scenario.session_factory(params)
+    if extra_work.OPTION in all_options:      # the labelled test double (concbench.extra_work)
+        if runner.own_http_stack:
+            raise ValueError(f"{runner_name} uses its framework's own HTTP stack, not the scenario's session: "
+                             f"{extra_work.OPTION} would change nothing")
+        make_session = extra_work.wrap(make_session, extra_work.parse(all_options.pop(extra_work.OPTION)))
     def ready(**fields):
         print(ready_line(runner_name, scenario_name, host, bound_port, **fields), flush=True)
 

@@ -27,7 +27,9 @@ class ServerProcess:
     def __init__(self, runner: str, scenario: str, params: dict, cpus: tuple[int, ...] | None,
                  options: dict | None = None, host: str = "127.0.0.1", env: dict | None = None,
                  backend: str | None = None):
-        self.command = [sys.executable, "-m", "concbench", "serve", runner, scenario, "--port", "0", "--host", host]
+        # run --python (concbench.interpreters): the server under another interpreter's environment
+        python = os.environ.get("CONCBENCH_SERVER_PYTHON") or sys.executable
+        self.command = [python, "-m", "concbench", "serve", runner, scenario, "--port", "0", "--host", host]
         if cpus:
             self.command += ["--cpus", ",".join(map(str, cpus))]
         for name, value in params.items():
@@ -56,17 +58,17 @@ class ServerProcess:
         from .event_child import describe_exit
         return describe_exit(self.proc.returncode if self.proc else None)
 
-    def start(self) -> "ServerProcess":
+    def start(self, ready_timeout_s: float = READY_TIMEOUT_S) -> "ServerProcess":
         self.proc = lifecycle.spawn(self.command, owns_group=True, stdout=subprocess.PIPE, stderr=self._stderr,
                                     stdin=subprocess.DEVNULL, env=self.env)
         try:
-            return self._wait_ready()
+            return self._wait_ready(ready_timeout_s)
         except BaseException:        # not ready, or interrupted while waiting: nothing is left running
             self.stop()
             raise
 
-    def _wait_ready(self) -> "ServerProcess":
-        deadline = time.monotonic() + READY_TIMEOUT_S
+    def _wait_ready(self, ready_timeout_s: float) -> "ServerProcess":
+        deadline = time.monotonic() + ready_timeout_s
         with selectors.DefaultSelector() as sel:
             sel.register(self.proc.stdout, selectors.EVENT_READ)
             buffered = b""
@@ -84,7 +86,7 @@ class ServerProcess:
                         self.port, self.pid = fields["port"], fields["pid"]
                         self.ready_fields = fields
                         return self
-        raise ServerFailed(f"server not ready within {READY_TIMEOUT_S:g} s: {self.last_words(3)}")
+        raise ServerFailed(f"server not ready within {ready_timeout_s:g} s: {self.last_words(3)}")
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -15,6 +15,7 @@ NUMBER = (int, float)
 REQUIRED = ("status", "runner", "scenario")
 REQUIRED_RUN = ("offered_connections",)
 REQUIRED_OK_RUN = ("throughput_rps", "latency_p50_s", "latency_p99_s", "requests")
+REQUIRED_OK_INSTRUCTIONS = ("instructions", "instructions_per_request")   # run --measure instructions
 # a run's measured figures that are never negative (fitted figures, e.g. memory intercepts, can be)
 NON_NEGATIVE = {"throughput_rps", "requests", "errors", "window_s", "warmup_s", "latency_p50_s", "latency_p90_s",
                 "latency_p99_s", "latency_p99_9_s", "latency_max_s", "latency_mean_s", "server_cpu_pct",
@@ -108,8 +109,9 @@ def check_record(record: dict, number: int, record_keys: dict) -> None:
         for key in REQUIRED_RUN:
             if key not in record:
                 raise StructureError(f"{where} has no '{key}'")
+        counted = record.get("measure") == "instructions"      # no wall-clock figures: instruction counts
         if record["status"] == "ok":
-            for key in REQUIRED_OK_RUN:
+            for key in REQUIRED_OK_INSTRUCTIONS if counted else REQUIRED_OK_RUN:
                 if key not in record:
                     raise StructureError(f"{where} passed but has no '{key}'")
     for key, value in record.items():
@@ -128,5 +130,5 @@ def check_record(record: dict, number: int, record_keys: dict) -> None:
                 raise StructureError(f"{where}: '{key}' is {_kind(value)} {value!r}, expected a number")
             if key in NON_NEGATIVE and not 0 <= value < float("inf"):
                 raise StructureError(f"{where}: '{key}' is {value!r}, expected 0 or more")
-    if is_run and record["status"] == "ok" and not record["throughput_rps"] > 0:
+    if is_run and not counted and record["status"] == "ok" and not record["throughput_rps"] > 0:
         raise StructureError(f"{where} passed with throughput_rps {record['throughput_rps']!r}, expected above 0")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from concbench.ab import REPOSITORY, alternating_order, forwarded_run_options
 from concbench.cli import build_parser
 from concbench.results import load_measurements
@@ -46,11 +48,12 @@ def test_bad_arguments_exit_3_for_ab_and_compare():
     assert concbench("show", "a.json", "--bogus").returncode == 2   # other commands keep exit 2
 
 
+@pytest.mark.timeout(600)      # the first run installs HEAD into its own cached environment (minutes)
 def test_tiny_ab_of_head_against_itself(tmp_path):
     head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPOSITORY, capture_output=True, text=True).stdout.strip()
     done = concbench("ab", "--a-ref", "HEAD", "--b-ref", "HEAD", "--scenarios", "echo", "--runners", "asyncio",
                      "--connections", "1", "--rounds", "2", "--duration", "0.2", "--warmup", "0", "--output-dir", str(tmp_path),
-                     "--markdown", str(tmp_path / "ab.md"), timeout=110)
+                     "--markdown", str(tmp_path / "ab.md"), timeout=580)
     assert done.returncode in (0, 1, 2), done.stdout + done.stderr   # a verdict, whichever it is
     for variant in ("a", "b"):
         records = load_measurements(tmp_path / f"{variant}.json")
