@@ -158,10 +158,12 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
            "python", "framework's own HTTP stack: http.server.ThreadingHTTPServer + BaseHTTPRequestHandler",
            variant_of="threads", only_scenarios=("http",), own_http_stack=True),
     Runner("processes-httpserver", "runners.processes_httpserver", "pre-forked workers, blocking sockets",
-           "python", "framework's own HTTP stack: N forked workers, each an http.server.HTTPServer "
-           "(one connection at a time) on the shared listener",
-           variant_of="processes", only_scenarios=("http",), own_http_stack=True,
-           options=(("workers", "worker processes (default 2 x server cores + 1, gunicorn's advice)"),)),
+           "python", "framework's own HTTP stack: forked workers, each an http.server.HTTPServer "
+           "(one connection at a time) on the shared listener; sized like processes (one worker per offered "
+           "connection in `run`, up to max_workers)",
+           variant_of="processes", only_scenarios=("http",), own_http_stack=True, sized_to_connections=True,
+           options=(("workers", "worker processes (default: one per offered connection, up to max_workers)"),
+                    ("max_workers", "the cap on workers sized to the offered connections (default 1024)"))),
     Runner("twisted-web", "runners.twisted_web", "event loop (epoll reactor), callbacks", "twisted",
            "framework's own HTTP stack: twisted.web.server.Site with a leaf Resource (render_GET)",
            variant_of="twisted", only_scenarios=("http",), own_http_stack=True),
