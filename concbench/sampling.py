@@ -27,21 +27,43 @@ def process_tree(pid: int) -> list[psutil.Process]:
         return []
 
 
-def tree_cpu_seconds(processes) -> float:
-    """CPU seconds of the tree, children it has reaped included (a process-per-connection server's exited
-    children count). A single-threaded process is read from the scheduler's exact run time
-    (/proc/PID/schedstat): the tick-sampled user+system that psutil reports under-counts processes that run in
-    bursts shorter than a tick (30 pre-forked echo workers read at under half their scheduler time)."""
-    total = 0.0
+def tree_cpu_readings(processes) -> dict:
+    """pid -> (its own tick-sampled CPU seconds, its reaped children's, the scheduler's exact run time or None).
+    The exact figure only for a single-threaded process, where /proc/PID/schedstat (its one thread) is the whole
+    process: psutil's user+system under-counts processes that run in bursts shorter than a tick (30 pre-forked
+    echo workers read at under half their scheduler time), but it keeps the time of threads that have ended."""
+    readings = {}
     for proc in processes:
         try:
             times = proc.cpu_times()
-            total += times.children_user + times.children_system
             exact = run_time_s(proc.pid) if proc.num_threads() == 1 else None
-            total += exact if exact is not None else times.user + times.system
+            readings[proc.pid] = (times.user + times.system, times.children_user + times.children_system, exact)
         except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
             pass
+    return readings
+
+
+def cpu_between(before: dict, after: dict) -> float:
+    """CPU seconds the tree used between two readings. Per process: its reaped children's time, plus its own,
+    exact where it was single-threaded at both readings, else tick-sampled (never the exact figure at one reading
+    and the ticks at the other: a thread-per-connection server whose connection threads end before the second
+    reading would compare its main thread's run time with the whole process's). A process born in between
+    counts from zero."""
+    total = 0.0
+    for pid, (own1, children1, exact1) in after.items():
+        own0, children0, exact0 = before.get(pid, (0.0, 0.0, 0.0))
+        total += max(0.0, children1 - children0)
+        if exact0 is not None and exact1 is not None:
+            total += max(0.0, exact1 - exact0)
+        else:
+            total += max(0.0, own1 - own0)
     return total
+
+
+def tree_cpu_seconds(processes) -> float:
+    """CPU seconds of the tree so far, one figure (each process by the figure tree_cpu_readings prefers)."""
+    return sum(children + (exact if exact is not None else own)
+               for own, children, exact in tree_cpu_readings(processes).values())
 
 
 def run_time_s(pid: int) -> float | None:
@@ -116,7 +138,7 @@ class ServerSampler:
     def start(self):
         self._cores0 = cpu.read_cores()
         tree = process_tree(self.pid)
-        self._cpu0 = tree_cpu_seconds(tree)
+        self._cpu0 = tree_cpu_readings(tree)
         self._switches0 = tree_context_switches(tree)
         self._started_at = time.monotonic()
         self._sample_memory()
@@ -125,7 +147,7 @@ class ServerSampler:
 
     def stop(self) -> dict:
         tree = process_tree(self.pid)
-        cpu1 = tree_cpu_seconds(tree)
+        cpu1 = tree_cpu_readings(tree)
         switches = switches_between(self._switches0, tree_context_switches(tree))
         elapsed = time.monotonic() - self._started_at
         cores1 = cpu.read_cores()
@@ -134,7 +156,7 @@ class ServerSampler:
             self._thread.join()
         self._sample_memory()
         self._figures = {
-            "server_cpu_s": max(0.0, cpu1 - self._cpu0),
+            "server_cpu_s": cpu_between(self._cpu0, cpu1),
             "server_core_busy_pct": cpu.busy_pct(self._cores0, cores1, self.server_cores),
             "server_rss_bytes": self.peak["rss"],
             "server_uss_bytes": self.peak["uss"],

@@ -48,3 +48,16 @@ def test_a_reaped_child_is_counted_for_real():
 def test_the_scheduler_time_of_this_process_is_read():
     assert sampling.run_time_s(os.getpid()) > 0
     assert sampling.run_time_s(2 ** 22 + 12345) is None
+
+
+def test_cpu_between_uses_one_source_per_process_at_both_readings():
+    """A thread-per-connection server read with its connection threads alive (ticks) and then, after they ended,
+    single-threaded (an exact figure of its main thread only) is compared tick to tick: never 0 by mixing."""
+    from concbench.sampling import cpu_between
+    before = {10: (0.46, 0.0, None)}          # 11 threads: ticks only
+    after = {10: (0.71, 0.0, 0.34)}           # 1 thread left: the main thread's exact run time is 0.34
+    assert abs(cpu_between(before, after) - 0.25) < 1e-9
+    single = cpu_between({11: (0.10, 0.0, 0.12)}, {11: (0.10, 0.0, 0.52)})      # exact at both: exact
+    assert abs(single - 0.40) < 1e-9
+    reaped = cpu_between({12: (0.0, 1.0, 0.0)}, {12: (0.0, 1.5, 0.0), 13: (0.2, 0.0, 0.3)})   # children + newborn
+    assert abs(reaped - 0.8) < 1e-9
