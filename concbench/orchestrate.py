@@ -413,8 +413,12 @@ def measure_server(case: Case, profile: Profile, server_cpus, loadgen_cpus, opti
             slow = start_slow_clients(case, server.port, profile, loadgen_cpus)
         sampler = ServerSampler(server.pid, server_cpus)
         evidence: dict = {}
+        marks = {"started": time.monotonic()}            # when the window started and ended, for a death's time
+        if hasattr(server, "watch"):
+            server.watch()
 
         def on_event(name):
+            marks[name] = time.monotonic()
             if name == "window_start":
                 sampler.start()
             elif name == "window_end":
@@ -433,7 +437,7 @@ def measure_server(case: Case, profile: Profile, server_cpus, loadgen_cpus, opti
             record = add_slow_evidence(record, case.slow_clients, slow.finish(), profile.slow_step_bytes,
                                        profile.slow_interval_s)
         if not server.alive():
-            record = server_died(case, record, server)
+            record = server_died(case, record, server, marks)
         elif evidence:
             record = add_server_evidence(record, evidence, len(server_cpus))
         if "pool" in server.ready_fields:
@@ -447,11 +451,18 @@ def measure_server(case: Case, profile: Profile, server_cpus, loadgen_cpus, opti
     return record
 
 
-def server_died(case: Case, record: dict, server) -> dict:
-    """The server was dead when the load ended: failed, with how it ended and its last stderr lines, and the
-    load generator's own evidence (requests, errors, its first error) kept beside it."""
+def server_died(case: Case, record: dict, server, marks: dict | None = None) -> dict:
+    """The server was dead when the load ended: failed, with how and when it ended ('killed by SIGKILL 1.5 s into
+    the window', from the server's death watch and the load generator's window marks), its last stderr lines, and
+    the load generator's own evidence (requests, errors, its first error) kept beside it."""
+    from .event_child import when
     server.proc.poll()
-    cause = f"server {server.death()} during the measurement; last stderr: {server.last_words(3)}"
+    died_at = getattr(server, "died_at", None)
+    if died_at is not None and marks:
+        moment = when(died_at, marks["started"], marks.get("window_start"), marks.get("window_end"))
+    else:
+        moment = "during the measurement"
+    cause = f"server {server.death()} {moment}; last stderr: {server.last_words(3)}"
     if record.get("first_error"):
         cause += f"; the load generator saw: {record['first_error']}"
     kept = {k: v for k, v in record.items() if k not in ("status", "first_error")} if "requests" in record else {}

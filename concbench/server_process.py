@@ -6,10 +6,12 @@ then SIGKILL of the process group it started, by pid. It never touches other pro
 from __future__ import annotations
 
 import os
+import select
 import selectors
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from . import lifecycle
@@ -90,6 +92,24 @@ class ServerProcess:
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    died_at: float | None = None      # time.monotonic() when the process ended, once watch() has seen it
+
+    def watch(self) -> None:
+        """Note the moment the server process ends (a pidfd: nothing is reaped), so that a death is reported with
+        when it happened, not only how; the watching thread ends with the process."""
+        try:
+            fd = os.pidfd_open(self.proc.pid)
+        except (OSError, AttributeError):       # no pidfd (Linux < 5.3): the time of death stays unknown
+            return
+
+        def wait():
+            try:
+                select.select([fd], [], [])          # readable once the process has ended
+                self.died_at = time.monotonic()
+            finally:
+                os.close(fd)
+        threading.Thread(target=wait, name="server-death-watch", daemon=True).start()
 
     def stop(self) -> None:
         proc = self.proc

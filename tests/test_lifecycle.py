@@ -153,3 +153,27 @@ def test_a_dead_server_is_reported_with_its_signal_and_the_load_generators_evide
     assert record["requests"] == 1234 and record["error_kinds"] == {"reset": 3, "server_died": 1}
     assert record["errors"] == 4
     server._stderr.close()
+
+
+def test_a_dead_server_is_reported_with_when_it_died():
+    """The death watch notes the moment the server ended; the record says it relative to the load's window."""
+    import time
+    from concbench.orchestrate import Case, server_died
+    from concbench.server_process import ServerProcess
+
+    server = ServerProcess("asyncio", "echo", {"size": 64}, None)
+    server.proc = subprocess.Popen([sys.executable, "-c", "import os, signal, time; time.sleep(0.3); "
+                                    "os.kill(os.getpid(), signal.SIGKILL)"])
+    started = time.monotonic()
+    server.watch()
+    marks = {"started": started, "window_start": started + 0.1}
+    server.proc.wait()
+    for _ in range(200):                        # the watch thread wakes when the process ends
+        if server.died_at is not None:
+            break
+        time.sleep(0.01)
+    assert server.died_at is not None and server.died_at >= started
+    record = server_died(Case("echo", (("size", 64),), 10, "asyncio"), {"status": "failed"}, server, marks)
+    assert record["first_error"].startswith("server killed by SIGKILL ")
+    assert " s into the window; last stderr: " in record["first_error"]
+    server._stderr.close()
