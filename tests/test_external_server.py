@@ -15,23 +15,15 @@ from concbench.external_server import CommandServer, parse_server_cmd
 from concbench.results import load_measurements
 from concbench.server_process import ServerFailed
 
-APP = '''
-async def app(scope, receive, send):
-    if scope["type"] != "http":
-        return
-    ok = scope["path"] == "/plaintext" and scope["method"] == "GET"
-    status, body = (200, BODY) if ok else (404, b"Not Found")
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
-'''
+TOOL_APP = Path(__file__).resolve().parent.parent / "tools" / "asgi_plaintext.py"    # make external-demo's app
 
 needs_uvicorn = pytest.mark.skipif(shutil.which("uvicorn", path=os.path.dirname(sys.executable)) is None,
                                    reason="uvicorn (the test extra) is not installed")
 
 
 def uvicorn_command(tmp_path: Path, body: bytes = b"Hello, World!") -> str:
-    (tmp_path / "plain_app.py").write_text(f"BODY = {body!r}\n" + APP)
+    app = TOOL_APP.read_text().replace('BODY = b"Hello, World!"', f"BODY = {body!r}")
+    (tmp_path / "plain_app.py").write_text(app)
     uvicorn = os.path.join(os.path.dirname(sys.executable), "uvicorn")
     return f"{uvicorn} --app-dir {tmp_path} plain_app:app --host 127.0.0.1 --port {{port}} --log-level warning"
 

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 native_only = pytest.mark.skipif(not native_engine.available(), reason=native_engine.UNAVAILABLE_BECAUSE)
 
 
-def plan(port, connections=2, duration_s=0.2, timeout_s=0.5, **changes) -> LoadPlan:
+def plan(port, connections=2, duration_s=0.2, timeout_s=5.0, **changes) -> LoadPlan:
     return LoadPlan("127.0.0.1", port, connections, warmup_s=0.02, duration_s=duration_s, timeout_s=timeout_s,
                     **changes)
 
@@ -163,7 +163,7 @@ def test_a_header_block_is_handed_to_python_once_then_accepted_by_its_bytes():
     with BrokenServer(lambda data: fixed) as server:
         report = loadgen_report(run_load(plan(server.port), counting_workload(), engine="native"))
     assert report["status"] == "ok", report["first_error"]
-    assert report["verified_replies_total"] > 10
+    assert report["verified_replies_total"] >= 3             # ramp-up and at least two more, one judgement
     assert CountingCheck.calls == 1
 
 
@@ -223,8 +223,9 @@ def scripted():
         yield server
 
 
-def fuzz_plan(port):
-    return LoadPlan("127.0.0.1", port, 1, warmup_s=0.0, duration_s=0.05, timeout_s=0.1)
+def fuzz_plan(port, timeout_s=0.1):
+    """A short run: a reply that cannot be framed fails by the timeout, so each such example costs timeout_s."""
+    return LoadPlan("127.0.0.1", port, 1, warmup_s=0.0, duration_s=0.05, timeout_s=timeout_s)
 
 
 http_pieces = st.one_of(
@@ -243,7 +244,9 @@ http_pieces = st.one_of(
 @given(reply=http_pieces)
 def test_fuzz_http_replies_are_counted_never_a_crash(scripted, reply):
     scripted.current = reply
-    report = loadgen_report(run_load(fuzz_plan(scripted.port), HTTP.client_workload({}), engine="native"))
+    # a correct reply must pass however busy the machine: its timeout is far above a loopback reply's time
+    report = loadgen_report(run_load(fuzz_plan(scripted.port, timeout_s=0.5), HTTP.client_workload({}),
+                                     engine="native"))
     oracle = ResponseCheck()             # the uvloop engine's judgement of the same reply
     if reply and oracle.frame(reply) == len(reply) and oracle.problem(reply) is None:
         assert report["status"] == "ok", report["first_error"]
