@@ -7,7 +7,7 @@ ARGS ?=
 
 .PHONY: bench bench-full test ceiling memory backend backpressure cpu-scaling slow-clients list regress baseline clean
 
-$(STAMP): pyproject.toml setup.py concbench/_engine.c
+$(STAMP): pyproject.toml setup.py concbench/clients/_engine.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
@@ -31,12 +31,12 @@ test: $(STAMP)
 ceiling: $(STAMP)
 	$(BIN)/concbench ceiling $(ARGS)
 
-## regress: the check that decides (concbench/regress.py): instruction counts per request (callgrind) against
+## regress: the check that decides (concbench/studies/regress.py): instruction counts per request (callgrind) against
 ## results/baseline-instructions.json decide; the quick wall-clock suite against results/baseline.json is compared
 ## too, and an inconclusive comparison FAILS (naming its rows and why) unless ALLOW_INCONCLUSIVE=1.
-## Without valgrind the instruction part is skipped with one line. ARGS go to concbench.regress (e.g. --skip-wall).
+## Without valgrind the instruction part is skipped with one line. ARGS go to concbench.studies.regress (e.g. --skip-wall).
 regress: $(STAMP)
-	ALLOW_INCONCLUSIVE=$(ALLOW_INCONCLUSIVE) $(BIN)/python -m concbench.regress $(ARGS)
+	ALLOW_INCONCLUSIVE=$(ALLOW_INCONCLUSIVE) $(BIN)/python -m concbench.studies.regress $(ARGS)
 
 ## baseline: regenerate results/baseline.json with a real quick run on this machine (then commit it)
 baseline: $(STAMP)
@@ -87,8 +87,8 @@ clean:
 .PHONY: report-screenshot
 report-screenshot: $(STAMP)
 	$(BIN)/concbench report results/baseline.json
-	$(BIN)/python -m analysis.screenshot reports/baseline/index.html reports/baseline/screenshot-800.png 800 2000
-	$(BIN)/python -m analysis.screenshot reports/baseline/index.html reports/baseline/screenshot-800-full.png 800 9000
+	$(BIN)/python -m concbench.analysis.screenshot reports/baseline/index.html reports/baseline/screenshot-800.png 800 2000
+	$(BIN)/python -m concbench.analysis.screenshot reports/baseline/index.html reports/baseline/screenshot-800-full.png 800 9000
 
 .PHONY: interop
 ## interop: what adapting to the standard loop costs: the same Protocol code on each loop (Twisted on epoll, asyncio,
@@ -158,4 +158,4 @@ INSTRUCTIONS_RUN = --measure instructions --scenarios echo http --repetitions 2 
 instructions: $(STAMP)
 	$(BIN)/concbench run $(INSTRUCTIONS_RUN) --force -o results/instructions-run1.json $(ARGS)
 	$(BIN)/concbench run $(INSTRUCTIONS_RUN) --force -o results/instructions-run2.json $(ARGS)
-	$(BIN)/python -m analysis.instructions results/instructions-run1.json results/instructions-run2.json
+	$(BIN)/python -m concbench.analysis.instructions results/instructions-run1.json results/instructions-run2.json

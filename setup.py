@@ -1,4 +1,4 @@
-"""Builds concbench._engine, the load generator's native engine (concbench/_engine.c), where it can.
+"""Builds concbench.clients._engine, the load generator's native engine (concbench/clients/_engine.c), where it can.
 
 Everything else about the package is in pyproject.toml. Where the extension cannot be built (no C
 compiler, no Python headers, not Linux), the install still succeeds and the uvloop engine is used.
@@ -36,7 +36,7 @@ if os.environ.get("CONCBENCH_ASAN"):        # make asan: AddressSanitizer build
     flags = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address", "-std=gnu11", "-Wall"]
 
 setup(
-    ext_modules=[Extension("concbench._engine", ["concbench/_engine.c"], extra_compile_args=flags,
+    ext_modules=[Extension("concbench.clients._engine", ["concbench/clients/_engine.c"], extra_compile_args=flags,
                            extra_link_args=["-fsanitize=address"] if os.environ.get("CONCBENCH_ASAN") else [],
                            libraries=["m"], optional=sys.platform != "linux")] if sys.platform == "linux" else [],
     cmdclass={"build_ext": OptionalBuildExt},

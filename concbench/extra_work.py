@@ -1,7 +1,7 @@
 """A labelled test double: `--option RUNNER:extra_work=N` makes every session's receive() run N more loop
 iterations first, a fixed extra cost per request, to check that a known slowdown is caught (docs/instructions.md).
 
-It owns the option's name and the session wrapper; concbench.serve applies it, orchestrate accepts it for any runner.
+It owns the option's name and the session wrapper; concbench.harness.serve applies it, orchestrate accepts it for any runner.
 Never set in a default suite; a result carries it in its options_<runner> metadata like any runner option.
 """
 from __future__ import annotations

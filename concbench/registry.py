@@ -10,13 +10,13 @@ import importlib.metadata
 import platform
 from dataclasses import dataclass, field, replace
 
-from scenarios.backend import SCENARIO as BACKEND
-from scenarios.base import Scenario
-from scenarios.churn import SCENARIO as CHURN
-from scenarios.cpu import SCENARIO as CPU
-from scenarios.echo import SCENARIO as ECHO
-from scenarios.http import SCENARIO as HTTP
-from scenarios.stream import SCENARIO as STREAM
+from concbench.scenarios.backend import SCENARIO as BACKEND
+from concbench.scenarios.base import Scenario
+from concbench.scenarios.churn import SCENARIO as CHURN
+from concbench.scenarios.cpu import SCENARIO as CPU
+from concbench.scenarios.echo import SCENARIO as ECHO
+from concbench.scenarios.http import SCENARIO as HTTP
+from concbench.scenarios.stream import SCENARIO as STREAM
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Runner:
     group: str | None = None    # a named suite it belongs to (interop: make interop)
     note: str = ""              # shown by `list`, e.g. that upstream is unmaintained
     external: bool = False      # from a plugin (entry point group concbench.runners): labelled in results
-    command: str | None = None  # `run --server-cmd`: any command as a server (concbench/external_server.py)
+    command: str | None = None  # `run --server-cmd`: any command as a server (concbench/harness/external_server.py)
 
     def load(self):
         return importlib.import_module(self.module)
@@ -62,23 +62,23 @@ class Runner:
 
 
 RUNNERS: dict[str, Runner] = {r.name: r for r in (
-    Runner("threads", "runners.threads", "thread per connection, blocking sockets", "python",
+    Runner("threads", "concbench.runners.threads", "thread per connection, blocking sockets", "python",
            "accept loop; one threading.Thread per connection doing recv/sendall; backend: the unbounded "
            "per-connection variant, a backend socket per thread",
            options=(("stack_size", "bytes of stack per thread, threading.stack_size (default: ulimit -s)"),
                     ("switch_interval_ms", "sys.setswitchinterval in ms: how long a thread waiting for the GIL "
                                            "sleeps before it asks for it (default: CPython's 5)"))),
-    Runner("threads-stack-64k", "runners.threads", "thread per connection, 64 KiB stacks", "python",
+    Runner("threads-stack-64k", "concbench.runners.threads", "thread per connection, 64 KiB stacks", "python",
            "the threads runner with threading.stack_size(65536): less virtual memory reserved per thread",
            variant_of="threads", fixed_options=(("stack_size", "65536"),), default=False, memory_suite=True),
-    Runner("threads-stack-256k", "runners.threads", "thread per connection, 256 KiB stacks", "python",
+    Runner("threads-stack-256k", "concbench.runners.threads", "thread per connection, 256 KiB stacks", "python",
            "the threads runner with threading.stack_size(262144)",
            variant_of="threads", fixed_options=(("stack_size", "262144"),), default=False, memory_suite=True),
-    Runner("threads-switch-50ms", "runners.threads", "thread per connection, 50 ms GIL switch interval", "python",
+    Runner("threads-switch-50ms", "concbench.runners.threads", "thread per connection, 50 ms GIL switch interval", "python",
            "the threads runner with sys.setswitchinterval(0.05): a thread waiting for the GIL wakes to ask for it "
            "every 50 ms instead of every 5 ms (fewer wake-ups when hundreds of threads wait)",
            variant_of="threads", fixed_options=(("switch_interval_ms", "50"),), default=False),
-    Runner("processes", "runners.processes", "pre-forked workers, blocking sockets", "python",
+    Runner("processes", "concbench.runners.processes", "pre-forked workers, blocking sockets", "python",
            "Apache prefork model: one forked worker per offered connection (up to a cap, option max_workers, "
            "default 1024) share one listener; a worker serves one connection at a time until it closes; "
            "outside `run` (no offered count) 2 x cores + 1 workers; backend: a backend socket per worker; not in "
@@ -86,104 +86,104 @@ RUNNERS: dict[str, Runner] = {r.name: r for r in (
            options=(("workers", "worker processes (default: one per offered connection, up to max_workers)"),
                     ("max_workers", "the cap on workers sized to the offered connections (default 1024)")),
            not_default_for=("backend",), sized_to_connections=True),
-    Runner("processes-fixed", "runners.processes", "pre-forked workers (fixed pool), blocking sockets", "python",
+    Runner("processes-fixed", "concbench.runners.processes", "pre-forked workers (fixed pool), blocking sockets", "python",
            "gunicorn sync-worker model: a fixed pool of 2 x cores + 1 workers whatever the offered connections; "
            "connections beyond the pool starve in the backlog (the finding: docs/runners.md)",
            variant_of="processes", default=False,
            options=(("workers", "worker processes (default 2 x server cores + 1, gunicorn's advice)"),)),
     # Bounded pools (labelled): what a typical deployment runs; they serve every scenario, and are in the
     # default suite for backend, where the pool size is the limit (throughput plateaus near pool / D).
-    Runner("threads-pool", "runners.threads_pool", "bounded thread pool behind a selector, blocking sockets",
+    Runner("threads-pool", "concbench.runners.threads_pool", "bounded thread pool behind a selector, blocking sockets",
            "python", "gunicorn gthread model: a selector over keep-alive connections hands each readable one "
            "to a ThreadPoolExecutor of POOL threads (one request each, then re-registered); backend: a "
            "blocking backend socket per pool thread",
            variant_of="threads", default=False, default_for=("backend",),
            options=(("pool", "threads in the pool (default 16)"),)),
-    Runner("processes-pool", "runners.processes_pool",
+    Runner("processes-pool", "concbench.runners.processes_pool",
            "pre-forked workers multiplexing keep-alive, one request at a time", "python",
            "N forked workers, each a selector over its keep-alive connections handling one request at a time with "
            "blocking calls (a bounded pool of N); backend: one blocking backend socket per worker",
            variant_of="processes", default=False, default_for=("backend",),
            options=(("workers", "worker processes (default 2 x server cores + 1, gunicorn's advice)"),)),
-    Runner("twisted", "runners.twisted_protocol", "event loop (epoll reactor), callbacks", "twisted",
+    Runner("twisted", "concbench.runners.twisted_protocol", "event loop (epoll reactor), callbacks", "twisted",
            "twisted.internet.protocol.Protocol on the epoll reactor"),
-    Runner("tornado", "runners.tornado_iostream", "event loop (asyncio), coroutines", "tornado",
+    Runner("tornado", "concbench.runners.tornado_iostream", "event loop (asyncio), coroutines", "tornado",
            "tornado.tcpserver.TCPServer with IOStream read_bytes(partial=True) / await write"),
-    Runner("asyncio", "runners.asyncio_protocol", "event loop (asyncio selector), callbacks", "python",
+    Runner("asyncio", "concbench.runners.asyncio_protocol", "event loop (asyncio selector), callbacks", "python",
            "asyncio.Protocol via loop.create_server"),
-    Runner("asyncio-streams", "runners.asyncio_streams", "event loop (asyncio selector), coroutines", "python",
+    Runner("asyncio-streams", "concbench.runners.asyncio_streams", "event loop (asyncio selector), coroutines", "python",
            "asyncio.start_server with StreamReader.read / StreamWriter.write + drain",
            variant_of="asyncio"),
-    Runner("uvloop", "runners.asyncio_protocol", "event loop (libuv), callbacks", "uvloop",
+    Runner("uvloop", "concbench.runners.asyncio_protocol", "event loop (libuv), callbacks", "uvloop",
            "the asyncio runner's Protocol on uvloop's event loop (formerly asyncio-uvloop, still accepted)",
            variant_of="asyncio", fixed_options=(("loop", "uvloop"),), default=False, group="interop"),
-    Runner("uvloop-streams", "runners.asyncio_streams", "event loop (libuv), coroutines", "uvloop",
+    Runner("uvloop-streams", "concbench.runners.asyncio_streams", "event loop (libuv), coroutines", "uvloop",
            "the asyncio-streams runner (start_server, read / write + drain) on uvloop's event loop",
            variant_of="asyncio-streams", fixed_options=(("loop", "uvloop"),), default=False, group="interop"),
-    Runner("gevent", "runners.gevent_streamserver", "greenlets on libev/libuv hub", "gevent",
+    Runner("gevent", "concbench.runners.gevent_streamserver", "greenlets on libev/libuv hub", "gevent",
            "gevent.server.StreamServer, one greenlet per connection, cooperative sockets"),
     # Interop (make interop): the same Protocol code on each loop it can run on, and the floor beneath them.
-    Runner("twisted-asyncio", "runners.twisted_protocol", "event loop (asyncio selector), callbacks", "twisted",
+    Runner("twisted-asyncio", "concbench.runners.twisted_protocol", "event loop (asyncio selector), callbacks", "twisted",
            "the twisted runner's Protocol on twisted.internet.asyncioreactor over asyncio's selector loop",
            variant_of="twisted", fixed_options=(("loop", "asyncio"),), default=False, group="interop"),
-    Runner("twisted-uvloop", "runners.twisted_protocol", "event loop (libuv), callbacks", "twisted",
+    Runner("twisted-uvloop", "concbench.runners.twisted_protocol", "event loop (libuv), callbacks", "twisted",
            "the twisted runner's Protocol on twisted.internet.asyncioreactor over uvloop",
            variant_of="twisted", fixed_options=(("loop", "uvloop"),), default=False, group="interop"),
-    Runner("tornado-uvloop", "runners.tornado_iostream", "event loop (libuv), coroutines", "tornado",
+    Runner("tornado-uvloop", "concbench.runners.tornado_iostream", "event loop (libuv), coroutines", "tornado",
            "the tornado runner's TCPServer on uvloop (Tornado runs on asyncio since 5.0)",
            variant_of="tornado", fixed_options=(("loop", "uvloop"),), default=False, group="interop"),
-    Runner("twisted-inline", "runners.twisted_inline", "event loop (epoll reactor), coroutines", "twisted",
+    Runner("twisted-inline", "concbench.runners.twisted_inline", "event loop (epoll reactor), coroutines", "twisted",
            "Twisted in synchronous style: an async def handler per connection via Deferred.fromCoroutine, "
            "awaiting Deferreds for reads and drains", variant_of="twisted", default=False, group="interop"),
-    Runner("trio", "runners.trio_streams", "event loop (trio), structured concurrency", "trio",
+    Runner("trio", "concbench.runners.trio_streams", "event loop (trio), structured concurrency", "trio",
            "trio.serve_tcp-style serve_listeners, a task per connection, SocketStream receive_some / send_all",
            default=False, group="interop"),
-    Runner("anyio", "runners.anyio_streams", "event loop (anyio on asyncio), coroutines", "anyio",
+    Runner("anyio", "concbench.runners.anyio_streams", "event loop (anyio on asyncio), coroutines", "anyio",
            "anyio SocketListener.serve on the asyncio backend, a task per connection, receive / send",
            default=False, group="interop"),
-    Runner("curio", "runners.curio_streams", "event loop (curio), coroutines", "curio",
+    Runner("curio", "concbench.runners.curio_streams", "event loop (curio), coroutines", "curio",
            "curio.network.run_server, a task per connection, recv / sendall",
            default=False, group="interop",
            note="UNMAINTAINED upstream: curio is no longer developed (1.6 is its last release); measured because "
                 "the talk named it"),
-    Runner("selectors", "runners.selectors_loop", "bare event loop (selectors/epoll), callbacks", "python",
+    Runner("selectors", "concbench.runners.selectors_loop", "bare event loop (selectors/epoll), callbacks", "python",
            "the floor: a textbook selectors-module loop, non-blocking sockets, callbacks, an output buffer per "
            "connection, no framework", default=False, group="interop"),
-    Runner("fork", "runners.fork", "process per connection (inetd model), blocking sockets", "python",
+    Runner("fork", "concbench.runners.fork", "process per connection (inetd model), blocking sockets", "python",
            "the parent accepts and forks a child per connection, which serves it with blocking sockets and exits",
            variant_of="processes", default=False),
     # The second http family: each framework's own HTTP stack (http only; the family above runs the
     # shared httptools session on every model). Default, but only_scenarios keeps them off echo.
-    Runner("threads-httpserver", "runners.threads_httpserver", "thread per connection, blocking sockets",
+    Runner("threads-httpserver", "concbench.runners.threads_httpserver", "thread per connection, blocking sockets",
            "python", "framework's own HTTP stack: http.server.ThreadingHTTPServer + BaseHTTPRequestHandler",
            variant_of="threads", only_scenarios=("http",), own_http_stack=True),
-    Runner("processes-httpserver", "runners.processes_httpserver", "pre-forked workers, blocking sockets",
+    Runner("processes-httpserver", "concbench.runners.processes_httpserver", "pre-forked workers, blocking sockets",
            "python", "framework's own HTTP stack: forked workers, each an http.server.HTTPServer "
            "(one connection at a time) on the shared listener; sized like processes (one worker per offered "
            "connection in `run`, up to max_workers)",
            variant_of="processes", only_scenarios=("http",), own_http_stack=True, sized_to_connections=True,
            options=(("workers", "worker processes (default: one per offered connection, up to max_workers)"),
                     ("max_workers", "the cap on workers sized to the offered connections (default 1024)"))),
-    Runner("twisted-web", "runners.twisted_web", "event loop (epoll reactor), callbacks", "twisted",
+    Runner("twisted-web", "concbench.runners.twisted_web", "event loop (epoll reactor), callbacks", "twisted",
            "framework's own HTTP stack: twisted.web.server.Site with a leaf Resource (render_GET)",
            variant_of="twisted", only_scenarios=("http",), own_http_stack=True),
-    Runner("tornado-web", "runners.tornado_web", "event loop (asyncio), coroutines", "tornado",
+    Runner("tornado-web", "concbench.runners.tornado_web", "event loop (asyncio), coroutines", "tornado",
            "framework's own HTTP stack: tornado.web.Application + RequestHandler on tornado.httpserver.HTTPServer",
            variant_of="tornado", only_scenarios=("http",), own_http_stack=True),
-    Runner("gevent-pywsgi", "runners.gevent_pywsgi", "greenlets on libev/libuv hub", "gevent",
+    Runner("gevent-pywsgi", "concbench.runners.gevent_pywsgi", "greenlets on libev/libuv hub", "gevent",
            "framework's own HTTP stack: gevent.pywsgi.WSGIServer with a plain WSGI app",
            variant_of="gevent", only_scenarios=("http",), own_http_stack=True),
     # Labelled failure modes for the stream scenario (concbench backpressure): write the whole payload at
     # once, ignoring backpressure, so the server queues it in memory. Never in `run`.
-    Runner("asyncio-unbounded", "runners.asyncio_protocol", "event loop (asyncio selector), callbacks", "python",
+    Runner("asyncio-unbounded", "concbench.runners.asyncio_protocol", "event loop (asyncio selector), callbacks", "python",
            "UNBOUNDED, a failure mode: the asyncio Protocol calls transport.write for the whole payload at once "
            "and ignores pause_writing", variant_of="asyncio", fixed_options=(("flow", "unbounded"),),
            default=False, only_scenarios=("stream",), stream_suite=True),
-    Runner("twisted-unbounded", "runners.twisted_protocol", "event loop (epoll reactor), callbacks", "twisted",
+    Runner("twisted-unbounded", "concbench.runners.twisted_protocol", "event loop (epoll reactor), callbacks", "twisted",
            "UNBOUNDED, a failure mode: the Twisted Protocol writes the whole payload at once, no producer",
            variant_of="twisted", fixed_options=(("flow", "unbounded"),),
            default=False, only_scenarios=("stream",), stream_suite=True),
-    Runner("reference-c", "runners.reference_c", "reference: C, one thread, epoll", "c",
+    Runner("reference-c", "concbench.runners.reference_c", "reference: C, one thread, epoll", "c",
            "not a Python model: the yardstick for the load generator's ceiling (make ceiling)",
            default=False, only_scenarios=("echo",)),
 )}
@@ -203,7 +203,7 @@ PLUGIN_PROBLEMS: list[str] = []
 
 
 def _add_plugins() -> None:
-    from .plugins import discover
+    from concbench.plugins import discover
     try:
         runners, problems = discover(Runner, set(RUNNERS))
     except Exception as exc:      # a broken metadata directory must not stop the suite
@@ -230,13 +230,13 @@ def loop_of(runner: Runner) -> str:
             return "uvloop (not installed)"
     if loop == "asyncio" or (loop is None and runner.module in ASYNCIO_MODULES):
         return f"asyncio selector loop (Python {platform.python_version()})"
-    if runner.module in ("runners.twisted_protocol", "runners.twisted_inline", "runners.twisted_web"):
+    if runner.module in ("concbench.runners.twisted_protocol", "concbench.runners.twisted_inline", "concbench.runners.twisted_web"):
         return "twisted epoll reactor"
     return ""
 
 
-ASYNCIO_MODULES = ("runners.asyncio_protocol", "runners.asyncio_streams", "runners.tornado_iostream",
-                   "runners.tornado_web", "runners.anyio_streams")
+ASYNCIO_MODULES = ("concbench.runners.asyncio_protocol", "concbench.runners.asyncio_streams", "concbench.runners.tornado_iostream",
+                   "concbench.runners.tornado_web", "concbench.runners.anyio_streams")
 
 
 def add_command_runner(name: str, command: str) -> Runner:

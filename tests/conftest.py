@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from concbench import registry
-from concbench.server_process import ServerProcess
+from concbench.harness.server_process import ServerProcess
 
 
 @contextlib.contextmanager
@@ -29,7 +29,7 @@ def echo_runners() -> list[str]:
 @pytest.fixture(params=["native", "uvloop"])
 def each_engine(request, monkeypatch):
     """Runs a load-generator test once per engine (run_load reads CONCBENCH_ENGINE when none is given)."""
-    from concbench import native_engine
+    from concbench.clients import native_engine
     if request.param == "native" and not native_engine.available():
         pytest.skip(native_engine.UNAVAILABLE_BECAUSE)   # tests/test_native_engine.py fails if a compiler exists
     monkeypatch.setenv("CONCBENCH_ENGINE", request.param)

@@ -9,7 +9,7 @@ import asyncio
 import sys
 
 from concbench import fairness
-from concbench.serve import ready_line
+from concbench.harness.serve import ready_line
 
 KEPT: list[bytes] = []
 

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from concbench.ab import REPOSITORY, alternating_order, forwarded_run_options
+from concbench.studies.ab import REPOSITORY, alternating_order, forwarded_run_options
 from concbench.cli import build_parser
-from concbench.results import load_measurements
+from concbench.results.format import load_measurements
 
 
 def concbench(*args, timeout=60):

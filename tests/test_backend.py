@@ -8,11 +8,11 @@ import socket
 import pytest
 
 from concbench import fairness, registry
-from concbench.backend_service import BackendProcess
-from concbench.loadgen import LoadPlan, run_load
-from concbench.measurement import add_backend_evidence, loadgen_report
-from concbench.orchestrate import PROFILES, Case, measure, plan_cases
-from scenarios.backend import (SCENARIO, BackendProtocolError, BackendSession, encode_backend_reply,
+from concbench.harness.backend_service import BackendProcess
+from concbench.clients.loadgen import LoadPlan, run_load
+from concbench.results.measurement import add_backend_evidence, loadgen_report
+from concbench.studies.orchestrate import PROFILES, Case, measure, plan_cases
+from concbench.scenarios.backend import (SCENARIO, BackendProtocolError, BackendSession, encode_backend_reply,
                                encode_backend_request, parse_backend_request, transform)
 
 from .brokenservers import BrokenServer
@@ -145,7 +145,7 @@ def test_pool_variants_are_labelled_and_in_the_default_suite_for_backend_only():
 
 
 def test_chart_labels_pools_and_computes_each_bounded_pools_ceiling_from_the_result():
-    from analysis.charts import pool_ceilings, runner_label, server_pools
+    from concbench.analysis.charts import pool_ceilings, runner_label, server_pools
     params = (("delay_ms", 20), ("size", 64))
     records = [{"scenario": "backend", "param_delay_ms": 20, "param_size": 64, "offered_connections": 10,
                 "runner": runner, "status": "ok", "server_pool": pool}

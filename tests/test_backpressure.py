@@ -8,11 +8,13 @@ import sys
 
 import pytest
 
-from concbench import backpressure, registry
-from concbench.errors import UsageError
-from concbench.results import load_measurements
+from concbench.studies import backpressure
 
-from analysis.backpressure import backpressure_table, write_backpressure_chart
+from concbench import registry
+from concbench.errors import UsageError
+from concbench.results.format import load_measurements
+
+from concbench.analysis.backpressure import backpressure_table, write_backpressure_chart
 
 from .test_cli import assert_bad_input
 
@@ -63,7 +65,7 @@ def test_bad_input_exits_2_with_one_line(args, message):
 
 
 def test_run_all_scenarios_leaves_stream_out():
-    from concbench.orchestrate import without_other_measures
+    from concbench.studies.orchestrate import without_other_measures
     everything = registry.select(["all"], registry.SCENARIOS, "scenario")
     assert "stream" in everything and "stream" not in without_other_measures(["all"], everything)
 
@@ -90,6 +92,6 @@ def test_command_end_to_end_writes_a_result_file_table_and_chart(tmp_path):
     assert write_backpressure_chart(out, tmp_path / "bp.png").stat().st_size > 0
     shown = concbench("show", str(out))
     assert shown.returncode == 0 and "asyncio-unbounded" in shown.stdout
-    from analysis.report import write_report                   # `concbench report` knows these files too
+    from concbench.analysis.report import write_report                   # `concbench report` knows these files too
     index, summary, chart = write_report(out, tmp_path / "reports")
     assert chart.stat().st_size > 0 and "asyncio-unbounded" in summary.read_text()

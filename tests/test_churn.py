@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from concbench.loadgen import LoadPlan, run_load
-from concbench.measurement import loadgen_report
-from scenarios.churn import SCENARIO, ChurnSession
+from concbench.clients.loadgen import LoadPlan, run_load
+from concbench.results.measurement import loadgen_report
+from concbench.scenarios.churn import SCENARIO, ChurnSession
 
 from .brokenservers import BrokenServer
 

@@ -5,7 +5,7 @@ import argparse
 
 import pytest
 
-from concbench.client_compare import add_clients_arguments, client_command, run_clients
+from concbench.studies.client_compare import add_clients_arguments, client_command, run_clients
 from concbench.errors import UsageError
 
 
@@ -32,7 +32,7 @@ def test_reference_clients_drive_only_their_scenario():
 
 
 def test_ceiling_runs_both_engines_by_name():
-    from concbench.ceiling import client_commands
+    from concbench.studies.ceiling import client_commands
     args = argparse.Namespace(connections=50, size=64, duration=1.0)
     commands = client_commands(5000, args, (1,))
     assert commands["concbench"][-2:] == ["--engine", "native"]

@@ -10,9 +10,9 @@ import numpy as np
 import pyperf
 import pytest
 
-from analysis.compare import FAILED_IN_HEAD, NO_CHANGE, NO_CLEAR_CHANGE, REGRESSION, TOO_NOISY, compare_records
-from concbench.orchestrate import PROFILES, Case
-from concbench.results import RunContext, load_measurements, write_suite
+from concbench.analysis.compare import FAILED_IN_HEAD, NO_CHANGE, NO_CLEAR_CHANGE, REGRESSION, TOO_NOISY, compare_records
+from concbench.studies.orchestrate import PROFILES, Case
+from concbench.results.format import RunContext, load_measurements, write_suite
 
 REPETITIONS = 5
 
@@ -203,7 +203,7 @@ def test_bad_input_exits_3_with_one_line(tmp_path, rng, kind):
 
 
 def test_an_interval_straddling_the_regression_threshold_is_inconclusive():
-    from analysis.compare import IMPROVEMENT, METRICS, judge
+    from concbench.analysis.compare import IMPROVEMENT, METRICS, judge
     throughput, p99 = METRICS["throughput"], METRICS["p99"]
     assert judge(throughput, 0.88, (0.80, 0.95), -120.0)[0] == TOO_NOISY        # could be -20%, could be -5%
     assert judge(p99, 7.5, (1.15, 15.2), 1.0)[0] == TOO_NOISY                     # the helper's example

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from analysis.compare import METRICS, NO_CHANGE, NO_CLEAR_CHANGE, REGRESSION, compare_records
+from concbench.analysis.compare import METRICS, NO_CHANGE, NO_CLEAR_CHANGE, REGRESSION, compare_records
 from tests.test_compare import concbench, record, write_result
 
 

@@ -9,9 +9,9 @@ import struct
 
 import pytest
 
-from concbench.loadgen import LoadPlan, run_load
-from concbench.measurement import loadgen_report
-from scenarios.echo import SCENARIO, message
+from concbench.clients.loadgen import LoadPlan, run_load
+from concbench.results.measurement import loadgen_report
+from concbench.scenarios.echo import SCENARIO, message
 
 
 def exchange(port: int, payload: bytes, pieces: int = 1, timeout: float = 10.0) -> bytes:

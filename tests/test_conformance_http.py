@@ -9,10 +9,10 @@ import socket
 import pytest
 
 from concbench import registry
-from concbench.loadgen import LoadPlan, run_load
-from concbench.measurement import loadgen_report
-from concbench.verify import read_framed
-from scenarios.http import MAX_HEADER_BYTES, REQUEST, SCENARIO, ResponseCheck, rejection_ok
+from concbench.clients.loadgen import LoadPlan, run_load
+from concbench.results.measurement import loadgen_report
+from concbench.studies.verify import read_framed
+from concbench.scenarios.http import MAX_HEADER_BYTES, REQUEST, SCENARIO, ResponseCheck, rejection_ok
 
 from .conftest import running_server
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from concbench import registry
-from concbench.backend_service import BackendProcess
-from concbench.loadgen import LoadPlan, run_load
-from concbench.measurement import add_backend_evidence, loadgen_report
+from concbench.harness.backend_service import BackendProcess
+from concbench.clients.loadgen import LoadPlan, run_load
+from concbench.results.measurement import add_backend_evidence, loadgen_report
 
 from .conftest import running_server
 

@@ -1,4 +1,4 @@
-"""The counted client (concbench.counted_load): exactly the requests asked for, every reply verified, errors counted;
+"""The counted client (concbench.clients.counted_load): exactly the requests asked for, every reply verified, errors counted;
 against real `concbench serve` servers and a deliberately wrong one. Nothing is timed."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from concbench import registry
-from concbench.counted_load import CountedClient, split
+from concbench.clients.counted_load import CountedClient, split
 from tests.conftest import running_server
 
 

@@ -1,7 +1,7 @@
 """The cpu scenario without I/O: the work is deterministic, requests may arrive split or batched."""
 from __future__ import annotations
 
-from scenarios.cpu import MESSAGE, SCENARIO, CpuSession, encode, work
+from concbench.scenarios.cpu import MESSAGE, SCENARIO, CpuSession, encode, work
 
 
 def test_reply_is_the_work_on_the_seed():

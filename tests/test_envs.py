@@ -1,4 +1,4 @@
-"""Environments for `ab` (concbench.envs) and `ab` of package sets: each side's environment made once and cached,
+"""Environments for `ab` (concbench.harness.envs) and `ab` of package sets: each side's environment made once and cached,
 keyed by interpreter, requirements and suite revision; the sides measured interleaved. Installs are faked here
 (a real pip install takes minutes); the venv itself is real."""
 from __future__ import annotations
@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from concbench import ab, cli, envs
+from concbench.studies import ab
+
+from concbench import cli
+
+from concbench.harness import envs
 from tests.test_compare import record, write_result
 
 HEAD = "0" * 40
@@ -80,7 +84,7 @@ def test_ab_of_two_package_sets_installs_each_side_once_and_interleaves(cache, t
 
 
 def test_two_revisions_get_their_own_installed_code(cache, tmp_path):
-    """A = the commit before this work (no concbench.instructions), B = HEAD: each environment imports its own copy.
+    """A = the commit before this work (no concbench/studies/instructions.py), B = HEAD: each environment imports its own copy.
     Dependencies come from the running environment (a .pth) so that only the suite itself is installed here."""
     import site
     import subprocess
@@ -99,8 +103,9 @@ def test_two_revisions_get_their_own_installed_code(cache, tmp_path):
         tree = ab.export_revision(commit, tmp_path / variant)
         env, _, made = envs.ensure(envs.EnvSpec(sys.executable, (), tree, commit), tmp_path / "log",
                                    install_suite_only)
-        where = subprocess.run([str(env / "bin" / "python"), "-c", "import concbench, importlib.util; "
-                                "print(concbench.__file__, importlib.util.find_spec('concbench.instructions') is not None)"],
+        probe = ("import concbench, os; here = os.path.dirname(concbench.__file__); "
+                 "print(concbench.__file__, os.path.exists(os.path.join(here, 'studies', 'instructions.py')))")
+        where = subprocess.run([str(env / "bin" / "python"), "-c", probe],
                                capture_output=True, text=True, cwd=tmp_path, timeout=60).stdout.split()
         assert made and where[0].startswith(str(env))            # the installed copy, not the repository
         has_module[variant] = where[1] == "True"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from concbench.external_server import CommandServer, parse_server_cmd
-from concbench.results import load_measurements
-from concbench.server_process import ServerFailed
+from concbench.harness.external_server import CommandServer, parse_server_cmd
+from concbench.results.format import load_measurements
+from concbench.harness.server_process import ServerFailed
 
 TOOL_APP = Path(__file__).resolve().parent.parent / "tools" / "asgi_plaintext.py"    # make external-demo's app
 

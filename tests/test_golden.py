@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from concbench.results import FORMAT_KEY, load_measurements
+from concbench.results.format import FORMAT_KEY, load_measurements
 
 GOLDEN = sorted((Path(__file__).parent / "golden" / "format1").glob("*.json"))
 KINDS = {"run-closed", "run-open", "run-slow", "run-backend", "memory", "backpressure"}

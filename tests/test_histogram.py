@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from concbench.histogram import Histogram, highest_value, indices, lowest_value
+from concbench.results.histogram import Histogram, highest_value, indices, lowest_value
 
 
 def test_buckets_are_exact_below_2048():

@@ -9,12 +9,12 @@ import sys
 
 import pytest
 
-from analysis.export import case_rows
-from analysis.report import write_report
-from concbench.orchestrate import PROFILES, Case
+from concbench.analysis.export import case_rows
+from concbench.analysis.report import write_report
+from concbench.studies.orchestrate import PROFILES, Case
 from concbench.registry import SCENARIOS
-from concbench.repetitions import mark_stability
-from concbench.results import RunContext, load_measurements, write_suite
+from concbench.studies.repetitions import mark_stability
+from concbench.results.format import RunContext, load_measurements, write_suite
 
 from .test_results import ok_record
 
@@ -75,7 +75,7 @@ def test_show_json_rows_carry_the_verdict(two_level_result):
 
 
 def test_show_csv_of_a_result_with_its_own_table_gives_its_records():
-    from analysis.export import rows_csv
+    from concbench.analysis.export import rows_csv
     records = [{"benchmark": "memory-idle", "runner": "asyncio", "pss_per_connection_bytes": 1500.0},
                {"benchmark": "memory-idle", "runner": "threads", "pss_per_connection_bytes": 9000.0, "extra": 1}]
     lines = rows_csv(records).splitlines()

@@ -6,7 +6,7 @@ from email.utils import formatdate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scenarios.http import BODY, MAX_HEADER_BYTES, REQUEST, ResponseCheck, server_session_factory
+from concbench.scenarios.http import BODY, MAX_HEADER_BYTES, REQUEST, ResponseCheck, server_session_factory
 
 NOW = 1_790_000_000.0
 
@@ -106,7 +106,7 @@ def test_response_check_catches_what_is_wrong():
 
 
 def test_rejection_is_exact_for_the_shared_session_and_any_4xx_or_close_for_own_stacks():
-    from scenarios.http import rejection_ok
+    from concbench.scenarios.http import rejection_ok
     assert rejection_ok(b"HTTP/1.1 400 Bad Request\r\n\r\n", b"400")
     assert not rejection_ok(b"HTTP/1.1 413 Too Large\r\n\r\n", b"431")
     assert not rejection_ok(b"", b"400")

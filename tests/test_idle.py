@@ -1,7 +1,7 @@
 """The idle holder: connections are held only after a verified echo; a wrong server is reported, not held silently."""
 from __future__ import annotations
 
-from concbench.idle import IdleHolder
+from concbench.clients.idle import IdleHolder
 
 from .brokenservers import BrokenServer, flip_last_byte
 

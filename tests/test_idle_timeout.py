@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from concbench.server_process import ServerProcess
+from concbench.harness.server_process import ServerProcess
 
 RUNNERS = [("threads", "echo"), ("processes", "echo"), ("threads-httpserver", "http"),
            ("processes-httpserver", "http"), ("twisted-web", "http"), ("tornado-web", "http")]

@@ -1,4 +1,4 @@
-"""`concbench run --measure instructions` (concbench.instructions): valgrind found, missing or too old (one line, the
+"""`concbench run --measure instructions` (concbench.studies.instructions): valgrind found, missing or too old (one line, the
 mode skipped); callgrind dumps read; the extra_work test double; and, where valgrind is installed, real counts:
 repetitions agree, a file compared with itself is "no change", and a deliberate ~2% slowdown is confirmed."""
 from __future__ import annotations
@@ -14,8 +14,10 @@ from pathlib import Path
 import pyperf
 import pytest
 
-from concbench import extra_work, instructions, registry
-from concbench.results import load_measurements
+from concbench import extra_work, registry
+
+from concbench.studies import instructions
+from concbench.results.format import load_measurements
 
 HAVE_VALGRIND = shutil.which("valgrind") is not None and shutil.which("callgrind_control") is not None
 needs_valgrind = pytest.mark.skipif(not HAVE_VALGRIND, reason="valgrind (with callgrind_control) is not installed")
@@ -131,8 +133,8 @@ TWO_PERCENT_ITERATIONS = 110
 
 def test_report_and_show_of_an_instruction_file(tmp_path):
     path = tmp_path / "instr.json"
-    from concbench.orchestrate import PROFILES, Case
-    from concbench.results import RunContext, write_suite
+    from concbench.studies.orchestrate import PROFILES, Case
+    from concbench.results.format import RunContext, write_suite
     context = RunContext.collect(PROFILES["quick"], ["asyncio"], ["echo"], (0,), (1,), {}, ["concbench", "run"])
     record = {"status": "ok", "repetition": 0, "measured_wall_s": 3.0, "measure": "instructions", "requests": 500,
               "errors": 0, "connections": 1, "instructions": 11_986_460, "instructions_per_request": 23_972.92}

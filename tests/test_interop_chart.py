@@ -3,10 +3,10 @@ result file (synthetic records here), a failed runner is marked FAILED, ratios a
 loop and the selectors floor."""
 from __future__ import annotations
 
-from analysis.interop import draw_interop, interop_table
-from analysis.report import write_report
-from concbench.orchestrate import PROFILES, Case
-from concbench.results import RunContext, load_measurements, write_suite
+from concbench.analysis.interop import draw_interop, interop_table
+from concbench.analysis.report import write_report
+from concbench.studies.orchestrate import PROFILES, Case
+from concbench.results.format import RunContext, load_measurements, write_suite
 
 from .test_results import failed_record, ok_record
 

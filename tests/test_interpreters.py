@@ -1,4 +1,4 @@
-"""`concbench run --python ...` (concbench.interpreters): a missing interpreter or a framework that will not install
+"""`concbench run --python ...` (concbench.studies.interpreters): a missing interpreter or a framework that will not install
 is one line and the rest runs; results are tagged with the interpreter. The environment is faked (a real one takes
 a minute to install); the run, its servers and the result file are real."""
 from __future__ import annotations
@@ -7,8 +7,12 @@ import json
 import stat
 import sys
 
-from concbench import cli, envs, interpreters
-from concbench.results import load_measurements
+from concbench import cli
+
+from concbench.harness import envs
+
+from concbench.studies import interpreters
+from concbench.results.format import load_measurements
 
 
 def fake_env(tmp_path, failed: dict) -> object:

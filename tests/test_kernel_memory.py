@@ -1,8 +1,8 @@
 """Kernel memory: the figures are read, and the client's calibrated share is taken out of the delta."""
 from __future__ import annotations
 
-from concbench import kernel_memory
-from concbench.kernel_memory import COMPONENTS, MeminfoMeter
+from concbench.harness import kernel_memory
+from concbench.harness.kernel_memory import COMPONENTS, MeminfoMeter
 
 
 def test_system_figures_name_every_component():

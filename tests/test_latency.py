@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from array import array
 
-from concbench.latency import summarize
+from concbench.results.latency import summarize
 
 
 def test_percentiles_of_one_to_a_thousand_microseconds():

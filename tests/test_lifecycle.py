@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from concbench import lifecycle
-from concbench.event_child import describe_exit, run_event_child
+from concbench.harness import lifecycle
+from concbench.harness.event_child import describe_exit, run_event_child
 
 
 def alive(pid: int) -> bool:
@@ -136,8 +136,8 @@ def test_a_signal_while_a_child_is_started_waits_until_the_child_is_tracked():
 
 
 def test_a_dead_server_is_reported_with_its_signal_and_the_load_generators_evidence():
-    from concbench.orchestrate import Case, server_died
-    from concbench.server_process import ServerProcess
+    from concbench.studies.orchestrate import Case, server_died
+    from concbench.harness.server_process import ServerProcess
 
     server = ServerProcess("asyncio", "echo", {"size": 64}, None)
     server._stderr.write(b"starting\nworker 2 gone\nSegmentation fault\n")
@@ -158,8 +158,8 @@ def test_a_dead_server_is_reported_with_its_signal_and_the_load_generators_evide
 def test_a_dead_server_is_reported_with_when_it_died():
     """The death watch notes the moment the server ended; the record says it relative to the load's window."""
     import time
-    from concbench.orchestrate import Case, server_died
-    from concbench.server_process import ServerProcess
+    from concbench.studies.orchestrate import Case, server_died
+    from concbench.harness.server_process import ServerProcess
 
     server = ServerProcess("asyncio", "echo", {"size": 64}, None)
     server.proc = subprocess.Popen([sys.executable, "-c", "import os, signal, time; time.sleep(0.3); "

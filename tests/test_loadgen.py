@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from concbench.loadgen import LoadPlan, probe, run_load
-from concbench.measurement import loadgen_report
-from scenarios.echo import SCENARIO
+from concbench.clients.loadgen import LoadPlan, probe, run_load
+from concbench.results.measurement import loadgen_report
+from concbench.scenarios.echo import SCENARIO
 
 from .brokenservers import BrokenServer, flip_last_byte
 
@@ -96,7 +96,7 @@ def test_probe_names_a_refused_target():
 
 
 def drive_http(port: int, connections: int = 2, timeout_s: float = 0.5) -> dict:
-    from scenarios.http import SCENARIO as HTTP
+    from concbench.scenarios.http import SCENARIO as HTTP
     plan = LoadPlan("127.0.0.1", port, connections, warmup_s=0.05, duration_s=0.3, timeout_s=timeout_s)
     return loadgen_report(run_load(plan, HTTP.client_workload({})))
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from array import array
 
-from concbench.loadgen import LoadOutcome, LoadPlan
-from concbench.measurement import add_server_evidence, loadgen_report, verdict
+from concbench.clients.loadgen import LoadOutcome, LoadPlan
+from concbench.results.measurement import add_server_evidence, loadgen_report, verdict
 
 
 def outcome(requests=1000, errors=0, busy=50.0, served=10, connections=10) -> LoadOutcome:

@@ -10,13 +10,13 @@ import sys
 
 import pytest
 
-from concbench import memory
+from concbench.studies import memory
 from concbench.errors import UsageError
-from concbench.results import RunContext, load_measurements, write_memory_suite
-from concbench.orchestrate import PROFILES
-from concbench.server_process import ServerProcess
+from concbench.results.format import RunContext, load_measurements, write_memory_suite
+from concbench.studies.orchestrate import PROFILES
+from concbench.harness.server_process import ServerProcess
 
-from analysis.memory import memory_table, write_memory_chart
+from concbench.analysis.memory import memory_table, write_memory_chart
 
 from .test_cli import assert_bad_input
 
@@ -103,6 +103,6 @@ def test_leaky_server_costs_more_per_connection_than_a_normal_one(tmp_path):
     assert {r["runner"] for r in records} == {"asyncio", "threads"}
     assert "threads" in memory_table(path)
     assert write_memory_chart(path, tmp_path / "memory.png").stat().st_size > 0
-    from analysis.report import write_report                   # `concbench report` knows memory files too
+    from concbench.analysis.report import write_report                   # `concbench report` knows memory files too
     index, summary, chart = write_report(path, tmp_path / "reports")
     assert chart.stat().st_size > 0 and "threads" in summary.read_text()

@@ -5,11 +5,11 @@ import json
 import subprocess
 import sys
 
-from concbench.histogram import Histogram
-from concbench.loadgen import LoadPlan, run_load
-from concbench.loadgen_procs import split_plan
-from concbench.measurement import loadgen_report, merge_reports
-from scenarios.echo import SCENARIO
+from concbench.results.histogram import Histogram
+from concbench.clients.loadgen import LoadPlan, run_load
+from concbench.clients.loadgen_procs import split_plan
+from concbench.results.measurement import loadgen_report, merge_reports
+from concbench.scenarios.echo import SCENARIO
 
 from .brokenservers import BrokenServer
 

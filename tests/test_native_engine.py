@@ -1,4 +1,4 @@
-"""The native engine (concbench/_engine.c, concbench/native_engine.py): built where it can be, a clean
+"""The native engine (concbench/clients/_engine.c, concbench/clients/native_engine.py): built where it can be, a clean
 fallback where not, the same outcome as the uvloop engine, strict HTTP checks, and no crash on any reply.
 
 The behaviour shared with the uvloop engine (broken servers, open loop, churn) is tested on both engines
@@ -18,12 +18,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from concbench import native_engine
-from concbench.loadgen import LoadOutcome, LoadPlan, run_load
-from concbench.measurement import loadgen_report, merge_reports
-from scenarios.echo import SCENARIO as ECHO
-from scenarios.http import SCENARIO as HTTP
-from scenarios.http import ResponseCheck
+from concbench.clients import native_engine
+from concbench.clients.loadgen import LoadOutcome, LoadPlan, run_load
+from concbench.results.measurement import loadgen_report, merge_reports
+from concbench.scenarios.echo import SCENARIO as ECHO
+from concbench.scenarios.http import SCENARIO as HTTP
+from concbench.scenarios.http import ResponseCheck
 
 from .brokenservers import BrokenServer
 
@@ -112,7 +112,7 @@ def test_reports_of_both_engines_merge():
 
 @native_only
 def test_loadgen_procs_run_the_native_engine():
-    from concbench.loadgen_procs import run_load_processes
+    from concbench.clients.loadgen_procs import run_load_processes
     events = []
     with BrokenServer(lambda data: data) as server:
         report = run_load_processes(plan(server.port, connections=4), ECHO.client_workload({"size": 64}), 2,
@@ -152,7 +152,7 @@ class CountingCheck(ResponseCheck):
 
 
 def counting_workload():
-    from scenarios.base import ClientWorkload
+    from concbench.scenarios.base import ClientWorkload
     return ClientWorkload(HTTP.client_workload({}).exchanges, response_check=CountingCheck)
 
 
@@ -270,7 +270,7 @@ def test_fuzz_echo_replies_are_counted_never_a_crash(scripted, reply):
 def test_run_passes_the_chosen_engine_to_every_load(monkeypatch):
     from dataclasses import replace
 
-    from concbench import orchestrate
+    from concbench.studies import orchestrate
     seen = []
     monkeypatch.setattr(orchestrate, "run_event_child",
                         lambda command, deadline_s, on_event, what: (seen.append(command) or ({"status": "ok"}, "")))

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from concbench.loadgen import LoadPlan, run_load
-from concbench.measurement import loadgen_report
-from scenarios.echo import SCENARIO
+from concbench.clients.loadgen import LoadPlan, run_load
+from concbench.results.measurement import loadgen_report
+from concbench.scenarios.echo import SCENARIO
 
 from .brokenservers import BrokenServer
 

@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from concbench.orchestrate import PROFILES, plan_cases, rotated, schedule
-from concbench.results import load_measurements
+from concbench.studies.orchestrate import PROFILES, plan_cases, rotated, schedule
+from concbench.results.format import load_measurements
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 

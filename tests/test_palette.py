@@ -1,9 +1,9 @@
-"""analysis.palette and the charts' axes: a runner keeps its colour across charts, a family shares a hue,
+"""concbench.analysis.palette and the charts' axes: a runner keeps its colour across charts, a family shares a hue,
 log axes get 1-2-5 labelled ticks, and one outlier does not flatten a panel."""
 import colorsys
 
-from analysis.charts import log_ticks, outlier_limit, runner_colours
-from analysis.palette import family_of, runner_colour
+from concbench.analysis.charts import log_ticks, outlier_limit, runner_colours
+from concbench.analysis.palette import family_of, runner_colour
 from concbench.registry import RUNNERS
 
 
@@ -52,8 +52,8 @@ def test_drawn_charts_use_the_runner_colour(tmp_path, monkeypatch):
     """Draw the against-concurrency chart and the spectrum of one result; every line of a runner has its colour."""
     import matplotlib.colors
 
-    from analysis import charts
-    from concbench.results import load_measurements
+    from concbench.analysis import charts
+    from concbench.results.format import load_measurements
     from tests.test_html_page import write_two_level_result
 
     records = load_measurements(write_two_level_result(tmp_path))

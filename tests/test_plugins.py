@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from concbench.loadgen import LoadPlan, run_load
-from concbench.measurement import loadgen_report
-from concbench.server_process import ServerProcess
-from scenarios.echo import SCENARIO as ECHO
+from concbench.clients.loadgen import LoadPlan, run_load
+from concbench.results.measurement import loadgen_report
+from concbench.harness.server_process import ServerProcess
+from concbench.scenarios.echo import SCENARIO as ECHO
 
 DEMO = Path(__file__).parent / "plugin_demo"
 
@@ -71,7 +71,7 @@ def test_results_label_the_plugin_external(plugin_env, tmp_path):
     done = concbench(plugin_env, "run", "--runners", "demo", "--scenarios", "echo", "--connections", "2",
                      "--repetitions", "1", "--warmup", "0.05", "--duration", "0.2", "-o", str(out), "--no-report")
     assert done.returncode == 0, done.stdout + done.stderr
-    from concbench.results import load_measurements
+    from concbench.results.format import load_measurements
     metas = load_measurements(out)
     assert metas and all(m["runner_external"] == "plugin" and m["runner"] == "demo" for m in metas)
     assert all(m["framework"] == "concbench-demo-plugin" and m["framework_version"] == "0.1" for m in metas)
@@ -84,7 +84,7 @@ def test_discovery_in_process_with_a_fake_entry_point(monkeypatch):
     from concbench import plugins, registry
 
     eps = [importlib.metadata.EntryPoint("noserve", "json", plugins.GROUP),
-           importlib.metadata.EntryPoint("good", "runners.asyncio_protocol", plugins.GROUP)]
+           importlib.metadata.EntryPoint("good", "concbench.runners.asyncio_protocol", plugins.GROUP)]
     monkeypatch.setattr(plugins, "entry_points", lambda: eps)
     runners, problems = plugins.discover(registry.Runner, set(registry.RUNNERS))
     assert [r.name for r in runners] == ["good"] and runners[0].external and not runners[0].default

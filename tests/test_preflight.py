@@ -8,7 +8,7 @@ from collections import namedtuple
 
 import pytest
 
-from concbench import preflight
+from concbench.studies import preflight
 from concbench.errors import UsageError
 
 

@@ -1,7 +1,7 @@
 """Runners whose ranges overlap are not ranked against each other."""
 from __future__ import annotations
 
-from analysis.ranking import tiers
+from concbench.analysis.ranking import tiers
 
 
 def test_clearly_apart_runners_are_ranked():

@@ -1,11 +1,11 @@
-"""`make regress`'s decision (concbench.regress): instruction counts decide, inconclusive fails unless allowed and
+"""`make regress`'s decision (concbench.studies.regress): instruction counts decide, inconclusive fails unless allowed and
 names its rows, a missing valgrind or baseline is one line. No benchmark is run here."""
 from __future__ import annotations
 
 import json
 import stat
 
-from concbench import regress
+from concbench.studies import regress
 
 
 def report_with(tmp_path, rows):

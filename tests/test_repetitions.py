@@ -1,7 +1,7 @@
-"""concbench.repetitions: the stop rule stops early on stable synthetic data, goes on (and flags) unstable data,
+"""concbench.studies.repetitions: the stop rule stops early on stable synthetic data, goes on (and flags) unstable data,
 keeps a level's runners interleaved, and keeps to its time budget. Fake measurements, fake clock."""
-from concbench.orchestrate import Case, schedule
-from concbench.repetitions import RepetitionPlan, mark_stability
+from concbench.studies.orchestrate import Case, schedule
+from concbench.studies.repetitions import RepetitionPlan, mark_stability
 
 RUNNERS = ["a", "b"]
 CASES = [Case("echo", (("size", 64),), 100, runner) for runner in RUNNERS]

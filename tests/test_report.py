@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from analysis.report import write_report
+from concbench.analysis.report import write_report
 
 from .test_results import result_file  # noqa: F401  (the fixture: a synthetic result file)
 
@@ -31,6 +31,6 @@ def test_report_command_refuses_a_foreign_file(tmp_path):
 
 
 def test_a_scenario_without_parameters_is_named_without_empty_brackets():
-    from analysis.charts import scenario_label
+    from concbench.analysis.charts import scenario_label
     assert scenario_label("http", ()) == "http"
     assert scenario_label("echo", (("size", 64),)) == "echo (size=64)"

@@ -8,12 +8,12 @@ import sys
 import pyperf
 import pytest
 
-from concbench.orchestrate import PROFILES, Case
-from concbench.results import NotAResult, RunContext, load_measurements, write_suite
+from concbench.studies.orchestrate import PROFILES, Case
+from concbench.results.format import NotAResult, RunContext, load_measurements, write_suite
 
 
 def ok_record(rep: int, rps: float) -> dict:
-    from concbench.histogram import Histogram
+    from concbench.results.histogram import Histogram
     latencies = [100_000 + 1000 * i for i in range(1000)]         # 0.1 .. 1.1 ms
     return {"latency_histogram": Histogram.from_values(latencies).encode(), "status": "ok", "repetition": rep, "measured_wall_s": 2.5, "throughput_rps": rps,
             "requests": int(rps * 1.5), "window_s": 1.5, "latency_p50_s": 1e-4, "latency_p90_s": 2e-4,
@@ -107,7 +107,7 @@ def test_truncated_or_foreign_files_are_refused(result_file, tmp_path):
 
 
 def test_merged_files_number_their_repetitions(result_file, tmp_path):
-    from concbench.results import merge_result_files
+    from concbench.results.format import merge_result_files
     merged = tmp_path / "merged" / "all.json"
     merge_result_files([result_file, result_file], merged, {"ab_variant": "A"})
     records = load_measurements(merged)

@@ -13,9 +13,9 @@ from pathlib import Path
 import pyperf
 import pytest
 
-from concbench import run_file
-from concbench.orchestrate import PROFILES, Case, schedule
-from concbench.results import RunContext, load_measurements, write_suite
+from concbench.results import run_file
+from concbench.studies.orchestrate import PROFILES, Case, schedule
+from concbench.results.format import RunContext, load_measurements, write_suite
 
 from .test_results import failed_record, ok_record
 
@@ -178,7 +178,8 @@ def test_an_interrupted_run_keeps_its_measurements_leaves_nothing_running_and_re
 
 def fake_run(monkeypatch, tmp_path, measure_fake, capsys):
     """cmd_run in this process with `measure` replaced (no server, no load): the loop, the file and exit codes."""
-    from concbench import cli, fairness, orchestrate
+    from concbench import cli, fairness
+    from concbench.studies import orchestrate
     monkeypatch.setattr(fairness, "pin_to_cpus", lambda cpus: None)
     monkeypatch.setattr(orchestrate, "measure", measure_fake)
     out = tmp_path / "run.json"
@@ -188,7 +189,7 @@ def fake_run(monkeypatch, tmp_path, measure_fake, capsys):
 
 
 def test_a_runner_broken_in_every_repetition_exits_4_and_is_named(monkeypatch, tmp_path, capsys):
-    from concbench.orchestrate import failed_record
+    from concbench.studies.orchestrate import failed_record
 
     def measure(case, *args):
         return failed_record(case, "server: bad stack size") if case.runner == "threads" else ok_record(0, 9000.0)

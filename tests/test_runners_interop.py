@@ -4,10 +4,10 @@ the fixed pool's starvation as a finding, loops recorded in results)."""
 from __future__ import annotations
 
 from concbench import registry
-from concbench.loadgen import LoadPlan, run_load
-from concbench.measurement import loadgen_report
-from concbench.orchestrate import PROFILES, Case, case_options, plan_cases
-from scenarios.echo import SCENARIO as ECHO
+from concbench.clients.loadgen import LoadPlan, run_load
+from concbench.results.measurement import loadgen_report
+from concbench.studies.orchestrate import PROFILES, Case, case_options, plan_cases
+from concbench.scenarios.echo import SCENARIO as ECHO
 
 from .conftest import running_server
 
@@ -43,7 +43,7 @@ def test_the_old_uvloop_name_still_selects_and_names_the_runner():
 
 
 def test_loops_are_recorded_with_their_versions():
-    from concbench.results import runner_labels
+    from concbench.results.format import runner_labels
     assert runner_labels(registry.RUNNERS["twisted-uvloop"])["runner_loop"].startswith("uvloop 0.")
     assert runner_labels(registry.RUNNERS["twisted-asyncio"])["runner_loop"].startswith("asyncio selector loop")
     assert runner_labels(registry.RUNNERS["twisted"])["runner_loop"] == "twisted epoll reactor"
@@ -56,7 +56,7 @@ def test_run_sizes_processes_to_the_offered_connections_but_not_the_fixed_pool_o
     assert case_options(case, {})["connections"] == "100"
     assert case_options(case, {"processes": {"workers": "7"}}) == {"workers": "7", "connections": "100"}
     assert "connections" not in case_options(Case("echo", (("size", 64),), 100, "processes-fixed"), {})
-    from runners.processes import MAX_WORKERS, worker_count
+    from concbench.runners.processes import MAX_WORKERS, worker_count
     assert worker_count({"connections": "100"}) == 100
     assert worker_count({"connections": "5000"}) == MAX_WORKERS
     assert worker_count({"connections": "5000", "max_workers": "64"}) == 64

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import threading
 
-from concbench.sampling import ServerSampler, process_tree, switches_between, tree_context_switches
+from concbench.harness.sampling import ServerSampler, process_tree, switches_between, tree_context_switches
 
 
 def test_switches_count_only_threads_alive_at_the_end_and_new_ones_from_zero():

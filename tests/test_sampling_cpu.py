@@ -7,7 +7,7 @@ from collections import namedtuple
 
 import psutil
 
-from concbench import sampling
+from concbench.harness import sampling
 
 Times = namedtuple("Times", "user system children_user children_system")
 
@@ -53,7 +53,7 @@ def test_the_scheduler_time_of_this_process_is_read():
 def test_cpu_between_uses_one_source_per_process_at_both_readings():
     """A thread-per-connection server read with its connection threads alive (ticks) and then, after they ended,
     single-threaded (an exact figure of its main thread only) is compared tick to tick: never 0 by mixing."""
-    from concbench.sampling import cpu_between
+    from concbench.harness.sampling import cpu_between
     before = {10: (0.46, 0.0, None)}          # 11 threads: ticks only
     after = {10: (0.71, 0.0, 0.34)}           # 1 thread left: the main thread's exact run time is 0.34
     assert abs(cpu_between(before, after) - 0.25) < 1e-9

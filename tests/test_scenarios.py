@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.echo import DISTINCT_MESSAGES, SCENARIO, EchoSession, message
+from concbench.scenarios.echo import DISTINCT_MESSAGES, SCENARIO, EchoSession, message
 
 
 def test_echo_session_returns_exactly_what_it_receives():

@@ -2,8 +2,8 @@
 Skipped only where chromium is absent (.ci/run installs it)."""
 import pytest
 
-from analysis.report import write_report
-from analysis.screenshot import find_browser, screenshot
+from concbench.analysis.report import write_report
+from concbench.analysis.screenshot import find_browser, screenshot
 
 from .test_results import result_file  # noqa: F401  (the fixture: a synthetic result file)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from concbench.serve import complete_lines, parse_ready_line, ready_line
+from concbench.harness.serve import complete_lines, parse_ready_line, ready_line
 
 
 def test_ready_line_round_trips_its_fields_for_ipv4_and_ipv6():

@@ -7,11 +7,11 @@ import subprocess
 import sys
 import time
 
-from analysis.report import write_report
-from concbench.orchestrate import PROFILES, plan_cases
-from concbench.results import load_measurements
-from concbench.slow_clients import SlowClients, TricklePlan, run_trickler
-from scenarios import echo, http
+from concbench.analysis.report import write_report
+from concbench.studies.orchestrate import PROFILES, plan_cases
+from concbench.results.format import load_measurements
+from concbench.clients.slow_clients import SlowClients, TricklePlan, run_trickler
+from concbench.scenarios import echo, http
 
 from .brokenservers import BrokenServer, flip_last_byte
 from .test_cli import assert_bad_input, concbench

@@ -8,8 +8,8 @@ import random
 import pytest
 
 from concbench import registry
-from concbench.stream_client import StreamPlan, fetch_stream, run
-from scenarios.stream import MAX_CHUNK, PERIOD, REQUEST, SCENARIO, StreamSession, StreamVerifier, payload_chunks
+from concbench.clients.stream_client import StreamPlan, fetch_stream, run
+from concbench.scenarios.stream import MAX_CHUNK, PERIOD, REQUEST, SCENARIO, StreamSession, StreamVerifier, payload_chunks
 
 from .brokenservers import BrokenServer
 from .conftest import running_server

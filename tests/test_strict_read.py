@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from concbench.results import NotAResult, load_measurements
+from concbench.results.format import NotAResult, load_measurements
 
 from .test_results import result_file, ok_record, failed_record  # noqa: F401  (fixture and records)
 
@@ -113,8 +113,8 @@ def test_commands_exit_2_or_3_without_a_traceback_or_verdict(tmp_path, result_fi
 def test_a_damaged_value_anywhere_is_refused_or_read_never_a_traceback(tmp_path, result_file, bad):  # noqa: F811
     """Every metadata key of the measurement runs in turn gets a wrong value: the file is either refused as
     NotAResult, or the table and compare work on it (compare may say BadInput: one line, exit 3)."""
-    from analysis.compare import compare_records, parse_thresholds
-    from analysis.table import summary_table
+    from concbench.analysis.compare import compare_records, parse_thresholds
+    from concbench.analysis.table import summary_table
     from concbench.errors import BadInput
     good = load_measurements(result_file)
     keys = sorted({k for r in good for k in r})

@@ -1,9 +1,9 @@
-"""analysis.verdicts on synthetic repetitions with known answers: ratios, intervals, the stop rule, sentences."""
+"""concbench.analysis.verdicts on synthetic repetitions with known answers: ratios, intervals, the stop rule, sentences."""
 import math
 
 import pytest
 
-from analysis import verdicts as v
+from concbench.analysis import verdicts as v
 
 
 def reps(*values):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from concbench.verify import http_probes, verify_pair
+from concbench.studies.verify import http_probes, verify_pair
 
 from .brokenservers import BrokenServer
 from .test_loadgen import http_reply

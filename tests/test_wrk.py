@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from concbench import wrk
+from concbench.clients import wrk
 
 OUTPUT = """Running 2s test @ http://127.0.0.1:8000/plaintext
   1 threads and 10 connections

@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPOSITORY / "tools"))
 
 from soak import MARK, marked_pids  # noqa: E402
 
-from concbench.results import NotAResult, load_measurements  # noqa: E402
+from concbench.results.format import NotAResult, load_measurements  # noqa: E402
 
 
 def cases(path) -> set[tuple[str, int]]:

@@ -1,7 +1,7 @@
 set -u
 PY=${PY:-.venv/bin/python}   # run from the repository root (the runs here used /work/main/.venv/bin/python)
 J=crosscheck/results/runs.jsonl
-IMP=concbench.cli,concbench.serve,runners.processes,scenarios.echo
+IMP=concbench.cli,concbench.harness.serve,runners.processes,scenarios.echo
 F="$PY crosscheck/idle_probe.py --levels 0 20 50 100 --fit 20,50,100 --breakdown --json $J --env MALLOC_ARENA_MAX=2"
 $F --repeat 3 --label probe-fork-preimport --env PYTHONPATH=. --env CROSSCHECK_PREIMPORT=$IMP -- $PY crosscheck/servers/echo_fork.py
 $F --repeat 3 --label probe-fork-preimport-freeze --env PYTHONPATH=. --env CROSSCHECK_PREIMPORT=$IMP --env CROSSCHECK_GC_FREEZE=1 -- $PY crosscheck/servers/echo_fork.py

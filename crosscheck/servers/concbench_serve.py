@@ -1,4 +1,4 @@
-"""Runs `python -m concbench serve ...` unchanged, with crosscheck hooks around it (nothing under runners/ or
+"""Runs `python -m concbench serve ...` unchanged, with crosscheck hooks around it (nothing under concbench/runners/ or
 concbench/ is edited):
 
     python crosscheck/servers/concbench_serve.py serve asyncio echo --port 0
@@ -23,7 +23,7 @@ tracehook.install()     # a plain signal handler; the selector loop wakes for it
 
 if os.environ.get("CROSSCHECK_MAX_SIZE"):
     import asyncio.selector_events
-    import runners.asyncio_protocol  # noqa: F401  (sets max_size = RECV_SIZE at import)
+    import concbench.runners.asyncio_protocol  # noqa: F401  (sets max_size = RECV_SIZE at import)
     asyncio.selector_events._SelectorSocketTransport.max_size = int(os.environ["CROSSCHECK_MAX_SIZE"])
 
 if os.environ.get("CROSSCHECK_PROCESSES") == "freeze":

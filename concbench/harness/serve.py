@@ -1,0 +1,79 @@
+"""`concbench serve`: one runner serving one scenario in the foreground until SIGINT/SIGTERM.
+
+It owns the server process's set-up (cpu pinning, open-file limit, the common listener)
+and the ready line; the runner module owns everything after that.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from concbench import extra_work, fairness, registry
+
+READY_PREFIX = "concbench serve: ready"
+
+
+def ready_line(runner: str, scenario: str, host: str, port: int, **fields) -> str:
+    """`fields` are what a runner reports about itself, e.g. pool=16 for a bounded pool (no spaces)."""
+    shown = f"[{host}]" if ":" in host else host
+    extra = "".join(f" {name}={value}" for name, value in fields.items())
+    return f"{READY_PREFIX} runner={runner} scenario={scenario} address={shown}:{port} pid={os.getpid()}{extra}"
+
+
+def complete_lines(text: str) -> list[str]:
+    """The lines of `text` that end in a newline: a line still being written is not read."""
+    return text.split("\n")[:-1]
+
+
+def parse_ready_line(line: str) -> dict | None:
+    """The fields of a ready line, or None if `line` is not one."""
+    if not line.startswith(READY_PREFIX):
+        return None
+    fields = dict(part.split("=", 1) for part in line[len(READY_PREFIX):].split())
+    host, _, port = fields["address"].rpartition(":")
+    fields["host"], fields["port"], fields["pid"] = host.strip("[]"), int(port), int(fields["pid"])
+    return fields
+
+
+def serve(runner_name: str, scenario_name: str, params: dict, host: str, port: int,
+          options: dict, cpus: tuple[int, ...] | None, backend: str | None = None) -> None:
+    """Bind, then hand over to the runner. OSError from bind reaches the caller (port in use).
+
+    A scenario that needs a backend gets `backend` (HOST:PORT) or, if none, a backend service
+    started here (on this process's cpus as they were) and stopped when the runner returns."""
+    runner = registry.RUNNERS[runner_name]
+    scenario = registry.SCENARIOS[scenario_name]
+    own_backend = None
+    if scenario.needs_backend and not backend:
+        from concbench.harness.backend_service import BackendProcess
+        own_backend = BackendProcess().start()
+        backend = own_backend.address
+    try:
+        serve_with(runner, scenario, params, host, port, options, cpus, backend)
+    finally:
+        if own_backend is not None:
+            own_backend.stop()
+
+
+def serve_with(runner, scenario, params, host, port, options, cpus, backend) -> None:
+    runner_name, scenario_name = runner.name, scenario.name
+    fairness.pin_to_cpus(cpus)
+    fairness.raise_open_file_limit()
+    listener = fairness.listen_socket(host, port)
+    bound_port = listener.getsockname()[1]
+    module = runner.load()
+    all_options = {**dict(runner.fixed_options), **options}
+    if scenario.needs_backend:
+        all_options["backend"] = backend
+
+    make_session = scenario.session_factory(params)
+    if extra_work.OPTION in all_options:      # the labelled test double (concbench.extra_work)
+        if runner.own_http_stack:
+            raise ValueError(f"{runner_name} uses its framework's own HTTP stack, not the scenario's session: "
+                             f"{extra_work.OPTION} would change nothing")
+        make_session = extra_work.wrap(make_session, extra_work.parse(all_options.pop(extra_work.OPTION)))
+    def ready(**fields):
+        print(ready_line(runner_name, scenario_name, host, bound_port, **fields), flush=True)
+
+    module.serve(listener, make_session, all_options, ready)
+    sys.stdout.flush()

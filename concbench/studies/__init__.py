@@ -1,0 +1,1 @@
+"""The studies (run, memory, backpressure, ceiling, verify, ab, ...): plans measured through one pipeline."""

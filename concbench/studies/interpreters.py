@@ -1,0 +1,167 @@
+"""`concbench run --python PATH [--python PATH ...]`: the suite's servers under several interpreters, side by side.
+
+It owns one cached environment per interpreter (this suite's code, httptools, then each framework separately, so a
+framework that will not install drops only its runners), rounds that rotate the interpreters, and one result file in
+which every runner is tagged with its interpreter (`asyncio py3.12.1`). The load generator and the orchestrator
+stay on the interpreter running concbench, so only the server differs.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pyperf
+
+from concbench import registry
+from concbench.harness.envs import EnvFailed, EnvSpec, ensure
+from concbench.errors import UsageError
+from concbench.paths import REPOSITORY
+
+SERVER_PYTHON_ENV = "CONCBENCH_SERVER_PYTHON"    # read by concbench.harness.server_process: the server's interpreter
+# what `concbench serve` imports for every runner: its command line (numpy, psutil, pyperf) and the http session
+CORE = ("pyperf>=2.6,<3", "psutil>=5.9,<8", "numpy>=1.24", "httptools>=0.6,<1")
+FRAMEWORKS = {"twisted": "twisted>=23.10", "tornado": "tornado>=6.3,<7", "gevent": "gevent>=23.9",
+              "uvloop": "uvloop>=0.19,<1"}
+FAILED_FILE = "frameworks-failed.json"
+
+
+def tree_id(root: Path = REPOSITORY) -> str:
+    """A hash of the suite's code as it is on disk (uncommitted changes included): the environment's cache key."""
+    digest = hashlib.sha256()
+    for package in ("concbench", "scenarios", "runners", "analysis"):
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    digest.update((root / "pyproject.toml").read_bytes())
+    return "tree-" + digest.hexdigest()[:16]
+
+
+def pip(python: Path, *args: str, log: Path) -> str | None:
+    """None if `pip install args` worked, else pip's last error line."""
+    with open(log, "ab") as log_file:
+        done = subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "--quiet", *args],
+                              stdout=log_file, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=1800)
+    if done.returncode == 0:
+        return None
+    lines = [line for line in done.stderr.decode(errors="replace").splitlines()
+             if line.strip() and not line.startswith("WARNING")]
+    return lines[-1].strip() if lines else f"exit {done.returncode}"
+
+
+def install_server_side(python: Path, tree: Path, requirements, log: Path) -> None:
+    """The suite without its dependencies, the core (EnvFailed if it fails), then each framework on its own."""
+    for args in ((str(tree), "--no-deps"), CORE):
+        problem = pip(python, *args, log=log)
+        if problem:
+            raise EnvFailed(f"pip install {' '.join(args)}: {problem}")
+    failed = {name: problem for name, spec in FRAMEWORKS.items() if (problem := pip(python, spec, log=log))}
+    (python.parent.parent / FAILED_FILE).write_text(json.dumps(failed, indent=1) + "\n")
+
+
+def failed_frameworks(env: Path) -> dict[str, str]:
+    try:
+        return json.loads((env / FAILED_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def tag(runner: str, identity: dict) -> str:
+    ft = "t" if identity.get("free_threaded") else ""
+    impl = "" if identity["implementation"] == "CPython" else identity["implementation"].lower() + "-"
+    return f"{runner} {impl}py{identity['version']}{ft}"
+
+
+def combine(parts: list[tuple[Path, dict]], output: Path) -> None:
+    """One result file from per-interpreter files: every run's runner (and benchmark name) tagged with its interpreter."""
+    from concbench.results.format import write_atomically
+    runs: dict[str, list] = {}
+    for path, identity in parts:
+        for bench in pyperf.BenchmarkSuite.load(os.fspath(path)).get_benchmarks():
+            for run in bench.get_runs():
+                meta = dict(run.get_metadata())
+                runner = meta["runner"]
+                tagged = tag(runner, identity)
+                name = bench.get_name().replace(f"/{runner}/", f"/{tagged}/")
+                meta.update(runner=tagged, runner_untagged=runner, name=name,
+                            server_python=f"{identity['implementation']} {identity['version']}",
+                            server_python_path=identity["real_path"],
+                            server_python_free_threaded=int(bool(identity.get("free_threaded"))))
+                runs.setdefault(name, []).append(pyperf.Run(run.values, metadata=meta, collect_metadata=False))
+    suite = pyperf.BenchmarkSuite([pyperf.Benchmark(r) for r in runs.values()])
+    write_atomically(output, lambda tmp: suite.dump(tmp, replace=True))
+
+
+def run_with_pythons(args) -> int:
+    """The whole `run --python ...`: environments, rotated rounds, one tagged result, the table and report."""
+    from concbench.studies.orchestrate import default_output, print_report_paths, rotated, suite_options
+    from concbench.results.format import merge_result_files
+    if args.rates or args.rate_search or args.loadgen != "concbench":
+        raise UsageError("--python runs the closed-loop suite (no --rates, --rate-search or --loadgen wrk)")
+    output = Path(args.output) if args.output else default_output(list(args.scenarios or ["suite"]))
+    rounds = args.repetitions or 3
+    code_id = tree_id()
+    sides = []                                   # (identity, env python, extra --runners removals)
+    with tempfile.TemporaryDirectory(prefix="concbench-pythons-") as tmp:
+        for python in dict.fromkeys(args.python):
+            spec = EnvSpec(python, (), REPOSITORY, code_id)
+            try:
+                env, identity, made = ensure(spec, Path(tmp) / "install.log", install_server_side)
+            except EnvFailed as exc:
+                print(f"concbench run --python {python}: skipped: {exc}", flush=True)
+                continue
+            failed = failed_frameworks(env)
+            dropped = sorted(name for name, runner in registry.RUNNERS.items() if runner.framework in failed)
+            for framework, problem in sorted(failed.items()):
+                names = [n for n in dropped if registry.RUNNERS[n].framework == framework]
+                print(f"concbench run --python {python}: {framework} will not install on "
+                      f"{identity['implementation']} {identity['version']} ({problem}); not run: {', '.join(names)}",
+                      flush=True)
+            print(f"  {tag('', identity).strip()}: {spec.describe(identity)}: "
+                  f"{'installed into' if made else 'cached'} {env}", flush=True)
+            sides.append((identity, str(env / "bin" / "python"), [f"-{n}" for n in dropped]))
+        if not sides:
+            raise UsageError("--python: none of the interpreters can run the suite (see the lines above)")
+        options = suite_options(args)
+        parts: dict[int, list[Path]] = {i: [] for i in range(len(sides))}
+        for round_index in range(rounds):
+            for i in rotated(list(range(len(sides))), round_index):
+                identity, server_python, removals = sides[i]
+                part = Path(tmp) / f"py{i}-round{round_index}.json"
+                child_options = options
+                if removals:              # the runners whose framework will not install here, removed
+                    child_options = suite_options(argparse.Namespace(**{**vars(args), "runners": None}))
+                    child_options.append("--runners=" + ",".join([*(args.runners or []), *removals]))
+                print(f"[round {round_index + 1}/{rounds}] {tag('', identity).strip()}", flush=True)
+                done = subprocess.run([sys.executable, "-m", "concbench", "run", "--repetitions", "1", "--no-report",
+                                       "-o", str(part), *child_options],
+                                      env={**os.environ, SERVER_PYTHON_ENV: server_python}, stdin=subprocess.DEVNULL)
+                if done.returncode != 0 or not part.exists():
+                    print(f"  {tag('', identity).strip()}: run exited {done.returncode}; this round left out",
+                          flush=True)
+                    continue
+                parts[i].append(part)
+        merged = []
+        for i, (identity, _, _) in enumerate(sides):
+            if parts[i]:
+                path = Path(tmp) / f"py{i}.json"
+                merge_result_files(parts[i], path, {"server_python": identity["version"]})
+                merged.append((path, identity))
+        if not merged:
+            raise UsageError("--python: no interpreter produced a result")
+        combine(merged, output)
+    print(f"\nresults: {output} (runners tagged with their interpreter)\n")
+    if getattr(args, "measure", None) == "instructions":
+        from concbench.analysis.instructions import instructions_table
+        print(instructions_table(output))
+        return 0
+    from concbench.analysis.table import summary_table
+    print(summary_table(output))
+    if not args.no_report:
+        from concbench.analysis.report import write_report
+        print_report_paths(write_report(output))
+    return 0

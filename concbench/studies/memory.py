@@ -1,0 +1,282 @@
+"""`concbench memory`: what one idle connection costs each runner, process pages and kernel memory apart.
+
+It owns the sequence (fresh server, warm connections, baseline, levels of idle connections held by
+concbench.clients.idle, settling, sampling), the least-squares fit (slope = bytes per connection, intercept =
+fixed cost) and the open-file check. Result files: concbench.results.format; table and chart: analysis.memory.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from concbench import fairness, registry
+from concbench.errors import UsageError
+from concbench.clients.idle import HolderFailed, IdleHolder
+from concbench.harness.kernel_memory import COMPONENTS, new_meter
+from concbench.harness.sampling import process_tree, tree_memory
+from concbench.harness.server_process import ServerFailed, ServerProcess
+
+LEVELS = (1000, 5000, 10000)
+PROCESS_LEVELS = (10, 50, 100)      # processes: one worker per connection, so fewer (forking 10000 is not sensible)
+PER_LEVEL_SERVER = {"processes"}    # runners whose server is started per level with workers=level
+WARM_CONNECTIONS = 10
+REPETITIONS = 3
+FD_MARGIN = 64                      # listener, pipes, logs, imports: the descriptors besides connections
+SETTLE_S = 1.0                      # wait after the last connection, then sample until stable
+SETTLE_STEP_S = 0.25
+SETTLE_MAX_S = 5.0
+STABLE_FRACTION = 0.005             # two successive samples within 0.5% (RSS and PSS): settled
+CALIBRATION_PAIRS = 1000
+OPEN_TIMEOUT_S = 90.0               # bound on opening one level's connections
+SERVER_ENV = {"MALLOC_ARENA_MAX": "2"}
+PROCESS_KINDS = ("rss", "uss", "pss", "vms")
+KINDS = PROCESS_KINDS + ("kernel",)  # each gets a fit: <kind>_per_connection_bytes, <kind>_fixed_bytes
+BENCHMARK = "memory-idle"
+
+
+def fit_line(xs, ys) -> tuple[float, float]:
+    """Least-squares (slope, intercept) of ys against xs; ValueError with fewer than two distinct xs."""
+    if len(set(xs)) < 2:
+        raise ValueError("a fit needs at least two different connection counts")
+    slope, intercept = statistics.linear_regression(xs, ys)
+    return slope, intercept
+
+
+def open_files_needed(levels, warm: int) -> int:
+    return max(levels) + warm + FD_MARGIN
+
+
+def check_open_files(levels, warm: int, limit: int) -> None:
+    """Refuse, before anything starts, a level the open-file limit cannot hold (client and server each need one fd per connection)."""
+    needed = open_files_needed(levels, warm)
+    if needed > limit:
+        fitting = max(1, limit - warm - FD_MARGIN)
+        raise UsageError(f"{max(levels)} connections need {needed} open files; the hard limit is {limit}: "
+                         f"raise it with ulimit -Hn or /etc/security/limits.conf, or use --levels up to {fitting}")
+
+
+def settled_sample(pid: int) -> tuple[dict, float]:
+    """Wait SETTLE_S, then sample every SETTLE_STEP_S until RSS and PSS stop moving (bounded by SETTLE_MAX_S)."""
+    started = time.monotonic()
+    time.sleep(SETTLE_S)
+    previous = tree_memory(process_tree(pid))
+    while time.monotonic() - started < SETTLE_MAX_S:
+        time.sleep(SETTLE_STEP_S)
+        current = tree_memory(process_tree(pid))
+        if all(abs(current[k] - previous[k]) <= STABLE_FRACTION * max(previous[k], 1) for k in ("rss", "pss")):
+            return current, time.monotonic() - started
+        previous = current
+    return previous, time.monotonic() - started
+
+
+def calibrate(meter, cpus) -> dict:
+    """Client-only calibration (meminfo method): the kernel cost of one client socket, from a throwaway holder."""
+    with IdleHolder(cpus) as holder:
+        figures = meter.calibrate(lambda n: holder.ask(f"pairs {n}"), CALIBRATION_PAIRS)
+        holder.ask("close")
+    return figures
+
+
+class MeasurementFailed(Exception):
+    pass
+
+
+def hold(holder: IdleHolder, server, count: int) -> None:
+    answer = holder.open(server.host, server.port, count, OPEN_TIMEOUT_S)
+    if answer.get("failed"):
+        raise MeasurementFailed(f"{answer['failed']} of {count} connections failed their echo: {answer['first_error']}")
+    if not server.alive():
+        raise MeasurementFailed(f"server died while connections opened: {server.last_words()}")
+
+
+def point(server, holder, meter, held: int) -> dict:
+    sample, settle_s = settled_sample(server.pid)
+    kernel = meter.server_share(holder.pid, held)
+    return {"held": held, **{k: sample[k] for k in PROCESS_KINDS}, "threads": sample["threads"],
+            "processes": sample["processes"], "kernel": sum(kernel.values()),
+            **{f"kernel_{k}": kernel[k] for k in COMPONENTS}, "settle_s": settle_s}
+
+
+def measure_shared_server(start_server, levels, warm, meter, cpus) -> tuple[dict, list[dict]]:
+    """One server for every level: warm connections, baseline, then levels held cumulatively."""
+    server = start_server(None)
+    try:
+        meter.attach([p.pid for p in process_tree(server.pid)])
+        with IdleHolder(cpus) as holder:
+            if warm:
+                hold(holder, server, warm)
+            time.sleep(0.5)
+            meter.take_baseline(holder.pid, warm)
+            baseline = point(server, holder, meter, warm)
+            points, held = [], warm
+            for level in levels:
+                hold(holder, server, warm + level - held)
+                held = warm + level
+                points.append(point(server, holder, meter, held))
+            if not server.alive():
+                raise MeasurementFailed(f"server died: {server.last_words()}")
+    finally:
+        server.stop()
+    return baseline, points
+
+
+def measure_server_per_level(start_server, levels, meter, cpus) -> tuple[dict, list[dict]]:
+    """A fresh server per level with one worker per connection; kernel baseline taken before it starts."""
+    points, baseline = [], {}
+    for level in levels:
+        with IdleHolder(cpus) as holder:
+            meter.take_baseline(holder.pid, 0)
+            server = start_server(level)
+            try:
+                meter.attach([p.pid for p in process_tree(server.pid)])
+                time.sleep(0.5)
+                baseline = baseline or point(server, holder, meter, 0)
+                hold(holder, server, level)
+                points.append(point(server, holder, meter, level))
+            finally:
+                server.stop()
+    return baseline, points
+
+
+def summarize(baseline: dict, points: list[dict], levels, warm: int) -> dict:
+    """The record of one repetition: figures per level and the fit of each kind against connections held."""
+    xs = [p["held"] for p in points]
+    record = {"status": "ok", "memory_levels": ",".join(map(str, levels)), "warm_connections": warm,
+              "connections_held": ",".join(map(str, xs)),
+              "settle_s_at_levels": ",".join(f"{p['settle_s']:.2f}" for p in points),
+              "server_processes": max(p["processes"] for p in points)}
+    for kind in KINDS + ("threads",) + tuple(f"kernel_{k}" for k in COMPONENTS):
+        record[f"{kind}_at_levels"] = ",".join(str(int(p[kind])) for p in points)
+        record[f"baseline_{kind}"] = int(baseline.get(kind, 0))
+    for kind in KINDS + ("threads",):
+        slope, intercept = fit_line(xs, [p[kind] for p in points])
+        suffix = "" if kind == "threads" else "_bytes"
+        record[f"{kind}_per_connection{suffix}"] = slope
+        record[f"{kind}_fixed{suffix}"] = intercept
+    return record
+
+
+def measure_runner(runner: str, levels, warm, options: dict, server_cpus, loadgen_cpus,
+                   start_server=None) -> dict:
+    """One repetition for one runner; failures become a failed record, never a figure."""
+    per_level = runner in PER_LEVEL_SERVER
+
+    def start_registered(workers):
+        chosen = {**options, **({"workers": str(workers)} if workers else {})}
+        return ServerProcess(runner, "echo", {"size": 64}, server_cpus, chosen, env=SERVER_ENV).start()
+
+    start_server = start_server or start_registered
+    meter = new_meter()
+    record: dict = {"kernel_method": meter.method}
+    try:
+        client = calibrate(meter, loadgen_cpus)
+        if client:
+            record["kernel_client_socket_bytes"] = int(sum(client.values()))
+        if per_level:
+            baseline, points = measure_server_per_level(start_server, levels, meter, loadgen_cpus)
+            warm = 0
+        else:
+            baseline, points = measure_shared_server(start_server, levels, warm, meter, loadgen_cpus)
+        record.update(summarize(baseline, points, levels, warm))
+        record["memory_mode"] = "server per level, workers=connections" if per_level else "one server, levels cumulative"
+    except (MeasurementFailed, ServerFailed, HolderFailed, ValueError) as exc:
+        record.update(status="failed", first_error=str(exc))
+    finally:
+        meter.close()
+    return record
+
+
+def add_memory_arguments(p) -> None:
+    from concbench.cli import cpu_list, positive_int
+    p.add_argument("--runners", nargs="+", metavar="RUNNER",
+                   help="runners to measure, like run --runners (default: the default suite and the thread-stack variants)")
+    p.add_argument("--levels", type=positive_int, nargs="+", metavar="N",
+                   help=f"idle connections to hold (default {' '.join(map(str, LEVELS))})")
+    p.add_argument("--process-levels", type=positive_int, nargs="+", metavar="N",
+                   help=f"levels for the processes runner, one worker each (default {' '.join(map(str, PROCESS_LEVELS))})")
+    p.add_argument("--repetitions", type=positive_int, default=REPETITIONS, help="fresh servers per runner (default 3)")
+    p.add_argument("--warm", type=int, default=WARM_CONNECTIONS, help="connections open before the baseline (default 10)")
+    p.add_argument("--server-cpus", type=cpu_list, help="cpus for the server (default: the first)")
+    p.add_argument("--loadgen-cpus", type=cpu_list, help="cpus for the idle holder (default: the second)")
+    p.add_argument("--option", "-O", action="append", default=[], metavar="RUNNER:NAME=VALUE", help="a runner option")
+    p.add_argument("-o", "--output", help="result file (default: results/memory-<time>.json)")
+    p.add_argument("--no-chart", action="store_true", help="skip the chart")
+
+
+def format_progress(done, total, started, rep, reps, runner) -> str:
+    elapsed = int(time.monotonic() - started)
+    return f"[{done + 1:>3}/{total} {elapsed // 60:02d}:{elapsed % 60:02d}] rep {rep + 1}/{reps} {runner:<20}"
+
+
+def format_outcome(record: dict) -> str:
+    from concbench.analysis.memory import human_bytes
+    if record["status"] != "ok":
+        return f"FAILED: {record.get('first_error', '')}"
+    return ("per connection: " + "  ".join(f"{k} {human_bytes(record[f'{k}_per_connection_bytes'])}" for k in KINDS)
+            + f"  threads {record['threads_per_connection']:.2f}")
+
+
+def cmd_memory(args) -> int:
+    from concbench.analysis.memory import memory_table, write_memory_chart
+    from concbench.studies.orchestrate import PROFILES, rotated, runner_options
+    from concbench.results.format import RunContext, write_memory_suite
+    from dataclasses import replace
+    try:
+        runners = registry.select(args.runners, registry.RUNNERS, "runner", registry.default_memory_runners())
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if "reference-c" in runners:
+        raise UsageError("reference-c is not a Python model and is not measured for memory; drop it")
+    for runner in runners:
+        reason = registry.applicable(runner, "echo")
+        if reason:
+            raise UsageError(f"{runner} cannot hold echo connections ({reason}); drop it")
+    if args.warm < 0:
+        raise UsageError(f"--warm must be 0 or more, got {args.warm}")
+    levels = tuple(sorted(set(args.levels or LEVELS)))
+    process_levels = tuple(sorted(set(args.process_levels or PROCESS_LEVELS)))
+    for chosen in ([levels] if set(runners) - PER_LEVEL_SERVER else []) + \
+                  ([process_levels] if set(runners) & PER_LEVEL_SERVER else []):
+        if len(chosen) < 2:
+            raise UsageError("the fit needs at least two levels (e.g. --levels 1000 5000)")
+    options = runner_options(args.option, runners)
+    limit = fairness.raise_open_file_limit()
+    check_open_files(levels if set(runners) - PER_LEVEL_SERVER else process_levels, args.warm, limit)
+    default_server, default_loadgen = fairness.default_cpu_split()
+    server_cpus = args.server_cpus or default_server
+    loadgen_cpus = args.loadgen_cpus or default_loadgen
+    fairness.pin_to_cpus(loadgen_cpus)        # the harness's own sampling stays off the server's core
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    output = Path(args.output) if args.output else Path("results") / f"memory-{stamp}.json"
+    profile = replace(PROFILES["default"], name="memory", connections=levels, warmup_s=0.0, window_s=0.0,
+                      repetitions=args.repetitions)
+    context = RunContext.collect(profile, runners, ["echo"], server_cpus, loadgen_cpus, options, sys.argv)
+    context.metadata.update(malloc_arena_max=SERVER_ENV["MALLOC_ARENA_MAX"] + " (server)",
+                            memory_process_levels=",".join(map(str, process_levels)),
+                            open_file_limit=limit)
+    order = [(rep, runner) for rep in range(args.repetitions) for runner in rotated(runners, rep)]
+    print(f"concbench memory: {len(runners)} runners x {args.repetitions} repetitions; levels "
+          f"{','.join(map(str, levels))} idle connections (processes: {','.join(map(str, process_levels))}) "
+          f"after {args.warm} warm; server on cpu {','.join(map(str, server_cpus))}, idle holder on cpu "
+          f"{','.join(map(str, loadgen_cpus))}", flush=True)
+    from concbench.results.run_file import marked           # the file is rewritten after every measurement (an interrupt keeps them)
+    measurements, started = [], time.monotonic()
+    for done, (rep, runner) in enumerate(order):
+        print(format_progress(done, len(order), started, rep, args.repetitions, runner), end=" ", flush=True)
+        began = time.monotonic()
+        record = measure_runner(runner, process_levels if runner in PER_LEVEL_SERVER else levels, args.warm,
+                                options.get(runner, {}), server_cpus, loadgen_cpus)
+        record.update(benchmark=BENCHMARK, repetition=rep, measured_wall_s=time.monotonic() - began,
+                      measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        print(format_outcome(record), flush=True)
+        measurements.append((runner, record))
+        write_memory_suite(output, marked(context, f"running: {len(measurements)} of {len(order)} measured"), measurements)
+    write_memory_suite(output, marked(context, "complete"), measurements)
+    print(f"\nfinished in {time.monotonic() - started:.0f} s; results: {output}\n")
+    print(memory_table(output))
+    if not args.no_chart:
+        print(f"\nchart: {write_memory_chart(output)}")
+    return 0
