@@ -1,7 +1,7 @@
 """The load generator for connection-per-request scenarios: N workers, each connecting for every request.
 
 It owns the connect / send / verify / wait-for-close loop and its phases, and fills the same
-LoadOutcome as the persistent-connection generator (concbench.clients.loadgen), so reports are alike.
+LoadOutcome (concbench.clients.plan) as the persistent-connection generator, so reports are alike.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 
 from concbench import cpu
 from concbench.fairness import configure_connection
-from concbench.clients.loadgen import LoadOutcome, LoadPlan
+from concbench.clients.plan import LoadOutcome, LoadPlan
 
 perf_counter_ns = time.perf_counter_ns
 

@@ -1,4 +1,5 @@
-"""The closed-loop load generator: N connections on uvloop, every reply verified byte for byte.
+"""The load generator on uvloop (closed and open loop): N connections, every reply verified byte for byte; and
+run_load, the one place that chooses the engine for a run (native C, this one, or concbench.clients.churn).
 
 It owns connecting, pacing phases (warm-up, measuring window, drain), verification, error
 counting and latency recording. It knows nothing of runners, servers or result files.
@@ -14,65 +15,16 @@ import random
 import socket
 import time
 from array import array
-from dataclasses import dataclass, field
 
 from concbench.scenarios.base import ClientWorkload
 
 from concbench import cpu
+from concbench.clients.churn import ChurnGenerator
+from concbench.clients.native_engine import resolve, run_native, supports
+from concbench.clients.plan import LoadOutcome, LoadPlan
 from concbench.fairness import configure_connection
 
 perf_counter_ns = time.perf_counter_ns
-
-ERROR_KINDS = ("mismatch", "closed", "reset", "timeout", "connect")
-
-
-@dataclass
-class LoadPlan:
-    host: str
-    port: int
-    connections: int
-    warmup_s: float
-    duration_s: float
-    timeout_s: float = 2.0
-    connect_timeout_s: float = 5.0
-    rate: float | None = None             # open loop: requests/s in total; None = closed loop
-    arrival: str = "uniform"              # open loop timetable: uniform or poisson
-
-    @property
-    def open_loop(self) -> bool:
-        return self.rate is not None
-
-
-@dataclass
-class LoadOutcome:
-    """What one load run saw; latencies_ns holds every reply completed inside the window."""
-    plan: LoadPlan
-    window_s: float = 0.0
-    requests: int = 0                     # verified replies completed inside the window
-    latencies_ns: array = field(default_factory=lambda: array("q"))
-    # open loop only: latency from the actual send, and how late our own timer sent requests
-    latencies_uncorrected_ns: array = field(default_factory=lambda: array("q"))
-    lateness_ns: array = field(default_factory=lambda: array("q"))
-    backlog_end: float = 0.0              # open loop: timetable slots due but not yet sent, at the window's end
-    errors: dict = field(default_factory=lambda: dict.fromkeys(ERROR_KINDS, 0))
-    first_error: str = ""
-    connected: int = 0
-    ramped: int = 0                       # connections that answered their ramp-up exchange
-    reconnects: int = 0                   # connections reopened after a reset or close under load
-    served_connections: int = 0           # connections with at least one verified reply
-    verified_replies_total: int = 0       # verified replies in every phase (ramp-up, warm-up, window, drain)
-    loadgen_cpu_s: float = 0.0            # this process's CPU time inside the window
-    loadgen_core_busy_pct: float = 0.0    # how busy the load generator's cores were (softirq included)
-    loadgen_cores: tuple = ()
-    engine: str = "uvloop"                # which engine ran the load (concbench.clients.native_engine)
-
-    @property
-    def error_count(self) -> int:
-        return sum(self.errors.values())
-
-    @property
-    def starved_connections(self) -> int:
-        return self.plan.connections - self.served_connections
 
 
 class Connection(asyncio.Protocol):
@@ -477,7 +429,6 @@ def run_load(plan: LoadPlan, workload: ClientWorkload, on_event=None, use_uvloop
              engine: str | None = None) -> LoadOutcome:
     """Run one load on `engine` (concbench.clients.native_engine.resolve: native where built, else uvloop);
     the uvloop engine runs in a fresh event loop (uvloop unless asked otherwise)."""
-    from concbench.clients.native_engine import resolve, run_native, supports
     if resolve(engine) == "native" and supports(workload) is None:
         return run_native(plan, workload, on_event)
     loop_factory = None
@@ -485,7 +436,6 @@ def run_load(plan: LoadPlan, workload: ClientWorkload, on_event=None, use_uvloop
         import uvloop
         loop_factory = uvloop.new_event_loop
     if workload.connection_per_request:
-        from concbench.clients.churn import ChurnGenerator
         generator = ChurnGenerator(plan, workload, on_event)
     else:
         generator = LoadGenerator(plan, workload, on_event)

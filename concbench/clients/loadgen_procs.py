@@ -12,7 +12,8 @@ import time
 from dataclasses import replace
 
 from concbench import fairness
-from concbench.clients.loadgen import LoadPlan, run_load
+from concbench.clients.loadgen import run_load
+from concbench.clients.plan import LoadPlan
 from concbench.results.measurement import loadgen_report, merge_reports
 
 BARRIER_SLACK_S = 10.0

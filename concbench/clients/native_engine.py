@@ -14,7 +14,7 @@ import time
 from array import array
 
 from concbench import cpu
-from concbench.clients.loadgen import ERROR_KINDS, LoadOutcome, LoadPlan
+from concbench.clients.plan import ERROR_KINDS, LoadOutcome, LoadPlan
 
 ENGINES = ("native", "uvloop")
 
