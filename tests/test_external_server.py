@@ -14,6 +14,7 @@ import pytest
 from concbench.harness.external_server import CommandServer, parse_server_cmd
 from concbench.results.format import load_measurements
 from concbench.harness.server_process import ServerFailed
+from concbench.studies.verify import verify_external
 
 TOOL_APP = Path(__file__).resolve().parent.parent / "tools" / "asgi_plaintext.py"    # make external-demo's app
 
@@ -53,7 +54,8 @@ def test_a_command_that_never_listens_does_not_serve():
 
 @needs_uvicorn
 def test_a_server_that_answers_wrongly_fails_verification(tmp_path):
-    server = CommandServer("wrong", uvicorn_command(tmp_path, b"Hello, World?"), "http", {}, None)
+    server = CommandServer("wrong", uvicorn_command(tmp_path, b"Hello, World?"), "http", {}, None,
+                           check=lambda port: verify_external("http", {}, port))
     with pytest.raises(ServerFailed, match=r"'wrong'.*answers wrongly: under load: .*body"):
         server.start()
     assert not server.alive()
@@ -100,7 +102,7 @@ def test_a_command_is_pinned_to_the_server_cpus_verified_and_stopped(tmp_path):
     script.write_text(ECHO_SERVER)
     cpu = min(os.sched_getaffinity(0))
     server = CommandServer("plain-echo", f"{sys.executable} {script} {{port}} {record}", "echo", {"size": 64},
-                           (cpu,)).start()
+                           (cpu,), check=lambda port: verify_external("echo", {"size": 64}, port)).start()
     try:
         assert record.read_text() == str(cpu)            # the exec shim pinned it before the server ran
         assert server.alive() and server.pid == server.proc.pid

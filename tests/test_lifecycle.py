@@ -12,7 +12,8 @@ import time
 import pytest
 
 from concbench.harness import lifecycle
-from concbench.harness.event_child import describe_exit, run_event_child
+from concbench.harness.child import Child, describe_exit
+from concbench.harness.event_child import run_event_child
 
 
 def alive(pid: int) -> bool:
@@ -91,8 +92,11 @@ def test_describe_exit():
     assert describe_exit(None) == "still running"
 
 
+READY = 'print(\'{"event": "ready"}\', flush=True); '
+
 CHILD = textwrap.dedent("""
     import json, os, signal, sys, time
+    print(json.dumps({"event": "ready"}), flush=True)
     print(json.dumps({"event": "window_start"}), flush=True)
     print("about to be killed", file=sys.stderr, flush=True)
     os.kill(os.getpid(), signal.SIGKILL)
@@ -109,15 +113,31 @@ def test_a_killed_child_is_described_by_its_signal_time_and_stderr():
 
 
 def test_the_watchdog_says_it_was_the_watchdog():
-    result, reason = run_event_child([sys.executable, "-c", "import time; time.sleep(30)"], 0.3, lambda e: None,
-                                     "load generator")
+    result, reason = run_event_child([sys.executable, "-c", READY + "import time; time.sleep(30)"], 0.3,
+                                     lambda e: None, "load generator")
     assert result is None
     assert "watchdog" in reason and "before the window" in reason
 
 
+def test_a_child_without_a_ready_line_is_not_waited_for_beyond_its_death():
+    result, reason = run_event_child([sys.executable, "-c", "import sys; sys.exit('bad arguments')"], 30.0,
+                                     lambda e: None, "load generator")
+    assert result is None and reason == "load generator exited with 1 before ready: bad arguments"
+
+
+def test_events_are_passed_on_in_order_and_the_result_returned():
+    events = []
+    child = READY + ("import json; [print(json.dumps({'event': e}), flush=True) for e in "
+                     "('connected', 'window_start', 'window_end')]; "
+                     "print(json.dumps({'event': 'result', 'result': {'requests': 7}}), flush=True)")
+    result, reason = run_event_child([sys.executable, "-c", child], 30.0, events.append, "load generator")
+    assert (result, reason) == ({"requests": 7}, "")
+    assert events == ["connected", "window_start", "window_end"]
+
+
 def test_garbage_on_stdout_is_reported_not_raised():
-    result, reason = run_event_child([sys.executable, "-c", "print('not json'); import sys; sys.exit(2)"], 30.0,
-                                     lambda e: None, "stream client")
+    result, reason = run_event_child([sys.executable, "-c", READY + "print('not json'); import sys; sys.exit(2)"],
+                                     30.0, lambda e: None, "stream client")
     assert result is None and "exited with 2" in reason and "not json" in reason
 
 
@@ -135,14 +155,21 @@ def test_a_signal_while_a_child_is_started_waits_until_the_child_is_tracked():
     assert lifecycle.live_children() == []
 
 
+def dying_server(code: str) -> Child:
+    """A ready child that then dies as `code` says, stopped by nobody: the server that server_died describes."""
+    server = Child([sys.executable, "-c", READY + textwrap.dedent(code)], what="server").start()
+    assert server.next_event(30.0) is None          # its end
+    return server
+
+
 def test_a_dead_server_is_reported_with_its_signal_and_the_load_generators_evidence():
     from concbench.studies.orchestrate import Case, server_died
-    from concbench.harness.server_process import ServerProcess
 
-    server = ServerProcess("asyncio", "echo", {"size": 64}, None)
-    server._stderr.write(b"starting\nworker 2 gone\nSegmentation fault\n")
-    server.proc = subprocess.Popen([sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"])
-    server.proc.wait()
+    server = dying_server("""
+        import os, signal, sys
+        print("starting\\nworker 2 gone\\nSegmentation fault", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
     seen = {"status": "failed", "requests": 1234, "errors": 3, "error_kinds": {"reset": 3},
             "first_error": "reset: connection reset by peer", "throughput_rps": 2468.0}
     record = server_died(Case("echo", (("size", 64),), 10, "asyncio"), seen, server)
@@ -152,28 +179,21 @@ def test_a_dead_server_is_reported_with_its_signal_and_the_load_generators_evide
     assert "the load generator saw: reset: connection reset by peer" in record["first_error"]
     assert record["requests"] == 1234 and record["error_kinds"] == {"reset": 3, "server_died": 1}
     assert record["errors"] == 4
-    server._stderr.close()
+    server.stop()
 
 
 def test_a_dead_server_is_reported_with_when_it_died():
     """The death watch notes the moment the server ended; the record says it relative to the load's window."""
-    import time
     from concbench.studies.orchestrate import Case, server_died
-    from concbench.harness.server_process import ServerProcess
 
-    server = ServerProcess("asyncio", "echo", {"size": 64}, None)
-    server.proc = subprocess.Popen([sys.executable, "-c", "import os, signal, time; time.sleep(0.3); "
-                                    "os.kill(os.getpid(), signal.SIGKILL)"])
-    started = time.monotonic()
-    server.watch()
-    marks = {"started": started, "window_start": started + 0.1}
-    server.proc.wait()
-    for _ in range(200):                        # the watch thread wakes when the process ends
-        if server.died_at is not None:
-            break
-        time.sleep(0.01)
-    assert server.died_at is not None and server.died_at >= started
+    server = dying_server("""
+        import os, signal, time
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """)
+    marks = {"started": server.ready_at, "window_start": server.ready_at + 0.1}
+    assert server.died_at is not None and server.died_at >= server.ready_at
     record = server_died(Case("echo", (("size", 64),), 10, "asyncio"), {"status": "failed"}, server, marks)
     assert record["first_error"].startswith("server killed by SIGKILL ")
     assert " s into the window; last stderr: " in record["first_error"]
-    server._stderr.close()
+    server.stop()

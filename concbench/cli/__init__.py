@@ -18,6 +18,7 @@ import time
 
 from concbench import __version__, console, fairness, registry
 from concbench.errors import BadInput, UsageError
+from concbench.harness import protocol
 
 DESCRIPTION = """\
 concbench measures Python network servers written on different concurrency models (threads, pre-forked
@@ -436,7 +437,7 @@ def cmd_load(args) -> int:
 
     def emit(event):
         if args.events:
-            print(json.dumps({"event": event}), flush=True)
+            protocol.emit(event)
 
     plan = LoadPlan(host, port, args.connections, args.warmup, args.duration, args.timeout,
                     rate=args.rate, arrival=args.arrival)
@@ -452,6 +453,7 @@ def cmd_load(args) -> int:
         engine = resolve(args.engine)
     except ValueError as exc:
         raise UsageError(f"--engine {args.engine}: {exc}") from None
+    emit(protocol.READY)
     if args.loadgen_procs > 1:
         from concbench.clients.loadgen_procs import run_load_processes
         report = run_load_processes(plan, workload, args.loadgen_procs, args.cpus, emit, engine=engine)
@@ -459,7 +461,7 @@ def cmd_load(args) -> int:
         report = loadgen_report(run_load(plan, workload, emit, engine=engine))
     report.update(scenario=args.scenario, params=params, target=f"{host}:{port}")
     if args.events:
-        print(json.dumps({"event": "result", "result": report}), flush=True)
+        protocol.emit(protocol.RESULT, result=report)
     if args.json:
         from concbench.results.format import write_json_atomically
         if args.json == "-":

@@ -2,28 +2,31 @@
 verified echo, then holds them idle (no reads, no selector registration) until told to close.
 
 It owns only client sockets (plain non-blocking sockets and a selector, batch by batch, every wait
-bounded). `IdleHolder` is the parent's handle; `python -m concbench.clients.idle` is the process itself.
+bounded). `python -m concbench.clients.idle` is the process itself; `IdleHolder` is the parent's handle, a
+concbench.harness.child that answers each command with one protocol event.
 """
 from __future__ import annotations
 
 import argparse
 import errno
-import json
 import os
 import selectors
 import signal
 import socket
-import subprocess
 import sys
 import time
 
 from concbench.scenarios.echo import message
 
 from concbench.fairness import configure_connection, pin_to_cpus, raise_open_file_limit
+from concbench.harness import protocol
+from concbench.harness.child import Child, ChildFailed
 
 BATCH = 200                 # connections in flight at once while opening
 MESSAGE_SIZE = 64
 REPLY_TIMEOUT_S = 60.0      # the parent's bound on one command
+ANSWER = "answer"           # the event that answers a command: {"event": "answer", "held": ...}
+ANSWER_SLACK_S = 5.0        # beyond a command's own timeout, before the parent gives up on its answer
 
 
 def verify_batch(sockets: list[socket.socket], first_index: int, timeout_s: float) -> tuple[int, str]:
@@ -115,13 +118,15 @@ def open_pairs(count: int) -> list[socket.socket]:
 
 
 def main(argv=None) -> int:
-    """Commands on stdin, one per line: `open HOST PORT N TIMEOUT`, `pairs N`, `close`; a JSON line answers each."""
+    """A ready line, then commands on stdin, one per line: `open HOST PORT N TIMEOUT`, `pairs N`, `close`; an
+    `answer` event answers each."""
     parser = argparse.ArgumentParser(prog="python -m concbench.clients.idle")
     parser.add_argument("--cpus", default="")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     pin_to_cpus(tuple(int(c) for c in args.cpus.split(",") if c))
     raise_open_file_limit()
+    protocol.emit(protocol.READY, pid=os.getpid())
     held: list[socket.socket] = []
     failed_total = 0
     for line in sys.stdin:
@@ -144,48 +149,41 @@ def main(argv=None) -> int:
             answer = {"held": 0}
         else:
             answer = {"error": f"unknown command {words[0]!r}"}
-        print(json.dumps(answer), flush=True)
+        protocol.emit(ANSWER, **answer)
     return 0
 
 
-class HolderFailed(Exception):
+class HolderFailed(ChildFailed):
     """The holder did not answer in time, or died."""
 
 
-class IdleHolder:
-    """The parent's handle on one holder process (pinned to `cpus`); always close() it."""
+class IdleHolder(Child):
+    """The parent's handle on one holder process (pinned to `cpus`), started at once; always close() it."""
+
+    what = "idle holder"
+    failure = HolderFailed
+    eof_grace_s = 10.0               # closing its stdin closes its sockets and ends it
 
     def __init__(self, cpus: tuple[int, ...] | None):
-        command = [sys.executable, "-m", "concbench.clients.idle", "--cpus", ",".join(map(str, cpus or ()))]
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        self.pid = self.proc.pid
+        super().__init__([sys.executable, "-m", "concbench.clients.idle", "--cpus", ",".join(map(str, cpus or ()))],
+                         stdin=True)
+        self.start()
 
     def ask(self, command: str, timeout_s: float = REPLY_TIMEOUT_S) -> dict:
-        self.proc.stdin.write(command + "\n")
-        self.proc.stdin.flush()
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.proc.stdout, selectors.EVENT_READ)
-            if not selector.select(timeout=timeout_s + 5.0):
-                raise HolderFailed(f"idle holder gave no answer to {command.split()[0]!r} within {timeout_s:g} s")
-        line = self.proc.stdout.readline()
-        if not line:
-            raise HolderFailed(f"idle holder exited: {self.proc.stderr.read().strip()[-300:] or 'no output'}")
-        return json.loads(line)
+        self.send_line(command)
+        try:
+            event = self.next_event(timeout_s + ANSWER_SLACK_S)
+        except TimeoutError:
+            raise self.failed(f"gave no answer to {command.split()[0]!r} within {timeout_s:g} s") from None
+        if event is None:
+            raise self.failed(f"{self.death(1.0)}: {self.last_words(3)}")
+        return {name: value for name, value in event.items() if name != protocol.EVENT}
 
     def open(self, host: str, port: int, count: int, timeout_s: float) -> dict:
         return self.ask(f"open {host} {port} {count} {timeout_s}", timeout_s)
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()           # EOF: the holder closes its sockets and exits
-                self.proc.wait(10)
-            except (OSError, subprocess.TimeoutExpired):
-                self.proc.kill()
-                self.proc.wait()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            stream.close()
+        self.stop()
 
     def __enter__(self):
         return self

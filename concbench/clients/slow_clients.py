@@ -2,32 +2,33 @@
 verify every reply with the scenario's own check (the load generator's ClientWorkload), then trickle the next.
 
 It owns only those client sockets, their counts and their bounds (a deadline it keeps by itself, a cap on
-requests): one uvloop process, `python -m concbench.clients.slow_clients`. `SlowClients` is the parent's handle.
+requests): one uvloop process, `python -m concbench.clients.slow_clients`. `SlowClients` is the parent's handle,
+a concbench.harness.child.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import selectors
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 
 from concbench.scenarios.base import ClientWorkload
 
+from concbench.clients.plan import ERROR_KINDS
 from concbench.fairness import configure_connection, pin_to_cpus, raise_open_file_limit
+from concbench.harness import protocol
+from concbench.harness.child import Child, ChildFailed
 
-ERROR_KINDS = ("mismatch", "closed", "reset", "timeout", "connect")
 STEP_BYTES = 4             # default: 4 bytes every 100 ms, so the http request (66 bytes) takes about 1.7 s
 INTERVAL_S = 0.1
 MAX_REQUESTS = 1_000_000   # a bound on slow requests in one run, besides the deadline
 CONNECT_TIMEOUT_S = 5.0
-STARTUP_ALLOWANCE_S = 10.0           # the trickler's interpreter start and imports, before its own clock runs
+CONNECTED = "connected"    # its event once every connection is open (or failed) and trickling, with a report
+CONNECTED_SLACK_S = 10.0   # a loaded machine's scheduling, on top of the trickler's own bounds
+RESULT_WAIT_S = 30.0       # after it is told to stop: its result
 CONNECTING_AT_ONCE = 256
 FD_MARGIN = 64
 
@@ -272,7 +273,8 @@ def run_trickler(plan: TricklePlan, workload: ClientWorkload, on_ready=None, sto
 
 
 def main(argv=None) -> int:
-    """The trickler process: a JSON line `ready`, then (after stdin closes, or the deadline) a JSON line `result`."""
+    """The trickler process: a ready line; `connected` (with a report) once it trickles; then, after stdin closes
+    or at the deadline, `result`."""
     from concbench import registry
     parser = argparse.ArgumentParser(prog="python -m concbench.clients.slow_clients")
     parser.add_argument("scenario", choices=list(registry.SCENARIOS))
@@ -295,20 +297,24 @@ def main(argv=None) -> int:
     plan = TricklePlan(args.host, args.port, args.connections, args.step_bytes, args.interval,
                        args.reply_timeout, args.deadline, args.max_requests)
 
-    def emit(event: str, report: dict):
-        print(json.dumps({"event": event, **report}), flush=True)
-
-    outcome = run_trickler(plan, scenario.client_workload(params), lambda r: emit("ready", r), stop_on_stdin_eof=True)
-    emit("result", outcome.report())
+    protocol.emit(protocol.READY, pid=os.getpid())
+    outcome = run_trickler(plan, scenario.client_workload(params), lambda report: protocol.emit(CONNECTED, **report),
+                           stop_on_stdin_eof=True)
+    protocol.emit(protocol.RESULT, result=outcome.report())
     return 0
 
 
-class SlowClientsFailed(Exception):
+class SlowClientsFailed(ChildFailed):
     """The trickler did not get ready, or gave no result, within its bound; or it died."""
 
 
-class SlowClients:
-    """The parent's handle on one trickler process (pinned to `cpus`): ready(), finish(), always close()."""
+class SlowClients(Child):
+    """The parent's handle on one trickler process (pinned to `cpus`), started at once: ready(), finish(), always
+    close()."""
+
+    what = "the slow clients"
+    failure = SlowClientsFailed
+    eof_grace_s = 5.0                # closing its stdin is its stop: it reports, then ends
 
     def __init__(self, scenario: str, params: dict, host: str, port: int, count: int, cpus, *,
                  step_bytes: int = STEP_BYTES, interval_s: float = INTERVAL_S, reply_timeout_s: float = 2.0,
@@ -320,65 +326,36 @@ class SlowClients:
                    "--max-requests", str(max_requests), "--cpus", ",".join(map(str, cpus or ()))]
         for name, value in params.items():
             command += ["--param", f"{name}={value}"]
-        self._stderr = tempfile.TemporaryFile()
-        from concbench.harness import lifecycle
-        self.proc = lifecycle.spawn(command, owns_group=False, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=self._stderr)
-        self.pid = self.proc.pid
-        self._buffer = b""
+        super().__init__(command, stdin=True)
+        self.start()
 
-    def _last_words(self) -> str:
-        self._stderr.seek(0)
-        lines = self._stderr.read().decode(errors="replace").strip().splitlines()
-        return lines[-1] if lines else "no output"
-
-    def _next_event(self, timeout_s: float) -> dict:
-        deadline = time.monotonic() + timeout_s
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.proc.stdout, selectors.EVENT_READ)
-            while b"\n" not in self._buffer:
-                left = deadline - time.monotonic()
-                if left <= 0 or not selector.select(timeout=left):
-                    raise SlowClientsFailed(f"the slow clients gave no answer within {timeout_s:g} s")
-                chunk = os.read(self.proc.stdout.fileno(), 65536)
-                if not chunk:
-                    self.proc.wait()
-                    raise SlowClientsFailed(f"the slow clients exited with {self.proc.returncode}: {self._last_words()}")
-                self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return json.loads(line)
+    def _next(self, expected: str, timeout_s: float) -> dict:
+        try:
+            event = self.next_event(timeout_s)
+        except TimeoutError:
+            raise self.failed(f"gave no answer within {timeout_s:g} s") from None
+        if event is None:
+            raise self.failed(f"{self.death(1.0)}: {self.last_words()}")
+        if event[protocol.EVENT] != expected:
+            raise self.failed(f"said {event[protocol.EVENT]!r}, not {expected!r}")
+        return event
 
     def ready(self) -> dict:
         """Wait until every connection is open (or failed) and trickling; its report."""
-        bound = CONNECT_TIMEOUT_S * (self.count // CONNECTING_AT_ONCE + 1) + 10.0
-        # its deadline counts from its own start, after the interpreter and imports: allow for those on a busy
-        # machine (a 0.5 s deadline left too little time for a loaded test run to see the ready line)
-        return self._next_event(min(bound, self.deadline_s + STARTUP_ALLOWANCE_S))
+        # its clock runs from its ready line: connecting in batches, each connect bounded, or cut short at its deadline
+        bound = min(CONNECT_TIMEOUT_S * (self.count // CONNECTING_AT_ONCE + 1), self.deadline_s + CONNECT_TIMEOUT_S)
+        bound += CONNECTED_SLACK_S
+        event = self._next(CONNECTED, bound)
+        return {name: value for name, value in event.items() if name != protocol.EVENT}
 
     def finish(self) -> dict:
         """Tell it to stop (close its stdin), and return its result."""
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        return self._next_event(30.0)
+        self.close_stdin()
+        return self._next(protocol.RESULT, RESULT_WAIT_S)[protocol.RESULT]
 
     def close(self) -> None:
         """Always called: the process is gone afterwards (killed by pid if it must be)."""
-        if self.proc.poll() is None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        from concbench.harness import lifecycle
-        lifecycle.untrack(self.proc)
-        self.proc.stdout.close()
-        self._stderr.close()
+        self.stop()
 
     def __enter__(self):
         return self

@@ -20,6 +20,7 @@ from concbench.scenarios.stream import REQUEST, StreamVerifier
 
 from concbench import cpu
 from concbench.fairness import configure_connection, pin_to_cpus
+from concbench.harness import protocol
 
 MB = 1_000_000                  # MB/s figures are decimal megabytes
 MAX_STREAMS_PER_READER = 100_000  # a bound on reconnections, besides the time bound
@@ -259,7 +260,7 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=float, required=True)
     p.add_argument("--window", type=float, required=True)
     p.add_argument("--cpus", help="pin to these cpus, e.g. 1")
-    p.add_argument("--events", action="store_true", help="JSON lines: window_start, window_end, result")
+    p.add_argument("--events", action="store_true", help="JSON lines: ready, window_start, window_end, result")
     args = p.parse_args(argv)
     if args.cpus:
         pin_to_cpus(tuple(int(c) for c in args.cpus.split(",")))
@@ -269,10 +270,14 @@ def main(argv=None) -> int:
 
     def emit(name):
         if args.events:
-            print(json.dumps({"event": name}), flush=True)
+            protocol.emit(name)
 
+    emit(protocol.READY)
     report = run(plan, emit)
-    print(json.dumps({"event": "result", "result": report} if args.events else report), flush=True)
+    if args.events:
+        protocol.emit(protocol.RESULT, result=report)
+    else:
+        print(json.dumps(report), flush=True)
     return 0 if report["status"] == "ok" else 1
 
 

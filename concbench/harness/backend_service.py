@@ -2,26 +2,22 @@
 
 The service (uvloop) answers each framed request after the delay it carries (loop.call_later, so
 thousands wait at once) and counts the calls it answered; wire format in concbench/scenarios/backend.py.
-BackendProcess owns one service's lifetime: start, ready line (bounded), stop by its pid, the count.
+BackendProcess is one service as a concbench.harness.child: its address from the ready line, its count at the stop.
 """
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-import subprocess
 import sys
-import tempfile
-import time
 
 from concbench.scenarios.backend import BackendProtocolError, encode_backend_reply, parse_backend_request
 
 from concbench.fairness import BACKLOG, configure_connection, listen_socket, pin_to_cpus, raise_open_file_limit
-from concbench.harness.serve import complete_lines
+from concbench.harness import protocol
+from concbench.harness.child import Child, ChildFailed
 
-READY_PREFIX = "concbench backend-service: ready"
-STOPPED_PREFIX = "concbench backend-service: stopped"
-READY_TIMEOUT_S = 30.0        # as long as the harness waits for a server (server_process.READY_TIMEOUT_S)
+STOPPED = "stopped"           # its last event: {"event": "stopped", "calls": ..., "bad_requests": ...}
 STOP_TIMEOUT_S = 5.0
 PARENT_CHECK_S = 1.0          # the service exits when the process that started it is gone
 
@@ -90,85 +86,53 @@ def run_service(host: str, port: int, cpus) -> int:
     service = BackendService()
 
     def on_ready(bound_port):
-        print(f"{READY_PREFIX} address={host}:{bound_port} pid={os.getpid()}", flush=True)
+        protocol.emit(protocol.READY, host=host, port=bound_port, pid=os.getpid())
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(service.serve(host, port, on_ready))
-    print(f"{STOPPED_PREFIX} calls={service.calls} bad_requests={service.bad_requests}", flush=True)
+    protocol.emit(STOPPED, calls=service.calls, bad_requests=service.bad_requests)
     return 0
 
 
-def parse_fields(line: str, prefix: str) -> dict | None:
-    if not line.startswith(prefix):
-        return None
-    return dict(part.split("=", 1) for part in line[len(prefix):].split())
-
-
-class BackendFailed(Exception):
+class BackendFailed(ChildFailed):
     """The backend service did not start or did not report its count."""
 
 
-class BackendProcess:
-    """One `concbench backend-service` child: started, then stopped by its own pid, never anything else."""
+class BackendProcess(Child):
+    """One `concbench backend-service` child: started, then stopped by its own pid, never anything else.
+    own_session=False keeps it in its parent's process group (a `concbench serve` that started its own)."""
 
-    def __init__(self, cpus=None, host: str = "127.0.0.1"):
-        self.command = [sys.executable, "-m", "concbench", "backend-service", "--port", "0", "--host", host]
+    what = "backend service"
+    failure = BackendFailed
+    stop_grace_s = STOP_TIMEOUT_S
+
+    def __init__(self, cpus=None, host: str = "127.0.0.1", own_session: bool = True):
+        command = [sys.executable, "-m", "concbench", "backend-service", "--port", "0", "--host", host]
         if cpus:
-            self.command += ["--cpus", ",".join(map(str, cpus))]
+            command += ["--cpus", ",".join(map(str, cpus))]
+        super().__init__(command, owns_group=own_session)
         self.host = host
         self.port = 0
-        self.proc: subprocess.Popen | None = None
-        self._stdout = tempfile.TemporaryFile()
-        self._stderr = tempfile.TemporaryFile()
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def _output(self, stream) -> str:
-        stream.seek(0)
-        return stream.read().decode(errors="replace")
+    def check_ready(self, fields: dict) -> str | None:
+        return None if isinstance(fields.get("port"), int) else "no port"
 
     def start(self) -> "BackendProcess":
-        from concbench.harness import lifecycle
-        self.proc = lifecycle.spawn(self.command, owns_group=False, stdout=self._stdout, stderr=self._stderr,
-                                    stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            for line in complete_lines(self._output(self._stdout)):
-                fields = parse_fields(line, READY_PREFIX)
-                if fields:
-                    self.port = int(fields["address"].rpartition(":")[2])
-                    return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.02)
-        last = self._output(self._stderr).strip().splitlines()
-        self.stop()
-        raise BackendFailed(f"backend service not ready within {READY_TIMEOUT_S:g} s: "
-                            f"{last[-1] if last else 'no output'}")
+        super().start()
+        self.port = self.ready_fields["port"]
+        return self
 
     def stop(self) -> int | None:
         """Stop the service; returns the calls it answered (None if it could not say)."""
-        proc = self.proc
-        if proc is None:
+        if self.proc is None:
             return None
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        from concbench.harness import lifecycle
-        lifecycle.untrack(proc)
-        self.proc = None
+        super().stop()
         calls = None
-        for line in self._output(self._stdout).splitlines():
-            fields = parse_fields(line, STOPPED_PREFIX)
-            if fields:
-                calls = int(fields["calls"])
-        self._stdout.close()
-        self._stderr.close()
+        for event in self.events_left():
+            if event[protocol.EVENT] == STOPPED:
+                calls = int(event["calls"])
         return calls
-

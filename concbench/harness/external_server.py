@@ -7,19 +7,14 @@ one-line reasons a command fails: does not start, does not serve, answers wrongl
 """
 from __future__ import annotations
 
-import os
 import shlex
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 
-from concbench.harness.server_process import READY_TIMEOUT_S, STOP_TIMEOUT_S, ServerFailed
+from concbench.harness.child import READY_TIMEOUT_S, Child
+from concbench.harness.server_process import STOP_TIMEOUT_S, ServerFailed
 
 CONNECT_POLL_S = 0.05
-PIN_SHIM = "import os, sys; os.sched_setaffinity(0, {cpus!r}); os.execvp(sys.argv[1], sys.argv[1:])"
 
 
 def parse_server_cmd(text: str) -> tuple[str, str]:
@@ -53,94 +48,38 @@ def accepts(host: str, port: int) -> bool:
         return False
 
 
-class CommandServer:
-    """The same interface as server_process.ServerProcess (start, stop, alive, last_words, port, pid)."""
+class CommandServer(Child):
+    """The same interface as server_process.ServerProcess (start, stop, alive, last_words, death, port, pid). It is
+    ready once it accepts a connection and `check(port)` finds no problem (the scenario's checks, from the study)."""
+
+    failure = ServerFailed
+    stop_grace_s = STOP_TIMEOUT_S
+    speaks_protocol = False
 
     def __init__(self, name: str, command: str, scenario: str, params: dict, cpus, host: str = "127.0.0.1",
-                 ready_timeout_s: float = READY_TIMEOUT_S, backend: str | None = None):
+                 ready_timeout_s: float = READY_TIMEOUT_S, backend: str | None = None, check=None):
         self.ready_timeout_s = ready_timeout_s
         self.name, self.command_text, self.scenario, self.params = name, command, scenario, params
-        self.cpus = tuple(cpus) if cpus else None
+        self.what = f"external command {name!r} ({command}):"
         self.host = host
         self.port = free_port(host)
+        self.check = check or (lambda port: [])
         argv = shlex.split(command.replace("{port}", str(self.port)).replace("{host}", host)
                            .replace("{backend}", backend or ""))
-        self.command = ([sys.executable, "-c", PIN_SHIM.format(cpus=set(self.cpus))] + argv) if self.cpus else argv
-        self.proc: subprocess.Popen | None = None
-        self.pid = 0
-        self.ready_fields: dict = {}
-        self._output = tempfile.TemporaryFile()
-
-    def last_words(self) -> str:
-        self._output.seek(0)
-        lines = self._output.read().decode(errors="replace").strip().splitlines()
-        return lines[-1] if lines else "no output"
-
-    def fail(self, cause: str) -> ServerFailed:
-        return ServerFailed(f"external command {self.name!r} ({self.command_text}): {cause}")
+        super().__init__(argv, cpus=cpus)
 
     def start(self) -> "CommandServer":
-        try:
-            self.proc = subprocess.Popen(self.command, stdout=self._output, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
-        except OSError as exc:
-            raise self.fail(f"does not start: {exc}") from None
-        self.pid = self.proc.pid
-        deadline = time.monotonic() + self.ready_timeout_s
+        return super().start(self.ready_timeout_s)
+
+    def wait_ready(self, timeout_s: float) -> None:
+        """Until it accepts on its port (it prints no ready line), then the check."""
+        deadline = time.monotonic() + timeout_s
         while not accepts(self.host, self.port):
-            if self.proc.poll() is not None:
-                code = self.proc.returncode
-                self.stop()
-                raise self.fail(f"does not start: exited with {code} before serving: {self.last_words()}")
+            if not self.alive():
+                raise self.failed(f"does not start: {self.death()} before serving: {self.last_words()}")
             if time.monotonic() > deadline:
-                self.stop()
-                raise self.fail(f"does not serve: nothing accepts on port {self.port} within "
-                                f"{self.ready_timeout_s:g} s")
+                raise self.failed(f"does not serve: nothing accepts on port {self.port} within {timeout_s:g} s")
             time.sleep(CONNECT_POLL_S)
-        problems = verify(self.scenario, self.params, self.port)
+        problems = self.check(self.port)
         if problems:
-            self.stop()
-            raise self.fail(f"answers wrongly: {'; '.join(problems)}")
-        return self
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                pass
-        try:                          # whatever the command left in its own session
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        proc.wait()
-        self.proc = None
-
-
-def verify(scenario: str, params: dict, port: int) -> list[str]:
-    """The scenario's checks before any measurement: a short load with every reply verified, then the
-    scenario's probes under the rules of a framework's own HTTP stack (any 4xx or a close for a malformed
-    request; the rest exactly as for every runner)."""
-    from concbench import registry
-    from concbench.clients.loadgen import LoadPlan, run_load
-    from concbench.results.measurement import loadgen_report
-    from concbench.studies.verify import PROBES
-    spec = registry.SCENARIOS[scenario]
-    plan = LoadPlan("127.0.0.1", port, 2, warmup_s=0.05, duration_s=0.2, timeout_s=3.0)
-    report = loadgen_report(run_load(plan, spec.client_workload(params)))
-    if report["status"] != "ok":
-        return [f"under load: {report['first_error'] or 'no reply'}"]
-    try:
-        return PROBES.get(scenario, lambda port, own_http_stack: [])(port, True)
-    except OSError as exc:
-        return [f"probe failed: {exc}"]
+            raise self.failed(f"answers wrongly: {'; '.join(problems)}")

@@ -58,7 +58,8 @@ def live_children() -> list[int]:
     return [pid for pid, (proc, _) in _children.items() if proc.poll() is None]
 
 
-def _signal(proc: subprocess.Popen, owns_group: bool, signum: int) -> None:
+def signal_child(proc: subprocess.Popen, owns_group: bool, signum: int) -> None:
+    """signum to a child we started: its whole process group if it owns one, else the child alone while it runs."""
     try:
         if owns_group:
             os.killpg(proc.pid, signum)     # the group we created: its leader and everything it started
@@ -68,16 +69,22 @@ def _signal(proc: subprocess.Popen, owns_group: bool, signum: int) -> None:
         pass
 
 
+def terminate(proc: subprocess.Popen, owns_group: bool) -> None:
+    """SIGTERM, then SIGCONT: a stopped child (SIGSTOP, as `run --measure instructions` pauses a server) acts on it."""
+    signal_child(proc, owns_group, signal.SIGTERM)
+    signal_child(proc, owns_group, signal.SIGCONT)
+
+
 def stop_process(proc: subprocess.Popen, owns_group: bool, grace_s: float = GRACE_S) -> None:
     """SIGTERM to the child (its whole group if it owns one), SIGKILL after grace_s; reaped on return."""
     if proc.poll() is None:
-        _signal(proc, owns_group, signal.SIGTERM)
+        terminate(proc, owns_group)
         try:
             proc.wait(grace_s)
         except subprocess.TimeoutExpired:
             pass
     if owns_group or proc.poll() is None:        # leftovers of the group (workers) even if the leader is gone
-        _signal(proc, owns_group, signal.SIGKILL)
+        signal_child(proc, owns_group, signal.SIGKILL)
     proc.wait()
     untrack(proc)
 
@@ -89,7 +96,7 @@ def stop_all(grace_s: float = GRACE_S) -> int:
     for proc, group in running:            # TERM to all first, so their grace periods overlap
         if proc.poll() is None:
             alive += 1
-            _signal(proc, group, signal.SIGTERM)
+            terminate(proc, group)
     deadline = time.monotonic() + grace_s
     for proc, group in running:
         try:

@@ -9,30 +9,15 @@ import os
 import sys
 
 from concbench import extra_work, fairness, registry
-
-READY_PREFIX = "concbench serve: ready"
+from concbench.harness import protocol
+from concbench.harness.backend_service import BackendProcess
 
 
 def ready_line(runner: str, scenario: str, host: str, port: int, **fields) -> str:
-    """`fields` are what a runner reports about itself, e.g. pool=16 for a bounded pool (no spaces)."""
-    shown = f"[{host}]" if ":" in host else host
-    extra = "".join(f" {name}={value}" for name, value in fields.items())
-    return f"{READY_PREFIX} runner={runner} scenario={scenario} address={shown}:{port} pid={os.getpid()}{extra}"
-
-
-def complete_lines(text: str) -> list[str]:
-    """The lines of `text` that end in a newline: a line still being written is not read."""
-    return text.split("\n")[:-1]
-
-
-def parse_ready_line(line: str) -> dict | None:
-    """The fields of a ready line, or None if `line` is not one."""
-    if not line.startswith(READY_PREFIX):
-        return None
-    fields = dict(part.split("=", 1) for part in line[len(READY_PREFIX):].split())
-    host, _, port = fields["address"].rpartition(":")
-    fields["host"], fields["port"], fields["pid"] = host.strip("[]"), int(port), int(fields["pid"])
-    return fields
+    """The ready line (concbench.harness.protocol) of a server: `fields` are what a runner reports about itself,
+    e.g. pool=16 for a bounded pool, as text."""
+    return protocol.ready_line(runner=runner, scenario=scenario, host=host, port=port, pid=os.getpid(),
+                               **{name: str(value) for name, value in fields.items()})
 
 
 def serve(runner_name: str, scenario_name: str, params: dict, host: str, port: int,
@@ -44,9 +29,8 @@ def serve(runner_name: str, scenario_name: str, params: dict, host: str, port: i
     runner = registry.RUNNERS[runner_name]
     scenario = registry.SCENARIOS[scenario_name]
     own_backend = None
-    if scenario.needs_backend and not backend:
-        from concbench.harness.backend_service import BackendProcess
-        own_backend = BackendProcess().start()
+    if scenario.needs_backend and not backend:      # in this server's process group: stopped with it
+        own_backend = BackendProcess(own_session=False).start()
         backend = own_backend.address
     try:
         serve_with(runner, scenario, params, host, port, options, cpus, backend)

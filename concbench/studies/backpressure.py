@@ -7,8 +7,6 @@ the command's arguments. Result files: concbench.results.format; table and chart
 """
 from __future__ import annotations
 
-import os
-import signal
 import sys
 import threading
 import time
@@ -84,10 +82,7 @@ class PeakSampler:
         self.samples += 1
         if memory["rss"] > self.budget and not self.over_budget:
             self.over_budget = True
-            try:
-                os.killpg(self.server.pid, signal.SIGKILL)   # the server's own session, started by us
-            except (ProcessLookupError, PermissionError):
-                pass
+            self.server.kill()               # its own process group, started by us
         return memory
 
     def _loop(self):

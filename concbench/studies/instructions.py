@@ -164,11 +164,11 @@ class Pause:
     so that every round's requests are all waiting when the server looks (one batch of N, not a timing-dependent
     mix); the server's whole process group (a process that is not stopped within the timeout counts as unsettled)."""
 
-    def __init__(self, pid: int, settler: Settler):
-        self.pid, self.settler = pid, settler
+    def __init__(self, server: ServerProcess, settler: Settler):
+        self.server, self.settler = server, settler
 
     def hold(self) -> None:
-        os.killpg(self.pid, signal.SIGSTOP)        # the server's own process group (its workers included)
+        self.server.send_signal(signal.SIGSTOP)    # the server's own process group (its workers included)
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
         while time.monotonic() < deadline:
             states = self.settler.states()
@@ -179,7 +179,7 @@ class Pause:
 
     def release(self) -> None:
         time.sleep(0.001)        # the loopback has queued the sends by now; let every one land before waking
-        os.killpg(self.pid, signal.SIGCONT)
+        self.server.send_signal(signal.SIGCONT)
 
 
 def failed(case, reason: str, **extra) -> dict:
@@ -223,7 +223,7 @@ def measure_server(case, profile, server_cpus, options: dict, settings: Settings
         except ServerFailed as exc:
             return failed(case, f"server under callgrind: {exc}")
         settler = Settler(server.pid)
-        pause = Pause(server.pid, settler) if case.connections > 1 else None
+        pause = Pause(server, settler) if case.connections > 1 else None
         client = CountedClient("127.0.0.1", server.port, workload, case.connections,
                                timeout_s=max(profile.timeout_s * 30, 60.0), settle=settler,
                                hold=pause.hold if pause else None, release=pause.release if pause else None)
@@ -231,9 +231,7 @@ def measure_server(case, profile, server_cpus, options: dict, settings: Settings
             record = drive(case, server, client, settings)
         finally:
             client.close()
-            if pause is not None and server.alive():
-                os.killpg(server.pid, signal.SIGCONT)    # never leave it stopped (stop() sends SIGTERM)
-            server.stop()
+            server.stop()                                  # SIGTERM, then SIGCONT: a paused server ends too
         pids = record.pop("_pids", [])
         if record["status"] == "ok":
             record = add_counts(record, out_dir, pids)

@@ -21,6 +21,7 @@ from concbench.results.measurement import add_backend_evidence, add_server_evide
 from concbench.harness.sampling import ServerSampler
 from concbench.harness.server_process import ServerFailed, ServerProcess
 from concbench.clients.slow_clients import SlowClients, SlowClientsFailed, add_slow_evidence, describe as describe_slow
+from concbench.studies.verify import verify_external
 
 
 @dataclass(frozen=True)
@@ -400,7 +401,8 @@ def measure_server(case: Case, profile: Profile, server_cpus, loadgen_cpus, opti
     command = registry.RUNNERS[case.runner].command
     if command is not None:            # --server-cmd: started, pinned and verified by external_server
         from concbench.harness.external_server import CommandServer
-        server = CommandServer(case.runner, command, case.scenario, dict(case.params), server_cpus, backend=backend)
+        server = CommandServer(case.runner, command, case.scenario, dict(case.params), server_cpus, backend=backend,
+                               check=lambda port: verify_external(case.scenario, dict(case.params), port))
     else:
         server = ServerProcess(case.runner, case.scenario, dict(case.params), server_cpus, options, backend=backend)
     try:
@@ -414,8 +416,6 @@ def measure_server(case: Case, profile: Profile, server_cpus, loadgen_cpus, opti
         sampler = ServerSampler(server.pid, server_cpus)
         evidence: dict = {}
         marks = {"started": time.monotonic()}            # when the window started and ended, for a death's time
-        if hasattr(server, "watch"):
-            server.watch()
 
         def on_event(name):
             marks[name] = time.monotonic()
@@ -455,7 +455,7 @@ def server_died(case: Case, record: dict, server, marks: dict | None = None) -> 
     """The server was dead when the load ended: failed, with how and when it ended ('killed by SIGKILL 1.5 s into
     the window', from the server's death watch and the load generator's window marks), its last stderr lines, and
     the load generator's own evidence (requests, errors, its first error) kept beside it."""
-    from concbench.harness.event_child import when
+    from concbench.harness.child import when
     server.proc.poll()
     died_at = getattr(server, "died_at", None)
     if died_at is not None and marks:

@@ -141,6 +141,22 @@ def verify_server(runner: str, scenario: str, params: dict, backend: str | None)
         server.stop()
 
 
+def verify_external(scenario: str, params: dict, port: int) -> list[str]:
+    """`run --server-cmd`: the scenario's checks on a command already serving `port` (its readiness check in
+    concbench.harness.external_server): a short load with every reply verified, then the scenario's probes under
+    the rules of a framework's own HTTP stack (any 4xx or a close for a malformed request; the rest exactly as for
+    every runner)."""
+    spec = registry.SCENARIOS[scenario]
+    plan = LoadPlan("127.0.0.1", port, 2, warmup_s=0.05, duration_s=0.2, timeout_s=3.0)
+    report = loadgen_report(run_load(plan, spec.client_workload(params)))
+    if report["status"] != "ok":
+        return [f"under load: {report['first_error'] or 'no reply'}"]
+    try:
+        return PROBES.get(scenario, lambda port, own_http_stack: [])(port, True)
+    except OSError as exc:
+        return [f"probe failed: {exc}"]
+
+
 def cmd_verify(args) -> int:
     from concbench.errors import UsageError
     try:
