@@ -3,6 +3,10 @@
 It owns splitting a plan across forked processes, lining up their load phases with a barrier,
 and merging their reports (concbench.results.measurement.merge_reports). Each process runs the ordinary
 load generator (either engine, concbench.clients.loadgen.run_load) on its share of the connections and of the rate, pinned to one of the given cpus.
+The processes are forked, not started by concbench.harness: they share the plan, the workload and the barrier,
+as a server's workers share its listener. Their lifetime is still the harness's: they live in the process group of
+the `concbench load` child that forks them, which concbench.harness.child stops as a whole, and they are daemonic,
+so a parent that fails takes them with it.
 """
 from __future__ import annotations
 
@@ -56,7 +60,7 @@ def run_load_processes(plan: LoadPlan, workload, procs: int, cpus, on_event, use
     results = context.Queue()
     cpus = list(cpus) if cpus else sorted(os.sched_getaffinity(0))
     children = [context.Process(target=_child, args=(part, workload, cpus[i % len(cpus)], barrier, results, use_uvloop,
-                                                          engine))
+                                                          engine), daemon=True)
                 for i, part in enumerate(split_plan(plan, procs))]
     for child in children:
         child.start()

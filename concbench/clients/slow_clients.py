@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from concbench.scenarios.base import ClientWorkload
 
+from concbench import registry
 from concbench.clients.plan import ERROR_KINDS
 from concbench.fairness import configure_connection, pin_to_cpus, raise_open_file_limit
 from concbench.harness import protocol
@@ -275,7 +276,6 @@ def run_trickler(plan: TricklePlan, workload: ClientWorkload, on_ready=None, sto
 def main(argv=None) -> int:
     """The trickler process: a ready line; `connected` (with a report) once it trickles; then, after stdin closes
     or at the deadline, `result`."""
-    from concbench import registry
     parser = argparse.ArgumentParser(prog="python -m concbench.clients.slow_clients")
     parser.add_argument("scenario", choices=list(registry.SCENARIOS))
     parser.add_argument("--host", default="127.0.0.1")

@@ -9,6 +9,9 @@ import re
 import shutil
 import subprocess
 
+from concbench import cpu
+from concbench.results.measurement import CLIENT_BOUND_PCT
+
 UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
 
@@ -70,8 +73,6 @@ def run(url: str, connections: int, warmup_s: float, duration_s: float, cpus, on
             raise RuntimeError((done.stderr.strip().splitlines() or ["wrk failed"])[-1])
         return done.stdout
 
-    from concbench import cpu
-    from concbench.results.measurement import CLIENT_BOUND_PCT
     if warmup_s > 0:
         wrk(warmup_s, latency=False)
     on_event("window_start")
