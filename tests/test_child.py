@@ -122,13 +122,20 @@ def test_events_and_commands_go_both_ways_and_a_silent_child_times_out():
         for line in sys.stdin:
             if line.strip() != "quiet":
                 print(json.dumps({"event": "answer", "said": line.strip()}), flush=True)
-    """), stdin=True).start()
+    """), what="echoer", stdin=True).start()
     try:
         child.send_line("hello")
         assert child.next_event(30.0) == {"event": "answer", "said": "hello"}
+        child.send_line("again")
+        assert child.expect("answer", 30.0) == {"said": "again"}
+        child.send_line("out of turn")
+        with pytest.raises(ChildFailed, match="^echoer said 'answer', not 'result'"):
+            child.expect("result", 30.0)
         child.send_line("quiet")
         with pytest.raises(TimeoutError, match="gave no answer within 0.2 s"):
             child.next_event(0.2)
+        with pytest.raises(ChildFailed, match="^echoer gave no answer to 'quiet' within 0.2 s"):
+            child.expect("answer", 0.2, asked=" to 'quiet'")
         child.close_stdin()                                  # EOF: it ends by itself
         assert child.next_event(30.0) is None and child.death(5.0) == "exited with 0"
     finally:

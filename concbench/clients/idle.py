@@ -158,7 +158,7 @@ class HolderFailed(ChildFailed):
 
 
 class IdleHolder(Child):
-    """The parent's handle on one holder process (pinned to `cpus`), started at once; always close() it."""
+    """The parent's handle on one holder process (pinned to `cpus`), started at once; always close() it (or `with`)."""
 
     what = "idle holder"
     failure = HolderFailed
@@ -171,25 +171,10 @@ class IdleHolder(Child):
 
     def ask(self, command: str, timeout_s: float = REPLY_TIMEOUT_S) -> dict:
         self.send_line(command)
-        try:
-            event = self.next_event(timeout_s + ANSWER_SLACK_S)
-        except TimeoutError:
-            raise self.failed(f"gave no answer to {command.split()[0]!r} within {timeout_s:g} s") from None
-        if event is None:
-            raise self.failed(f"{self.death(1.0)}: {self.last_words(3)}")
-        return {name: value for name, value in event.items() if name != protocol.EVENT}
+        return self.expect(ANSWER, timeout_s + ANSWER_SLACK_S, asked=f" to {command.split()[0]!r}")
 
     def open(self, host: str, port: int, count: int, timeout_s: float) -> dict:
         return self.ask(f"open {host} {port} {count} {timeout_s}", timeout_s)
-
-    def close(self) -> None:
-        self.stop()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 if __name__ == "__main__":

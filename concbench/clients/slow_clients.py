@@ -310,7 +310,7 @@ class SlowClientsFailed(ChildFailed):
 
 class SlowClients(Child):
     """The parent's handle on one trickler process (pinned to `cpus`), started at once: ready(), finish(), always
-    close()."""
+    close() (or `with`)."""
 
     what = "the slow clients"
     failure = SlowClientsFailed
@@ -329,39 +329,16 @@ class SlowClients(Child):
         super().__init__(command, stdin=True)
         self.start()
 
-    def _next(self, expected: str, timeout_s: float) -> dict:
-        try:
-            event = self.next_event(timeout_s)
-        except TimeoutError:
-            raise self.failed(f"gave no answer within {timeout_s:g} s") from None
-        if event is None:
-            raise self.failed(f"{self.death(1.0)}: {self.last_words()}")
-        if event[protocol.EVENT] != expected:
-            raise self.failed(f"said {event[protocol.EVENT]!r}, not {expected!r}")
-        return event
-
     def ready(self) -> dict:
         """Wait until every connection is open (or failed) and trickling; its report."""
         # its clock runs from its ready line: connecting in batches, each connect bounded, or cut short at its deadline
         bound = min(CONNECT_TIMEOUT_S * (self.count // CONNECTING_AT_ONCE + 1), self.deadline_s + CONNECT_TIMEOUT_S)
-        bound += CONNECTED_SLACK_S
-        event = self._next(CONNECTED, bound)
-        return {name: value for name, value in event.items() if name != protocol.EVENT}
+        return self.expect(CONNECTED, bound + CONNECTED_SLACK_S)
 
     def finish(self) -> dict:
-        """Tell it to stop (close its stdin), and return its result."""
+        """Tell it to stop (close its stdin), and return its result. close() (Child's stop) always follows."""
         self.close_stdin()
-        return self._next(protocol.RESULT, RESULT_WAIT_S)[protocol.RESULT]
-
-    def close(self) -> None:
-        """Always called: the process is gone afterwards (killed by pid if it must be)."""
-        self.stop()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+        return self.expect(protocol.RESULT, RESULT_WAIT_S)[protocol.RESULT]
 
 
 def open_files_needed(fast_connections: int, slow_connections: int) -> int:

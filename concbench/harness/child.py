@@ -170,6 +170,19 @@ class Child:
             self._taken_end = True
         return event
 
+    def expect(self, name: str, timeout_s: float, asked: str = "") -> dict:
+        """The next event, which must be `name`: its fields (without the name). A failure (`failure`) if none came
+        within timeout_s, if it ended instead, or if it said something else. `asked` names what it was asked."""
+        try:
+            event = self.next_event(timeout_s)
+        except TimeoutError:
+            raise self.failed(f"gave no answer{asked} within {timeout_s:g} s") from None
+        if event is None:
+            raise self.failed(f"{self.death(EXIT_WAIT_S)}: {self.last_words(3)}")
+        if event[EVENT] != name:
+            raise self.failed(f"said {event[EVENT]!r}, not {name!r}")
+        return {field: value for field, value in event.items() if field != EVENT}
+
     def events_left(self) -> list[dict]:
         """After stop(): the events it printed that nobody took, in order."""
         left = []
@@ -242,6 +255,16 @@ class Child:
         lifecycle.stop_process(proc, self.owns_group, self.stop_grace_s if grace_s is None else grace_s)
         self._stopped = True
         self._finish_reading()
+
+    def close(self) -> None:
+        """stop(), for a handle closed like a file (and used as a context manager)."""
+        self.stop()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     def _finish_reading(self) -> None:
         if self._reader is not None:
