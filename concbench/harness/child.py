@@ -66,11 +66,12 @@ def pinned(command: list[str], cpus) -> list[str]:
 
 
 class Child:
-    """One child process: start() returns once it is ready (its ready line, or ready_now() for a child that prints
-    none), or stops it and raises `failure`. Its events come from next_event(); stop() always ends it.
+    """One child process: start() returns once it is ready (its ready line; a child that prints none overrides
+    wait_ready), or stops it and raises `failure`. Its events come from next_event() or expect(); stop() always
+    ends it.
 
     Subclasses name it (`what`, the first words of every message about it), choose the exception it raises
-    (`failure`, a ChildFailed) and, where it has one, its grace period after SIGTERM."""
+    (`failure`, a ChildFailed), what its ready line must carry (check_ready) and its grace period after SIGTERM."""
 
     what = "child process"
     failure = ChildFailed
