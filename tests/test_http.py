@@ -115,3 +115,15 @@ def test_rejection_is_exact_for_the_shared_session_and_any_4xx_or_close_for_own_
     assert rejection_ok(b"", b"400", own_http_stack=True)
     assert not rejection_ok(b"HTTP/1.1 200 OK\r\n\r\n", b"400", own_http_stack=True)
     assert not rejection_ok(b"<html>error</html>", b"400", own_http_stack=True)
+
+
+@given(st.integers(min_value=0, max_value=4_000_000_000), st.lists(st.integers(min_value=0, max_value=200), max_size=40))
+def test_the_date_header_is_formatdate_of_the_current_second_across_minutes_and_days(start, steps):
+    """HttpDate rebuilds only the seconds within a minute: every value must still be exactly RFC 7231's
+    IMF-fixdate of the clock's second (email.utils.formatdate with usegmt), whatever the sequence of seconds."""
+    from concbench.scenarios.http import HttpDate
+    now = [float(start)]
+    date = HttpDate(lambda: now[0])
+    for step in [0, *steps]:
+        now[0] += step + 0.5 * (step % 2)
+        assert date.now() == formatdate(int(now[0]), usegmt=True).encode()

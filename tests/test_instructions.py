@@ -78,6 +78,26 @@ def test_a_dump_total_is_read(tmp_path):
     assert instructions.read_totals(tmp_path / "missing") is None
 
 
+def test_per_second_work_measured_idle_is_taken_out_of_each_process_count(tmp_path):
+    """Two server processes: each window's count less its idle dump's rate times its window's wall time."""
+    for pid, window, idle in ((11, 1_000_000, 20_000), (12, 500_000, 0)):
+        (tmp_path / f"callgrind.out.{pid}.1").write_text(f"events: Ir\nsummary: {window}\n")
+        (tmp_path / f"callgrind.out.{pid}.2").write_text(f"events: Ir\nsummary: {idle}\n")
+    record = {"status": "ok", "requests": 100, "_clocks": {11: (3.0, 2.0), 12: (3.0, 2.0)}}
+    counted = instructions.add_counts(record, tmp_path, [11, 12])
+    assert counted["instructions_counted"] == 1_500_000
+    assert counted["instructions_idle_per_s"] == 10_000             # 20,000 in 2 s, and nothing in the other
+    assert counted["instructions_time_driven"] == 30_000            # 10,000/s over a 3 s window
+    assert counted["instructions"] == 1_470_000 and counted["instructions_per_request"] == 14_700
+    assert "_clocks" not in counted
+
+
+def test_a_missing_idle_dump_fails_the_measurement(tmp_path):
+    (tmp_path / "callgrind.out.11.1").write_text("summary: 1000\n")
+    counted = instructions.add_counts({"status": "ok", "requests": 1, "_clocks": {11: (1.0, 1.0)}}, tmp_path, [11])
+    assert counted["status"] == "failed" and "11" in counted["first_error"]
+
+
 def test_extra_work_is_the_same_session_with_more_work():
     params = registry.SCENARIOS["echo"].parse_params({})
     make = extra_work.wrap(registry.SCENARIOS["echo"].session_factory(params), 50)

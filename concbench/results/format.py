@@ -109,7 +109,8 @@ RECORD_KEYS = {
     # run: the measurement's place in the plan ("repetition:case name"), for --resume
     "slot": str,
     # run --measure instructions: callgrind's counts and what they were counted over
-    "measure": str, "instructions": int, "instructions_per_request": float, "instructions_per_connection": float,
+    "measure": str, "instructions": int, "instructions_counted": int, "instructions_time_driven": int,
+    "instructions_idle_per_s": float, "instructions_per_request": float, "instructions_per_connection": float,
     "requests_planned": int, "warmup_requests": int, "valgrind_version": str, "unsettled_rounds": int,
 }
 for _kind in ("rss", "uss", "pss", "vms", "kernel", "threads", "kernel_sock", "kernel_slab",

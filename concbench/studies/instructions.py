@@ -238,6 +238,27 @@ def measure_server(case, profile, server_cpus, options: dict, settings: Settings
     return record
 
 
+IDLE_MIN_S, IDLE_MAX_S = 1.0, 2.0     # the idle window after the counted one: as long as it, within these bounds
+
+
+def idle_window(settings: Settings, pids: list[int], switched_on: dict, wall: float) -> tuple[list[str], dict]:
+    """After the counted requests, with instrumentation still on: dump each process (its window), wait an idle
+    window with no requests, dump again (its idle work), then switch off. Work a server does per second (timers,
+    a hub's wake-ups) grows with the wall time, which under valgrind depends on how busy the machine is; the idle
+    dump measures that rate so add_counts can take it out. Returns problems and, per pid, (window s, idle s)."""
+    problems, dumped = [], {}
+    for pid in pids:
+        problems += [p for p in [control(settings, pid, "-d")] if p]
+        dumped[pid] = time.monotonic()
+    time.sleep(min(max(wall, IDLE_MIN_S), IDLE_MAX_S))
+    clocks = {}
+    for pid in pids:
+        problems += [p for p in [control(settings, pid, "-d")] if p]
+        clocks[pid] = (dumped[pid] - switched_on[pid], time.monotonic() - dumped[pid])
+    problems += [p for pid in pids for p in [control(settings, pid, "-i", "off")] if p]
+    return problems, clocks
+
+
 def drive(case, server: ServerProcess, client: CountedClient, settings: Settings) -> dict:
     """Warm-up (not counted), then every server process switched on, the counted requests, off, dumped."""
     if isinstance(client.settle, Settler):          # every process of the server (forked workers too)
@@ -253,15 +274,16 @@ def drive(case, server: ServerProcess, client: CountedClient, settings: Settings
     pids = [p.pid for p in process_tree(server.pid)]
     if isinstance(client.settle, Settler):
         client.settle.pids = pids
+    switched_on = {}
     for pid in pids:
         problem = control(settings, pid, "-i", "on")
         if problem:
             return failed(case, problem)
+        switched_on[pid] = time.monotonic()
     started = time.monotonic()
     outcome = client.run(settings.requests)
     wall = time.monotonic() - started
-    problems = [p for pid in pids for p in [control(settings, pid, "-i", "off")] if p]
-    problems += [p for pid in pids for p in [control(settings, pid, "-d")] if p]
+    problems, clocks = idle_window(settings, pids, switched_on, wall)
     alive = server.alive()
     record = {
         "status": "ok", "measure": "instructions", "connections": case.connections,
@@ -271,6 +293,7 @@ def drive(case, server: ServerProcess, client: CountedClient, settings: Settings
         "verified_replies_total": outcome.requests + (warm.requests if warm else 0),
         "server_processes": len(pids), "valgrind_version": settings.version,
         "connections_opened": outcome.connections_opened, "unsettled_rounds": client.settle.unsettled,
+        "_clocks": clocks,
     }
     if outcome.first_error:
         record["first_error"] = outcome.first_error
@@ -287,19 +310,28 @@ def drive(case, server: ServerProcess, client: CountedClient, settings: Settings
 
 
 def add_counts(record: dict, out_dir: Path, pids: list[int]) -> dict:
-    """Sum the dump of every instrumented process; instructions per request (and per connection for churn)."""
+    """Sum the dumps of every instrumented process: the window's count less each process's idle rate (from the
+    idle dump) times its window's wall time; instructions per request (and per connection for churn)."""
     record = dict(record)
-    totals = []
+    clocks = record.pop("_clocks", {})
+    counted = 0
+    time_driven = idle_rate = 0.0
     for pid in pids:
-        total = read_totals(out_dir / f"callgrind.out.{pid}.1")
-        if total is None:
+        window, idle_count = (read_totals(out_dir / f"callgrind.out.{pid}.{n}") for n in (1, 2))
+        if window is None or idle_count is None:
             return {**record, "status": "failed", "errors": 1, "error_kinds": {"harness": 1},
                     "first_error": f"no callgrind dump for server process {pid}"}
-        totals.append(total)
-    instructions = sum(totals)
-    if instructions <= 0:
+        window_s, idle_s = clocks[pid]
+        counted += window
+        idle_rate += idle_count / idle_s
+        time_driven += idle_count / idle_s * window_s
+    if counted <= 0:
         return {**record, "status": "failed", "errors": 1, "error_kinds": {"harness": 1},
                 "first_error": "callgrind counted no instructions (instrumentation never switched on?)"}
+    instructions = round(counted - time_driven)
+    record["instructions_counted"] = counted
+    record["instructions_idle_per_s"] = idle_rate
+    record["instructions_time_driven"] = round(time_driven)
     record["instructions"] = instructions
     record["instructions_per_request"] = instructions / record["requests"]
     if record.get("connections_opened"):
