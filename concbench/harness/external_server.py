@@ -134,13 +134,13 @@ def verify(scenario: str, params: dict, port: int) -> list[str]:
     from concbench import registry
     from concbench.clients.loadgen import LoadPlan, run_load
     from concbench.results.measurement import loadgen_report
-    from concbench.studies.verify import PROBES
+    from concbench.studies.verify import run_probes
     spec = registry.SCENARIOS[scenario]
     plan = LoadPlan("127.0.0.1", port, 2, warmup_s=0.05, duration_s=0.2, timeout_s=3.0)
     report = loadgen_report(run_load(plan, spec.client_workload(params)))
     if report["status"] != "ok":
         return [f"under load: {report['first_error'] or 'no reply'}"]
     try:
-        return PROBES.get(scenario, lambda port, own_http_stack: [])(port, True)
+        return run_probes(port, spec.probes, own_http_stack=True)
     except OSError as exc:
         return [f"probe failed: {exc}"]

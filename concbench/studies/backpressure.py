@@ -41,7 +41,7 @@ GIB = 1 << 30
 
 
 def is_unbounded(runner: str) -> bool:
-    return dict(registry.RUNNERS[runner].fixed_options).get("flow") == "unbounded"
+    return registry.RUNNERS[runner].has("unbounded_writes")
 
 
 def worst_case_bytes(runner: str, fast: int, slow: int, size: int) -> int:
@@ -126,7 +126,7 @@ def measure(runner: str, params: dict, fast: int, slow: int, settings: dict, opt
             server_cpus, loadgen_cpus) -> dict:
     """One measurement with a fresh server; failures become a failed record, never a figure."""
     options = dict(options)
-    if registry.RUNNERS[runner].module == "concbench.runners.processes" and "workers" not in options:
+    if registry.RUNNERS[runner].has("worker_per_connection") and "workers" not in options:
         options["workers"] = str(fast + slow)     # one worker per reader, or the rest would starve
     try:
         server = ServerProcess(runner, "stream", params, server_cpus, options, env=SERVER_ENV).start()

@@ -13,7 +13,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from concbench import fairness
+from concbench import fairness, registry
 from concbench.errors import UsageError
 from concbench.studies.orchestrate import rotated
 from concbench.results.format import git_commit, write_json_atomically
@@ -26,7 +26,7 @@ REFERENCE = {"http": "wrk", "echo": "c-epoll"}
 def add_clients_arguments(p) -> None:
     from concbench.cli import positive_float, positive_int
     p.add_argument("--scenario", choices=("http", "echo"), default="http")
-    p.add_argument("--runners", nargs="+", default=["asyncio", "asyncio-uvloop"], metavar="RUNNER")
+    p.add_argument("--runners", nargs="+", default=registry.group_runners("clients"), metavar="RUNNER")
     p.add_argument("--clients", nargs="+", default=None, metavar="CLIENT",
                    help="native, uvloop (concbench's engines), wrk (http), c-epoll (echo); default: native and "
                         "the scenario's reference client (wrk for http, c-epoll for echo)")

@@ -21,7 +21,7 @@ from concbench.harness.server_process import ServerFailed, ServerProcess
 
 LEVELS = (1000, 5000, 10000)
 PROCESS_LEVELS = (10, 50, 100)      # processes: one worker per connection, so fewer (forking 10000 is not sensible)
-PER_LEVEL_SERVER = {"processes"}    # runners whose server is started per level with workers=level
+PER_LEVEL_SERVER = set(registry.with_capability("worker_per_connection"))   # a server per level, workers=level
 WARM_CONNECTIONS = 10
 REPETITIONS = 3
 FD_MARGIN = 64                      # listener, pipes, logs, imports: the descriptors besides connections
@@ -228,8 +228,9 @@ def cmd_memory(args) -> int:
         runners = registry.select(args.runners, registry.RUNNERS, "runner", registry.default_memory_runners())
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if "reference-c" in runners:
-        raise UsageError("reference-c is not a Python model and is not measured for memory; drop it")
+    reference = [r for r in runners if registry.RUNNERS[r].has("reference")]
+    if reference:
+        raise UsageError(f"{reference[0]} is not a Python model and is not measured for memory; drop it")
     for runner in runners:
         reason = registry.applicable(runner, "echo")
         if reason:

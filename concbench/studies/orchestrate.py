@@ -59,17 +59,14 @@ PROFILES = {
     # took 443-518 s, so unstable levels get up to 5 repetitions within 60 s of extra rounds
     # (518 + 60 s stays under the 600 s of `make bench`)
     "default": Profile("default", (1, 100, 1000), (64,), warmup_s=0.25, window_s=0.8, repetitions=3,
-                       scenario_connections=(("http", (100,)), ("cpu", (2,)), ("churn", (10,)),
-                                             ("backend", (10, 2000))),
+                       scenario_connections=registry.profile_levels("default"),
                        max_repetitions=5, stability_budget_s=60.0),
     # for tests and smoke checks
     "quick": Profile("quick", (1, 10, 100), (64,), warmup_s=0.2, window_s=0.5, repetitions=3,
-                     scenario_connections=(("http", (10,)), ("cpu", (1,)), ("churn", (10,)),
-                                           ("backend", (10,)))),
+                     scenario_connections=registry.profile_levels("quick")),
     # the longer profile: all sizes, longer windows, 5 repetitions
     "full": Profile("full", (1, 10, 100, 1000), (64, 1024, 16384), warmup_s=2.0, window_s=10.0, repetitions=5,
-                    scenario_connections=(("http", (1, 10, 100, 1000)), ("cpu", (1, 2, 4)), ("churn", (1, 10, 100)),
-                                          ("backend", (1, 10, 100, 1000, 2000))),
+                    scenario_connections=registry.profile_levels("full"),
                     max_repetitions=10, stability_budget_s=900.0),
 }
 
@@ -848,7 +845,7 @@ def command_runners(raw: list[str]) -> list[str]:
 def case_options(case: Case, options: dict) -> dict:
     """The runner's options for one measurement: a runner sized to the offered connections is told them."""
     chosen = dict(options.get(case.runner, {}))
-    if registry.RUNNERS[case.runner].sized_to_connections:
+    if registry.RUNNERS[case.runner].has("worker_per_connection"):
         chosen.setdefault("connections", str(case.connections))
     return chosen
 
