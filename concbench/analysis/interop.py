@@ -11,7 +11,7 @@ import statistics
 from concbench.registry import INTEROP, RUNNERS, loop_name
 
 from .charts import plt, save_figure, scenario_label
-from .table import group_cases
+from .cases import group_cases
 
 LOOP_LABELS = {"twisted-epoll": "epoll reactor", "asyncio": "asyncio selector", "uvloop": "uvloop"}
 # family -> [(runner, loop)]: the same code, loop by loop (first: the framework's own default loop), from the registry
