@@ -11,6 +11,7 @@ import importlib.metadata
 import platform
 from dataclasses import dataclass, field, replace
 
+from concbench.plugins import discover
 from concbench.scenarios.backend import SCENARIO as BACKEND
 from concbench.scenarios.base import DEFAULT_SUITE, Scenario
 from concbench.scenarios.churn import SCENARIO as CHURN
@@ -281,7 +282,6 @@ PLUGIN_PROBLEMS: list[str] = []
 
 
 def _add_plugins() -> None:
-    from concbench.plugins import discover
     try:
         runners, problems = discover(Runner, set(RUNNERS))
     except Exception as exc:      # a broken metadata directory must not stop the suite

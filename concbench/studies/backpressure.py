@@ -21,9 +21,11 @@ from concbench import cpu, fairness, registry
 from concbench.errors import UsageError
 from concbench.harness.event_child import run_event_child
 from concbench.harness.sampling import process_tree, tree_cpu_seconds, tree_memory
+from concbench.clients.native_engine import loadgen_engine
 from concbench.harness.server_process import ServerFailed, ServerProcess
+from concbench.results.kinds import BACKPRESSURE
 
-BENCHMARK = "stream-backpressure"
+BENCHMARK = BACKPRESSURE.benchmark     # what marks its records (concbench.results.kinds)
 SLOW_LEVELS = (0, 1, 4, 16)
 FAST_READERS = 2
 REPETITIONS = 3
@@ -247,7 +249,8 @@ def cmd_backpressure(args) -> int:
     output = Path(args.output) if args.output else Path("results") / f"backpressure-{stamp}.json"
     profile = replace(PROFILES["default"], name="backpressure", connections=levels, warmup_s=args.warmup,
                       window_s=args.window, repetitions=args.repetitions)
-    context = RunContext.collect(profile, runners, ["stream"], server_cpus, loadgen_cpus, options, sys.argv)
+    context = RunContext.collect(profile, runners, ["stream"], server_cpus, loadgen_cpus, options, sys.argv,
+                                 loadgen_engine(profile.engine))
     context.metadata.update(malloc_arena_max=SERVER_ENV["MALLOC_ARENA_MAX"] + " (server)",
                             memory_budget_bytes=budget, sample_interval_s=SAMPLE_INTERVAL_S)
     order = [(rep, slow, runner) for rep in range(args.repetitions) for slow in levels

@@ -16,7 +16,9 @@ from pathlib import Path
 from datetime import datetime, timezone
 
 from concbench import cpu, fairness, registry
-from concbench.results.format import git_commit, write_json_atomically
+from concbench.results.format import git_commit
+from concbench.results.kinds import CEILING
+from concbench.results.summary_file import write_summary
 from concbench.studies.orchestrate import rotated
 from concbench.harness.sampling import ServerSampler
 from concbench.harness.server_process import ServerProcess
@@ -176,7 +178,7 @@ def run_ceiling(args) -> int:
             print(f"{name} / C client: {ratios[name]:.2f} (medians of the same run)")
     ratio = ratios.get("concbench", ratios.get("concbench-uvloop"))
     output = Path("results") / f"ceiling-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}.json"
-    write_json_atomically(output, {
+    write_summary(output, CEILING, {
         "command": "concbench ceiling " + " ".join(sys.argv[2:]), "git_commit": git_commit(),
         "connections": args.connections, "size": args.size, "duration_s": args.duration,
         "server_cpus": list(server_cpus), "loadgen_cpus": list(loadgen_cpus),
