@@ -15,6 +15,19 @@ from concbench.scenarios.base import ProbeReply
 from concbench.harness.server_process import ServerFailed, ServerProcess
 
 
+def read_framed(sock, frame) -> bytes:
+    """Read one reply framed by frame(buffer) (see scenarios.base.ClientWorkload), or what came before a close."""
+    buffer = b""
+    while True:
+        size = frame(buffer)
+        if size > 0:
+            return buffer[:size]
+        chunk = sock.recv(65536)
+        if not chunk:
+            return buffer
+        buffer += chunk
+
+
 def run_probes(port: int, probes, own_http_stack: bool = False) -> list[str]:
     """The problems a scenario's probes (concbench.scenarios.base.Probe) find, each on one fresh connection."""
     problems = []
