@@ -1,8 +1,5 @@
-"""The one registry of runners and scenarios: `list`, selection flags, studies, tests and reports read it.
-
-It owns what enumerates them: suite groups (which runners a study measures by default), capabilities (what a
-runner can do, instead of checks of its name), each scenario's levels and probes (on the scenario), the interop
-comparison. Adding a runner is its module plus one entry here. Nothing here imports a framework.
+"""The one registry of runners and scenarios, with suite groups, capabilities and the interop comparison: `list`,
+selections, studies, tests and reports read it. Adding a runner is its module plus one entry here; no framework import.
 """
 from __future__ import annotations
 

@@ -1,7 +1,5 @@
-"""The report of a `run` result: a chart per scenario and parameters (against concurrency), latency spectra, slow
-clients, rate sweeps and interop; summary.md with the table, verdicts and capacity; a self-contained index.html.
-
-It reads a finished result file only and writes into the folder it is given (concbench.analysis.report picks it).
+"""The report of a `run` result, from the finished file only, into the folder it is given: the charts (concurrency,
+spectra, slow clients, rate sweeps, interop), summary.md with the table and verdicts, a self-contained index.html.
 """
 from __future__ import annotations
 

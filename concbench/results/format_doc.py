@@ -1,6 +1,5 @@
-"""The generated tables of docs/result-format.md: the result kinds (concbench.results.kinds) and every key
-(concbench.results.keys), between marker comments. `python -m concbench.results.format_doc` rewrites them;
-tests/test_keys.py fails when the page and the registries differ.
+"""The generated tables of docs/result-format.md (the kinds and every key, between marker comments):
+`python -m concbench.results.format_doc` rewrites them; tests/test_keys.py fails when they differ.
 """
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""The key registry: every key a measurement record or a result file's run metadata may carry, each with its type,
-unit, check and meaning (pyperf's metadata registry, for concbench's keys). It owns the keys, nothing else.
-
-Writing an unknown key is an error (UnknownKey), as is a value its check refuses; reading a file keeps going on a
-key it does not know (an old or newer file still loads). A key no longer written stays here, marked retired.
-docs/result-format.md's key table is generated from KEYS by markdown_table() (tests/test_keys.py keeps it in sync).
+"""The key registry: every key a record or a result file's run metadata may carry, with type, unit, check and meaning;
+writing an unknown key is an error, reading one is not (old files load), and a key no longer written stays, retired.
 """
 from __future__ import annotations
 

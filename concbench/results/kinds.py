@@ -1,7 +1,5 @@
-"""Result kinds in one table: what each kind of result file is, which command writes it, how its records are
-recognised and laid out in the file, and whether compare reads it. Reading, showing, reporting and comparing
-dispatch on a record's or a file's kind (concbench.analysis.views attaches each kind's table and charts), never
-on strings of their own. Pure data and functions of records: no files are read or written here.
+"""Result kinds in one table: each kind's command, how its records are recognised and laid out, whether compare reads
+it; reading, showing and comparing dispatch on it (analysis.views adds tables and charts). Pure: no files.
 """
 from __future__ import annotations
 
