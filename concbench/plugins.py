@@ -34,7 +34,7 @@ def discover(runner_class, taken) -> tuple[list, list[str]]:
         only = getattr(module, "ONLY_SCENARIOS", None)
         runners.append(runner_class(
             ep.name, module.__name__, getattr(module, "MODEL", "external plugin"), dist,
-            getattr(module, "SUMMARY", f"external plugin runner from {dist}"), default=False,
+            getattr(module, "SUMMARY", f"external plugin runner from {dist}"),
             only_scenarios=tuple(only) if only else None, external=True))
         taken = {*taken, ep.name}
     return runners, problems

@@ -127,3 +127,26 @@ def test_the_date_header_is_formatdate_of_the_current_second_across_minutes_and_
     for step in [0, *steps]:
         now[0] += step + 0.5 * (step % 2)
         assert date.now() == formatdate(int(now[0]), usegmt=True).encode()
+
+
+def test_the_probes_judge_replies_without_a_socket():
+    """The probes are sans-IO: a server session's own replies pass them; a close or a 200 for everything does not."""
+    from concbench.scenarios.base import ProbeReply
+    from concbench.scenarios.http import PROBES
+    by_name = {probe.name: probe for probe in PROBES}
+    not_found, malformed, keep_alive = (by_name[n] for n in ("not found", "malformed request line", "keep-alive"))
+    served = server_session_factory({})()           # the real clock: the probe checks the Date header is current
+    replies = [served.receive(request) for request in keep_alive.requests]
+    frame = keep_alive.framer()
+    assert all(frame(reply) == len(reply) for reply in replies)
+    assert [keep_alive.judge(ProbeReply(i, reply)) for i, reply in enumerate(replies)] == [None, None]
+    assert keep_alive.judge(ProbeReply(1, b"", closed=True)) == "the connection closed before keep-alive response 2"
+    assert keep_alive.judge(ProbeReply(0, b"junk", unframeable=True)) == "keep-alive response 1: unframeable"
+    assert not_found.judge(ProbeReply(0, session().receive(not_found.requests[0]))) is None
+    always_200 = replies[0]
+    assert "not 404" in not_found.judge(ProbeReply(0, always_200))
+    rejected = session().receive(malformed.requests[0])
+    assert malformed.framer()(rejected) == len(rejected) and malformed.judge(ProbeReply(0, rejected)) is None
+    assert "not 400" in malformed.judge(ProbeReply(0, always_200))
+    assert malformed.judge(ProbeReply(0, b"", closed=True, own_http_stack=True)) is None
+    assert "not 4xx or a close" in malformed.judge(ProbeReply(0, always_200, own_http_stack=True))

@@ -4,7 +4,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from concbench.studies.verify import http_probes, verify_pair
+from concbench.registry import SCENARIOS
+from concbench.studies.verify import run_probes, verify_pair
 
 from .brokenservers import BrokenServer
 from .test_loadgen import http_reply
@@ -17,14 +18,14 @@ def test_a_runner_passes_both_scenarios():
 
 def test_probes_catch_a_server_that_always_says_200():
     with BrokenServer(lambda data: http_reply()) as server:
-        problems = http_probes(server.port)
+        problems = run_probes(server.port, SCENARIOS["http"].probes)
     assert any("not 404" in p for p in problems)
     assert any("not 400" in p for p in problems)
 
 
 def test_own_stack_probes_accept_a_close_but_not_a_200_for_a_malformed_request():
     with BrokenServer(lambda data: http_reply()) as server:
-        problems = http_probes(server.port, own_http_stack=True)
+        problems = run_probes(server.port, SCENARIOS["http"].probes, own_http_stack=True)
     assert any("not 4xx or a close" in p for p in problems)
     assert verify_pair("twisted-web", "http") == []
 

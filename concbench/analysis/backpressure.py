@@ -10,12 +10,16 @@ import statistics
 from pathlib import Path
 
 from concbench.results.format import NotAResult, load_measurements
+from concbench.results.kinds import BACKPRESSURE, kind_of_record
+
+from .palette import runner_colours
+from .table_page import write_table_and_chart_report
 
 MIB = 1 << 20
 
 
 def stream_records(path) -> list[dict]:
-    records = [r for r in load_measurements(path) if r.get("benchmark") == "stream-backpressure"]
+    records = [r for r in load_measurements(path) if kind_of_record(r) is BACKPRESSURE]
     if not records:
         raise NotAResult(f"{path}: a concbench result, but not of `concbench backpressure`")
     return records
@@ -81,7 +85,7 @@ def write_backpressure_chart(path, output: str | Path | None = None) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .charts import runner_colours
+    from .axes import log_y_axis           # matplotlib, imported with the chart only
     records = stream_records(path)
     grouped = cells(records)
     levels = sorted({slow for _, slow in grouped})
@@ -123,7 +127,6 @@ def write_backpressure_chart(path, output: str | Path | None = None) -> Path:
         ax.set_xlabel(f"slow readers ({float(first.get('slow_rate_target_b_s', 0)) / MIB:g} MiB/s each), "
                       f"plus {first.get('fast_readers', '?')} fast readers")
         ax.grid(which="both", alpha=0.3)
-    from .charts import log_y_axis
     log_y_axis(ax_mem)                     # 1-2-5 labelled ticks, as every log axis
     ax_mem.set_ylabel("server peak PSS, MiB (log scale; median, whiskers min-max)")
     ax_mem.set_title("Server peak memory (whole process tree, PSS)")
@@ -144,3 +147,10 @@ def write_backpressure_chart(path, output: str | Path | None = None) -> Path:
     fig.savefig(target, dpi=120)
     plt.close(fig)
     return target
+
+
+def write_backpressure_report(result_path: Path, folder: Path) -> list[Path]:
+    """The report of a `concbench backpressure` result: its table and chart (index.html, summary.md, the PNG)."""
+    chart = write_backpressure_chart(result_path, folder / "backpressure.png")
+    return write_table_and_chart_report("backpressure", result_path, stream_records(result_path), folder,
+                                        backpressure_table(result_path), chart)

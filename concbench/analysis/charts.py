@@ -16,7 +16,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 
-from .table import group_cases  # noqa: E402
+from concbench.registry import RUNNERS  # noqa: E402
+from concbench.results.measurement import merge_histograms  # noqa: E402
+
+from .axes import log_ticks, log_x_axis, log_y_axis  # noqa: E402,F401  (log_ticks: a public name of charts)
+from .capacity import capacities  # noqa: E402
+from .cases import case_params, group_cases  # noqa: E402
+from .palette import runner_colours, runner_linestyle  # noqa: E402,F401
+from .wording import machine_line  # noqa: E402
 
 # metric key -> (axis label, scale to display units, log y?)
 PANELS = {
@@ -31,59 +38,6 @@ PANELS = {
 def scenario_label(scenario: str, params) -> str:
     """'echo (size=64)', or just 'http' for a scenario without parameters."""
     return f"{scenario} ({', '.join(f'{k}={v}' for k, v in params)})" if params else scenario
-
-
-def log_ticks(low: float, high: float) -> list[float]:
-    """Tick values between low and high at 1-2-5 steps of each decade; at 1-1.5-2-3-5-7 when that gives
-    fewer than three (a panel spanning less than a decade still gets values one can read off)."""
-    import math
-    if not (low > 0 and high > low):
-        return []
-    for steps in ((1, 2, 5), (1, 1.5, 2, 3, 5, 7), (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 7, 8, 9)):
-        ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
-                 for m in steps]
-        ticks = [t for t in ticks if low <= t <= high]
-        if len(ticks) >= 3:
-            return ticks
-    return ticks
-
-
-class OneTwoFiveLocator(matplotlib.ticker.LogLocator):
-    """log_ticks over whatever the axis finally shows (so lines added later, such as ceilings, still fit)."""
-
-    def tick_values(self, vmin, vmax):
-        return log_ticks(min(vmin, vmax), max(vmin, vmax))
-
-    def __call__(self):
-        return self.tick_values(*self.axis.get_view_interval())
-
-
-def label_log_axis(axis) -> None:
-    """Labelled 1-2-5 ticks on a log axis (x or y), as plain numbers (1,000 rather than 10^3)."""
-    axis.set_major_locator(OneTwoFiveLocator())
-    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.10g}"))
-    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-
-
-def log_y_axis(ax) -> None:
-    """A log y axis labelled at 1-2-5 steps."""
-    ax.set_yscale("log")
-    label_log_axis(ax.yaxis)
-
-
-def log_x_axis(ax) -> None:
-    """A log x axis labelled at 1-2-5 steps."""
-    ax.set_xscale("log")
-    label_log_axis(ax.xaxis)
-
-
-def machine_line(records: list[dict]) -> str:
-    first = records[0]
-    return (f"{first.get('cpu_model_name', 'unknown cpu')}, {first.get('cpu_count', '?')} cpus, "
-            f"Python {first.get('python_version', '?')}, server cpu {first.get('server_cpus', '?')}, "
-            f"load generator cpu {first.get('loadgen_cpus', '?')} ({first.get('engine', 'uvloop')} engine), "
-            f"{first.get('profile', '?')} profile, "
-            f"commit {str(first.get('git_commit', '?'))[:12]}, {str(first.get('date', first.get('measured_at', '')))[:16]}")
 
 
 def save_figure(fig, records: list[dict], path, rect=(0, 0.02, 1, 1)) -> None:
@@ -198,18 +152,6 @@ def cut_outliers(ax, by_runner: dict, colours: dict) -> None:
                             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": colours[runner], "lw": 0.6})
 
 
-def runner_colours(runners) -> dict:
-    """Each runner's colour, the same in every chart (analysis.palette: a family's hue, variants its shades)."""
-    from .palette import runner_colour
-    return {runner: runner_colour(runner) for runner in runners}
-
-
-def runner_linestyle(runner: str) -> str:
-    """Solid for a base runner, dashed for a variant (a second cue besides the shade)."""
-    from .palette import is_variant
-    return "--" if is_variant(runner) else "-"
-
-
 def draw_bars(records: list[dict], scenario: str, params: tuple, connections: int, path) -> None:
     """One concurrency level only: the four panels as horizontal bars per runner (median, min-max whisker);
     a runner whose every repetition failed gets the word instead of a bar."""
@@ -320,7 +262,6 @@ def rate_sweep_keys(records: list[dict]) -> list[tuple]:
 
 def draw_rate_sweep(records: list[dict], scenario: str, params: tuple, connections: int, path) -> None:
     """p99 latency (corrected and uncorrected) against offered rate, one colour per runner."""
-    from .capacity import capacities
     chosen = [r for r in records if r.get("offered_rate") and r["scenario"] == scenario
               and r["offered_connections"] == connections
               and tuple(sorted((k[len("param_"):], v) for k, v in r.items() if k.startswith("param_"))) == params]
@@ -375,7 +316,6 @@ def spectrum_keys(records: list[dict]) -> list[tuple]:
 def draw_spectrum(records: list[dict], scenario: str, params: tuple, connections: int, path) -> None:
     """HdrHistogram-style percentile spectrum per runner at one load: histograms of the passing
     repetitions merged, x = percentile on a 'nines' scale, y = latency (log)."""
-    from concbench.results.measurement import merge_histograms
     fig, ax = plt.subplots(figsize=(11, 6.5))
     groups = group_cases(records)
     runners = sorted(r for (s, p, c, r) in groups if (s, p, c) == (scenario, params, connections))
@@ -414,10 +354,6 @@ SLOW_PANELS = {
 }
 
 
-def case_params(record: dict) -> tuple:
-    return tuple(sorted((k[len("param_"):], v) for k, v in record.items() if k.startswith("param_")))
-
-
 def slow_keys(records: list[dict]) -> list[tuple]:
     """(scenario, params, connections) measured with slow clients as a dimension (closed loop)."""
     return sorted({(r["scenario"], case_params(r), r["offered_connections"]) for r in records
@@ -426,7 +362,6 @@ def slow_keys(records: list[dict]) -> list[tuple]:
 
 def runner_family(runner: str) -> str:
     """Rows of the slow-clients chart: the shared session, or each framework's own HTTP stack."""
-    from concbench.registry import RUNNERS
     known = RUNNERS.get(runner)
     return "framework's own HTTP stack" if known is not None and known.own_http_stack else "shared session"
 

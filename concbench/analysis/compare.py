@@ -11,7 +11,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from concbench.analysis.table import group_cases, human_bytes
+from concbench.analysis.cases import group_cases
+from concbench.analysis.table import human_bytes
 from concbench.errors import BadInput
 
 

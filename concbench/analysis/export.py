@@ -10,7 +10,10 @@ import io
 import json
 import math
 
-from .table import case_row, case_status, group_cases
+from concbench.results.kinds import RUN, kind_of_record
+
+from .cases import group_cases
+from .table import case_row, case_status
 from .verdicts import verdicts
 from .wording import scenario_title
 
@@ -55,14 +58,13 @@ def case_rows(records: list[dict]) -> list[dict]:
     return rows
 
 
-OWN_TABLES = ("memory-idle", "stream-backpressure")     # `concbench memory` and `backpressure` results
-
-
 def rows_for(records: list[dict]) -> tuple[list[dict], tuple]:
-    """(rows, columns): a run's cases as case_rows; a memory or backpressure result's records as they are
-    (their figures are per runner and level already), with every key any of them has as the columns."""
-    if any(r.get("benchmark") not in OWN_TABLES for r in records):
-        return case_rows([r for r in records if r.get("benchmark") not in OWN_TABLES]), COLUMNS
+    """(rows, columns): a run's cases as case_rows; the records of another kind (memory, backpressure,
+    instructions: their figures are per runner and level already) as they are, with every key any of them has as
+    the columns (concbench.results.kinds says which kind a record is)."""
+    runs = [r for r in records if kind_of_record(r) is RUN]
+    if runs:
+        return case_rows(runs), COLUMNS
     columns = tuple(dict.fromkeys(key for record in records for key in record))
     return records, columns
 

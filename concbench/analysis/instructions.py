@@ -8,7 +8,7 @@ from __future__ import annotations
 import statistics
 import sys
 
-from concbench.analysis.table import group_cases
+from concbench.analysis.cases import group_cases
 from concbench.results.format import load_measurements
 
 

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 import statistics
 
-from .charts import plt, save_figure, scenario_label
-from .table import group_cases
+from concbench.registry import INTEROP, RUNNERS, loop_name
 
-# family -> [(runner, loop)]: the same code, loop by loop (first: the framework's own default loop)
-FAMILIES = (
-    ("Twisted Protocol", (("twisted", "epoll reactor"), ("twisted-asyncio", "asyncio selector"),
-                          ("twisted-uvloop", "uvloop"))),
-    ("Tornado TCPServer", (("tornado", "asyncio selector"), ("tornado-uvloop", "uvloop"))),
-    ("asyncio Protocol", (("asyncio", "asyncio selector"), ("uvloop", "uvloop"))),
-    ("asyncio streams", (("asyncio-streams", "asyncio selector"), ("uvloop-streams", "uvloop"))),
-)
-FLOOR = "selectors"
+from .charts import plt, save_figure, scenario_label
+from .cases import group_cases
+
+LOOP_LABELS = {"twisted-epoll": "epoll reactor", "asyncio": "asyncio selector", "uvloop": "uvloop"}
+# family -> [(runner, loop)]: the same code, loop by loop (first: the framework's own default loop), from the registry
+FAMILIES = tuple((family, tuple((runner, LOOP_LABELS[loop_name(RUNNERS[runner])]) for runner in members))
+                 for family, members in INTEROP.families)
+FLOOR = INTEROP.floor
 LOOP_COLOURS = {"epoll reactor": "#4c72b0", "asyncio selector": "#dd8452", "uvloop": "#55a868"}
 METRICS = (("throughput_rps", "verified requests / s", 1.0), ("server_cpu_per_request_s", "server CPU per request (µs)", 1e6))
-INTEROP_ONLY = {"twisted-asyncio", "twisted-uvloop", "tornado-uvloop", FLOOR}
+INTEROP_ONLY = set(INTEROP.only_here)
 
 
 def interop_keys(records: list[dict]) -> list[tuple]:

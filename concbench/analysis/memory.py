@@ -9,8 +9,12 @@ import statistics
 from pathlib import Path
 
 from concbench.results.format import NotAResult, load_measurements
+from concbench.results.keys import MEMORY_METRICS
+from concbench.results.kinds import MEMORY, kind_of_record
 
-KINDS = ("rss", "uss", "pss", "vms", "kernel")
+from .table_page import write_table_and_chart_report
+
+KINDS = MEMORY_METRICS
 
 
 def human_bytes(value: float) -> str:
@@ -22,7 +26,7 @@ def human_bytes(value: float) -> str:
 
 
 def memory_records(path) -> list[dict]:
-    records = [r for r in load_measurements(path) if r.get("benchmark") == "memory-idle"]
+    records = [r for r in load_measurements(path) if kind_of_record(r) is MEMORY]
     if not records:
         raise NotAResult(f"{path}: a concbench result, but not of `concbench memory`")
     return records
@@ -103,7 +107,7 @@ def write_memory_chart(path, output: str | Path | None = None) -> Path:
         for x, mid in zip(xs, mids):
             ax.annotate(f"{mid:,.1f}" if mid < 100 else f"{mid:,.0f}", (x, mid), ha="center", va="bottom",
                         fontsize=7, xytext=(0, 2), textcoords="offset points", rotation=90)
-    from .charts import log_y_axis
+    from .axes import log_y_axis           # matplotlib, imported with the chart only
     log_y_axis(ax)                         # 1-2-5 labelled ticks, as every log axis
     bottom, top = ax.get_ylim()
     ax.set_ylim(bottom, top * 6)           # room for the labels above the tallest bar
@@ -129,3 +133,10 @@ def write_memory_chart(path, output: str | Path | None = None) -> Path:
     fig.savefig(target, dpi=120)
     plt.close(fig)
     return target
+
+
+def write_memory_report(result_path: Path, folder: Path) -> list[Path]:
+    """The report of a `concbench memory` result: its table and chart (index.html, summary.md, the PNG)."""
+    chart = write_memory_chart(result_path, folder / "memory-per-connection.png")
+    return write_table_and_chart_report("memory", result_path, memory_records(result_path), folder,
+                                        memory_table(result_path), chart)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import colorsys
 import zlib
 
+from concbench import registry
+
 # Family hues, in the registry's order of base runners (tab10 without its grey, which reads as 'missing', then
 # indigo, olive and plum from tab20b, so the eleven base families of today's registry each have a hue of their own).
 HUES = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
@@ -52,8 +54,7 @@ def families(known: dict) -> dict[str, list[str]]:
 
 def runner_colour(runner: str, known: dict | None = None) -> tuple[float, float, float]:
     """The runner's colour: the same in every chart whatever else is drawn with it."""
-    if known is None:
-        from concbench.registry import RUNNERS as known
+    known = registry.RUNNERS if known is None else known
     by_family = families(known)
     family = family_of(runner, known)
     if family in by_family:
@@ -67,6 +68,14 @@ def runner_colour(runner: str, known: dict | None = None) -> tuple[float, float,
 
 
 def is_variant(runner: str, known: dict | None = None) -> bool:
-    if known is None:
-        from concbench.registry import RUNNERS as known
-    return family_of(runner, known) != runner
+    return family_of(runner, registry.RUNNERS if known is None else known) != runner
+
+
+def runner_colours(runners) -> dict:
+    """Each runner's colour, the same in every chart (a family's hue, variants its shades)."""
+    return {runner: runner_colour(runner) for runner in runners}
+
+
+def runner_linestyle(runner: str) -> str:
+    """Solid for a base runner, dashed for a variant (a second cue besides the shade)."""
+    return "--" if is_variant(runner) else "-"

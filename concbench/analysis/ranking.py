@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import statistics
 
-from .table import case_label, group_cases
+from .cases import group_cases
+from .table import case_label
 
 
 def tiers(figures: dict[str, list[float]]) -> list[list[str]]:

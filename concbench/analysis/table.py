@@ -9,20 +9,11 @@ import statistics
 from collections import defaultdict
 
 from concbench.results.format import load_measurements
+from concbench.results.kinds import RUN, kind_of_record
 
-
-def group_cases(records: list[dict]) -> dict[tuple, list[dict]]:
-    """(scenario, params, connections, runner) -> the repetitions of that case."""
-    groups: dict[tuple, list[dict]] = defaultdict(list)
-    for record in records:
-        params = [(k[len("param_"):], v) for k, v in record.items() if k.startswith("param_")]
-        if record.get("offered_rate"):
-            params.append(("rate", record["offered_rate"]))       # open loop: the rate is part of the case
-        if record.get("slow_clients") is not None:
-            params.append(("slow", record["slow_clients"]))       # run --slow-clients: so is their number
-        params = tuple(sorted(params))
-        groups[(record["scenario"], params, record["offered_connections"], record["runner"])].append(record)
-    return groups
+from .cases import group_cases
+from .verdicts import UNSTABLE_HINT, is_stable, relative_half_width, verdict_text
+from .wording import scenario_title
 
 
 def spread(values: list[float]) -> tuple[float, float, float]:
@@ -58,8 +49,7 @@ def case_row(reps: list[dict]) -> dict:
         row["client_core"] = statistics.median(r.get("loadgen_core_busy_pct", 0.0) for r in passed)
         row["rss"] = statistics.median(r.get("server_rss_bytes", 0) for r in passed)
         row["pss"] = statistics.median(r.get("server_pss_bytes", 0) for r in passed)
-        from .verdicts import is_stable, relative_half_width     # the stop rule, on the passing figures
-        figures = [r["throughput_rps"] for r in passed]
+        figures = [r["throughput_rps"] for r in passed]       # the stop rule, on the passing figures
         row["half_width"] = relative_half_width(figures)
         row["unstable"] = len(figures) >= 2 and not is_stable(figures)
     return row
@@ -105,10 +95,8 @@ def case_label(scenario: str, params: tuple) -> str:
 
 
 def summary_table(path) -> str:
-    records = [r for r in load_measurements(path) if r.get("benchmark") != "memory-idle"]
-    if not records:
-        from .memory import memory_table         # a `concbench memory` result has its own table
-        return memory_table(path)
+    """The table of a `run` result's records (the other kinds have their own: concbench.analysis.views)."""
+    records = [r for r in load_measurements(path) if kind_of_record(r) is RUN]
     groups = group_cases(records)
     width = max([18] + [len(case_label(s, p)) for (s, p, _, _) in groups])
     header = (f"{'scenario':<{width}} {'conns':>5} {'runner':<20} {'req/s median (min-max)':>30} "
@@ -137,8 +125,6 @@ def summary_table(path) -> str:
                  "client-bound: the load generator's core was over 90% busy.\n"
                  "srv PSS: the server's proportional set size (shared pages divided among the processes sharing "
                  "them), peak in the window, all processes; the charts and compare use the same PSS.")
-    from .verdicts import UNSTABLE_HINT, verdict_text
-    from .wording import scenario_title
     if unstable:
         lines.append(f"{unstable} case(s) {UNSTABLE_HINT}")
     closed_loop = [r for r in records if not r.get("offered_rate")]

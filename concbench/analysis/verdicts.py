@@ -12,6 +12,8 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
+from .cases import group_cases
+
 CONFIDENCE = 0.95
 # The stop rule: a case is stable when the 95% interval of its centre lies within +-10% of it.
 STABLE_HALF_WIDTH = 0.10
@@ -168,7 +170,6 @@ def level_verdict(connections: int, figures: dict[str, dict[int, float]], failed
 def case_figures(records: list[dict], key: str = "throughput_rps") -> dict[tuple, dict]:
     """(scenario, params, connections) -> {"figures": runner -> {repetition: value}, "failed": [...],
     "client_bound": [...]} over closed-loop records (as load_measurements returns them)."""
-    from .table import group_cases
     out: dict[tuple, dict] = defaultdict(lambda: {"figures": {}, "failed": [], "client_bound": []})
     for (scenario, params, connections, runner), reps in group_cases(records).items():
         entry = out[(scenario, params, connections)]

@@ -3,6 +3,8 @@ with the explanation of each scenario taken from the registry (never restated he
 """
 from __future__ import annotations
 
+from concbench.registry import RUNNERS, SCENARIOS
+
 # How a parameter value reads in a heading; a parameter not listed reads as '<its help>: <value>'.
 PARAMETER_WORDS = {
     "size": lambda v: f"{_bytes(v)} messages",
@@ -25,7 +27,6 @@ def _bytes(n) -> str:
 def parameter_words(name: str, value) -> str:
     if name in PARAMETER_WORDS:
         return PARAMETER_WORDS[name](value)
-    from concbench.registry import SCENARIOS
     helps = {p.name: p.help for s in SCENARIOS.values() for p in s.parameters}
     return f"{helps.get(name, name).split(' (')[0]}: {value}"
 
@@ -57,16 +58,24 @@ def level_title(scenario: str, params, connections: int) -> str:
 
 def scenario_explanation(scenario: str) -> str:
     """What a scenario measures, in the words of its registry entry (its summary)."""
-    from concbench.registry import SCENARIOS
     known = SCENARIOS.get(scenario)
     return known.summary if known else ""
 
 
 def runner_explanation(runner: str) -> str:
     """'asyncio: event loop (asyncio selector), callbacks', from the registry."""
-    from concbench.registry import RUNNERS
     known = RUNNERS.get(runner)
     if known is None:
         return runner
     variant = f", variant of {known.variant_of}" if known.variant_of else ""
     return f"{runner}: {known.model}{variant}"
+
+
+def machine_line(records: list[dict]) -> str:
+    """The machine, Python, cpus, engine, profile, commit and date a result was measured on, in one line."""
+    first = records[0]
+    return (f"{first.get('cpu_model_name', 'unknown cpu')}, {first.get('cpu_count', '?')} cpus, "
+            f"Python {first.get('python_version', '?')}, server cpu {first.get('server_cpus', '?')}, "
+            f"load generator cpu {first.get('loadgen_cpus', '?')} ({first.get('engine', 'uvloop')} engine), "
+            f"{first.get('profile', '?')} profile, "
+            f"commit {str(first.get('git_commit', '?'))[:12]}, {str(first.get('date', first.get('measured_at', '')))[:16]}")

@@ -528,6 +528,7 @@ def cmd_verify(args) -> int:
 def compare_files(base_path, head_path, args) -> int:
     """Compare two result files, print the markdown and summary, write --json/--markdown; the exit code."""
     from concbench.analysis.compare import compare_records, markdown, parse_thresholds
+    from concbench.results.kinds import kind_of_records
     from concbench.results.format import NotAResult, load_measurements, write_json_atomically, write_text_atomically
     metrics = parse_thresholds(args.threshold)
     try:
@@ -535,9 +536,9 @@ def compare_files(base_path, head_path, args) -> int:
     except NotAResult as exc:
         raise BadInput(str(exc)) from None
     for path, records in ((base_path, base), (head_path, head)):
-        kinds = {record.get("benchmark") for record in records} - {None}
-        if kinds:   # memory-idle or stream-backpressure: figures of their own, not compared case by case yet
-            raise BadInput(f"{path}: a {', '.join(sorted(kinds))} result; compare reads `concbench run` results "
+        kind = kind_of_records(records)     # memory, backpressure: figures of their own, not compared case by case
+        if kind is None or not kind.comparable:
+            raise BadInput(f"{path}: a {kind.name if kind else 'newer'} result; compare reads `concbench run` results "
                            f"(read it with `concbench show`)")
     report = compare_records(base, head, metrics, args.normalize)
     report.update(base=str(base_path), head=str(head_path))

@@ -59,6 +59,14 @@ def default_engine() -> str:
     return "uvloop"
 
 
+def loadgen_engine(engine: str | None) -> str:
+    """The engine a suite's load generator runs on, for the run's metadata (or why the one asked for cannot)."""
+    try:
+        return resolve(engine)
+    except ValueError as exc:
+        return f"unavailable: {exc}"
+
+
 def resolve(engine: str | None) -> str:
     """The engine a run uses: `engine` if given (ValueError if it cannot run here), else the default."""
     if engine is None:

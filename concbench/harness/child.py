@@ -52,11 +52,13 @@ def describe_exit(returncode: int | None) -> str:
 
 
 def when(ended: float, started: float, window_start: float | None, window_end: float | None) -> str:
-    """When something ended, relative to the measuring window a child reported (times from time.monotonic())."""
+    """When something ended, relative to the measuring window a child reported (times from time.monotonic()). The
+    window's marks are taken when their event is read, which on a loaded machine can come after the death watch
+    saw the end: such an end is at the mark, never a negative time."""
     if window_end is not None:
-        return f"{ended - window_end:.1f} s after the window"
+        return f"{max(0.0, ended - window_end):.1f} s after the window"
     if window_start is not None:
-        return f"{ended - window_start:.1f} s into the window"
+        return f"{max(0.0, ended - window_start):.1f} s into the window"
     return f"{ended - started:.1f} s after start, before the window"
 
 
@@ -224,7 +226,11 @@ class Child:
         return describe_exit(self.proc.returncode)
 
     def last_words(self, lines: int = 1, silent: str = "no output") -> str:
-        """The last `lines` lines of its stderr (joined by ' | '), or `silent` if it wrote none."""
+        """The last `lines` lines of its stderr (joined by ' | '), or `silent` if it wrote none. Once it has ended,
+        the reader is given time to take what is still in the pipe (a loaded machine may run this first)."""
+        if self._reader is not None and self._reader is not threading.current_thread() and \
+                self.proc is not None and self.proc.poll() is not None:
+            self._reader.join(READER_JOIN_S)
         kept = list(self._tail)[-lines:]
         return " | ".join(kept) if kept else silent
 

@@ -1,7 +1,8 @@
 """Result files: measurements as a pyperf BenchmarkSuite (JSON), written atomically, and read back.
 
-It owns the file format: benchmark names, units and the one registry of run-metadata keys
-(RECORD_KEYS). It never measures. FORMAT_VERSION is logged below; older files must still load.
+It owns the file format: benchmark names, units, writing and reading; the keys a file may carry are registered in
+concbench.results.keys (writing an unknown one is an error). It never measures. FORMAT_VERSION is logged below;
+older files must still load.
 
 Format log:
   1  first version: per case one `measurement` benchmark (every repetition, with all its
@@ -35,6 +36,10 @@ Format log:
      `run --measure instructions` (additive): records with measure=instructions carry `instructions`,
      `instructions_per_request` (and `instructions_per_connection` for churn), `requests_planned`,
      `warmup_requests`, `valgrind_version`; metric benchmarks `.../instructions-per-request` (unit integer).
+     Every key is registered in concbench.results.keys (type, unit, check, meaning): writing an unregistered key is
+     an error instead of a silent drop, and so `loadgen_parts` (load generator processes merged into a record,
+     `run --loadgen-procs`) now reaches the file (optional: files without it are unchanged). Reading is unchanged:
+     a key a reader does not know still loads.
 """
 from __future__ import annotations
 
@@ -47,11 +52,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyperf
+from pyperf._collect_metadata import collect_metadata
 
 from concbench.paths import REPOSITORY
 from concbench import __version__, fairness, registry
 
-from concbench.results import strict_read
+from concbench.results import keys, kinds, strict_read
 
 FORMAT_VERSION = 1
 FORMAT_KEY = "concbench_format"
@@ -74,75 +80,11 @@ METRICS = {
     "instructions-per-connection": ("instructions_per_connection", "integer", float),
 }
 
-# Every key a measurement record may carry into run metadata, with its type. Booleans are stored as 0/1.
-RECORD_KEYS = {
-    "status": str, "repetition": int, "measured_at": str, "first_error": str,
-    "throughput_rps": float, "requests": int, "window_s": float, "warmup_s": float, "timeout_s": float,
-    "latency_p50_s": float, "latency_p90_s": float, "latency_p99_s": float, "latency_p99_9_s": float,
-    "latency_max_s": float, "latency_mean_s": float,
-    "errors": int, "error_kinds": dict,
-    "connections": int, "connected": int, "ramped": int, "reconnects": int, "served_connections": int, "starved_connections": int,
-    "loadgen_cpu_s": float, "loadgen_cpu_pct": float, "loadgen_cores": str, "loadgen_core_busy_pct": float,
-    "client_bound": bool,
-    "server_cpu_s": float, "server_cpu_pct": float, "server_core_busy_pct": float, "server_cpu_count": int,
-    "server_cpu_per_request_s": float, "server_saturated": bool,
-    "server_rss_bytes": int, "server_uss_bytes": int, "server_pss_bytes": int,
-    "server_threads": int, "server_processes": int, "server_context_switches_per_s": float,
-    # backend scenario: validity evidence, and the pool size the server reported ("unbounded" or a count)
-    "verified_replies_total": int, "backend_calls": int, "backend_calls_per_reply": float, "server_pool": str,
-    "engine": str, "mode": str, "arrival": str, "achieved_ratio": float, "overloaded": bool, "schedule_backlog_end": float,
-    "latency_uncorrected_p50_s": float, "latency_uncorrected_p99_s": float,
-    "latency_uncorrected_p99_9_s": float, "latency_uncorrected_max_s": float,
-    "schedule_lateness_p99_s": float, "schedule_lateness_max_s": float,
-    "latency_histogram": str, "latency_uncorrected_histogram": str, "verification": str,
-    # concbench memory (idle connections): figures per level as comma-separated integers, fits as floats
-    "benchmark": str, "memory_levels": str, "memory_mode": str, "warm_connections": int,
-    "connections_held": str, "settle_s_at_levels": str, "kernel_method": str, "kernel_client_socket_bytes": int,
-    "threads_per_connection": float, "threads_fixed": float,
-    # run --slow-clients: the trickler's evidence (concbench.clients.slow_clients)
-    "slow_clients": int, "slow_connected": int, "slow_held": int, "slow_requests": int,
-    "slow_served_connections": int, "slow_waiting": int, "slow_errors": int, "slow_error_kinds": dict,
-    "slow_first_error": str, "slow_stopped_by": str, "slow_seconds": float, "slow_cpu_s": float, "slow_step_bytes": int,
-    "slow_interval_s": float,
-    # repetitions until stable (concbench.studies.repetitions): the case's throughput against the stop rule
-    "case_unstable": bool, "case_interval_half_width": float, "case_stability_hint": str,
-    # run: the measurement's place in the plan ("repetition:case name"), for --resume
-    "slot": str,
-    # run --measure instructions: callgrind's counts and what they were counted over
-    "measure": str, "instructions": int, "instructions_counted": int, "instructions_time_driven": int,
-    "instructions_idle_per_s": float, "instructions_per_request": float, "instructions_per_connection": float,
-    "requests_planned": int, "warmup_requests": int, "valgrind_version": str, "unsettled_rounds": int,
-}
-for _kind in ("rss", "uss", "pss", "vms", "kernel", "threads", "kernel_sock", "kernel_slab",
-              "kernel_kernel_stack", "kernel_pagetables"):
-    RECORD_KEYS.update({f"{_kind}_at_levels": str, f"baseline_{_kind}": int})
-for _kind in ("rss", "uss", "pss", "vms", "kernel"):
-    RECORD_KEYS.update({f"{_kind}_per_connection_bytes": float, f"{_kind}_fixed_bytes": float})
-MEMORY_METRICS = ("rss", "uss", "pss", "vms", "kernel")
-# concbench backpressure (the stream scenario)
-RECORD_KEYS.update({key: int for key in (
-    "stream_size", "stream_chunk", "fast_readers", "slow_readers", "slow_rcvbuf", "fast_bytes", "fast_streams",
-    "slow_bytes", "slow_streams", "connections_opened", "starved_fast", "server_peak_rss_bytes",
-    "server_peak_uss_bytes", "server_peak_pss_bytes", "server_baseline_rss_bytes", "memory_samples",
-    "processes_workers")})
-RECORD_KEYS.update({key: float for key in (
-    "slow_rate_target_b_s", "fast_mb_s", "fast_reader_min_mb_s", "slow_rate_median_b_s", "slow_rate_min_b_s",
-    "slow_rate_max_b_s", "sample_interval_s")})
-STREAM_METRICS = {   # suffix -> (record key, unit, stored value)
-    "server-peak-rss": ("server_peak_rss_bytes", "byte", int),
-    "server-peak-uss": ("server_peak_uss_bytes", "byte", int),
-    "server-peak-pss": ("server_peak_pss_bytes", "byte", int),
-    "fast-read-time-per-mb": ("fast_mb_s", "second", lambda mb_s: 1.0 / mb_s),
-}
-
-
-def loadgen_engine(engine: str | None) -> str:
-    """The engine a suite's load generator runs on (concbench.clients.native_engine), for the run's metadata."""
-    from concbench.clients.native_engine import resolve
-    try:
-        return resolve(engine)
-    except ValueError as exc:
-        return f"unavailable: {exc}"
+# Every key a measurement record may carry into run metadata, with its type (concbench.results.keys registers each
+# with unit, check and meaning). Booleans are stored as 0/1.
+RECORD_KEYS = keys.record_types()
+MEMORY_METRICS = keys.MEMORY_METRICS
+STREAM_METRICS = kinds.STREAM_METRICS
 
 
 class NotAResult(Exception):
@@ -155,9 +97,14 @@ class RunContext:
     metadata: dict
 
     @classmethod
-    def collect(cls, profile, runners, scenarios, server_cpus, loadgen_cpus, options, argv) -> "RunContext":
-        from pyperf._collect_metadata import collect_metadata
-        meta = {k: v for k, v in collect_metadata().items() if isinstance(v, (int, float, str))}
+    def collect(cls, profile, runners, scenarios, server_cpus, loadgen_cpus, options, argv,
+                loadgen_engine: str | None = None) -> "RunContext":
+        """loadgen_engine: the engine the suite's load generator runs on (concbench.clients.native_engine's
+        loadgen_engine), given by the study that chose it (results know no load generator)."""
+        # pyperf's machine metadata: the keys registered (concbench.results.keys, origin machine); one a later pyperf
+        # adds is left out until it is registered (tests/test_keys.py fails on this pyperf's unregistered ones)
+        meta = {k: v for k, v in collect_metadata().items()
+                if isinstance(v, (int, float, str)) and keys.lookup(k) is not None}
         meta.update({
             FORMAT_KEY: FORMAT_VERSION,
             "concbench_version": __version__,
@@ -173,7 +120,7 @@ class RunContext:
             "server_cpus": ",".join(map(str, server_cpus)),
             "loadgen_cpus": ",".join(map(str, loadgen_cpus)),
             "loadgen": profile.loadgen,
-            "loadgen_engine": loadgen_engine(getattr(profile, "engine", None)),
+            **({"loadgen_engine": loadgen_engine} if loadgen_engine else {}),
             "backlog": fairness.BACKLOG,
             "recv_size": fairness.RECV_SIZE,
             "python_version": platform.python_version(),
@@ -214,22 +161,20 @@ def case_name(case) -> str:
 
 
 def record_metadata(record: dict) -> dict:
-    """A record flattened into pyperf-compatible metadata (no empty strings, no nested values)."""
+    """A record's evidence as pyperf-compatible metadata (no empty strings, no nested values), each value checked.
+
+    Every key must be registered (keys.UnknownKey otherwise): the identity and context keys a record may carry
+    (a load report's scenario, open loop's offered_rate) are written from the case and the suite instead, and
+    keys.NOT_WRITTEN and private `_` keys never reach a file, each for the reason given there."""
     meta = {}
-    for key, kind in RECORD_KEYS.items():
-        if key not in record:
+    for name, value in record.items():
+        if name in keys.NOT_WRITTEN or name.startswith(keys.PRIVATE_PREFIX):
             continue
-        value = record[key]
-        if kind is dict:
-            value = ",".join(f"{k}={v}" for k, v in sorted(value.items())) or None
-        elif kind is bool:
-            value = int(bool(value))
-        elif kind is str:
-            value = str(value).replace("\n", " ").strip() or None
-        else:
-            value = kind(value)
+        if keys.writable(name).origin != "record":
+            continue
+        value = keys.checked(name, value)
         if value is not None:
-            meta[key] = value
+            meta[name] = value
     return meta
 
 
@@ -292,24 +237,28 @@ def suite_runs(context: RunContext, measurements) -> dict[str, list]:
 
 
 def dump_suite_atomically(path, runs: dict) -> None:
-    """runs: benchmark name -> [pyperf.Run]; one suite written to a temporary name, then renamed."""
+    """runs: benchmark name -> [pyperf.Run]; one suite written to a temporary name, then renamed. Every run's
+    metadata key must be registered (concbench.results.keys): UnknownKey before anything is written."""
+    for group in runs.values():
+        for run in group:
+            keys.check_metadata(run.get_metadata())
     suite = pyperf.BenchmarkSuite([pyperf.Benchmark(r) for r in runs.values()])
     write_atomically(path, lambda tmp: suite.dump(tmp, replace=True))
 
 
-def write_figure_suite(path, context: RunContext, measurements, scenario: str, base_name, figures) -> None:
-    """measurements: [(runner, record)] from a command with its own figures (memory, backpressure): each record
-    gives a measurement benchmark, and if it passed, one benchmark per figure. base_name(runner, record) names
-    the record's benchmarks; figures(record) -> [(suffix, value, unit)], positive values only."""
+def write_figure_suite(path, context: RunContext, measurements, kind: kinds.ResultKind) -> None:
+    """measurements: [(runner, record)] from a study with figures of its own (a kind of the figures layout: memory,
+    backpressure): each record gives a measurement benchmark, and if it passed, one benchmark per figure, named
+    and computed by the kind (kind.base_name(runner, record), kind.figures(record): positive values only)."""
     runs: dict[str, list] = {}
     for runner_name, record in measurements:
         runner = registry.RUNNERS[runner_name]
-        identity = {**context.metadata, "scenario": scenario, "runner": runner_name, "runner_model": runner.model,
+        identity = {**context.metadata, "scenario": kind.scenario, "runner": runner_name, "runner_model": runner.model,
                     "framework": runner.framework, "framework_version": runner.version(),
                     "variant_of": runner.variant_of or runner_name}
         if runner.fixed_options:
             identity["fixed_options"] = ",".join(f"{k}={v}" for k, v in runner.fixed_options)
-        base = base_name(runner_name, record)
+        base = kind.base_name(runner_name, record)
         duration = max(record.get("measured_wall_s", 0.0), 1e-9)
         meta = {**identity, **record_metadata(record), "duration": duration}
         runs.setdefault(f"{base}/measurement", []).append(pyperf.Run(
@@ -318,7 +267,7 @@ def write_figure_suite(path, context: RunContext, measurements, scenario: str, b
             collect_metadata=False))
         if record["status"] != "ok":
             continue
-        for suffix, value, unit in figures(record):
+        for suffix, value, unit in kind.figures(record):
             name = f"{base}/{suffix}"
             runs.setdefault(name, []).append(pyperf.Run(
                 [value], metadata={**meta, "name": name, "unit": unit, "metric": suffix, "duration": 0.0},
@@ -327,22 +276,13 @@ def write_figure_suite(path, context: RunContext, measurements, scenario: str, b
 
 
 def write_memory_suite(path, context: RunContext, measurements) -> None:
-    """measurements: [(runner, record)] from `concbench memory`; per-connection slopes as byte benchmarks.
-    A non-positive slope (noise) stays in the measurement's metadata only."""
-    write_figure_suite(path, context, measurements, "echo", lambda runner, record: f"memory/idle/{runner}",
-                       lambda record: [(f"per-connection-{kind}", value, "byte") for kind in MEMORY_METRICS
-                                       if (value := record.get(f"{kind}_per_connection_bytes", 0)) > 0])
+    """measurements: [(runner, record)] from `concbench memory` (kind memory)."""
+    write_figure_suite(path, context, measurements, kinds.MEMORY)
 
 
 def write_stream_suite(path, context: RunContext, measurements) -> None:
-    """measurements: [(runner, record)] from `concbench backpressure`; figures only from repetitions that passed
-    (a zero, e.g. fast readers starved at 0 MB/s, stays in the measurement's metadata)."""
-    write_figure_suite(path, context, measurements, "stream",
-                       lambda runner, record: (f"stream/size={record['stream_size']}/fast={record['fast_readers']}/"
-                                               f"slow={record['slow_readers']}/{runner}"),
-                       lambda record: [(suffix, convert(record[key]), unit)
-                                       for suffix, (key, unit, convert) in STREAM_METRICS.items()
-                                       if record.get(key, 0) > 0])
+    """measurements: [(runner, record)] from `concbench backpressure` (kind backpressure)."""
+    write_figure_suite(path, context, measurements, kinds.BACKPRESSURE)
 
 
 def load_measurements(path) -> list[dict]:
@@ -351,7 +291,12 @@ def load_measurements(path) -> list[dict]:
     Strict: NotAResult (one line naming the file and the problem) for anything malformed, or written by a
     newer concbench; nothing computed from the file can then fail on its shape."""
     try:
-        strict_read.check_structure(strict_read.read_json(path), FORMAT_VERSION, FORMAT_KEY)
+        data = strict_read.read_json(path)
+        summary = kinds.kind_of_summary(data) if not (isinstance(data, dict) and "benchmarks" in data) else None
+        if summary is not None:
+            raise NotAResult(f"{path}: a `{summary.command}` summary (one JSON object), not measurement records; "
+                             f"`concbench show {path}` prints its table")
+        strict_read.check_structure(data, FORMAT_VERSION, FORMAT_KEY)
     except strict_read.StructureError as exc:
         raise NotAResult(f"{path}: {exc}") from None
     try:
@@ -422,5 +367,4 @@ def merge_result_files(paths, output, metadata: dict | None = None) -> None:
                 meta = {**run.get_metadata(), **(metadata or {}), "repetition": repetition}
                 runs.setdefault(bench.get_name(), []).append(
                     pyperf.Run(run.values, metadata=meta, collect_metadata=False))
-    suite = pyperf.BenchmarkSuite([pyperf.Benchmark(r) for r in runs.values()])
-    write_atomically(output, lambda tmp: suite.dump(tmp, replace=True))
+    dump_suite_atomically(output, runs)

@@ -10,12 +10,12 @@ import gzip
 import json
 import os
 
+from concbench.results import kinds
+from concbench.results.histogram import Histogram
+
 NUMBER = (int, float)
-# keys every measurement record of a `run` result needs (memory and backpressure records need the first three)
+# keys every measurement record needs; each kind adds its own (concbench.results.kinds: required, required_ok)
 REQUIRED = ("status", "runner", "scenario")
-REQUIRED_RUN = ("offered_connections",)
-REQUIRED_OK_RUN = ("throughput_rps", "latency_p50_s", "latency_p99_s", "requests")
-REQUIRED_OK_INSTRUCTIONS = ("instructions", "instructions_per_request")   # run --measure instructions
 # a run's measured figures that are never negative (fitted figures, e.g. memory intercepts, can be)
 NON_NEGATIVE = {"throughput_rps", "requests", "errors", "window_s", "warmup_s", "latency_p50_s", "latency_p90_s",
                 "latency_p99_s", "latency_p99_9_s", "latency_max_s", "latency_mean_s", "server_cpu_pct",
@@ -104,31 +104,27 @@ def check_record(record: dict, number: int, record_keys: dict) -> None:
     for key in REQUIRED:
         if key not in record:
             raise StructureError(f"{where} has no '{key}'")
-    is_run = "benchmark" not in record          # `concbench run` (memory/backpressure records name theirs)
-    if is_run:
-        for key in REQUIRED_RUN:
-            if key not in record:
-                raise StructureError(f"{where} has no '{key}'")
-        counted = record.get("measure") == "instructions"      # no wall-clock figures: instruction counts
-        if record["status"] == "ok":
-            for key in REQUIRED_OK_INSTRUCTIONS if counted else REQUIRED_OK_RUN:
-                if key not in record:
-                    raise StructureError(f"{where} passed but has no '{key}'")
+    kind = kinds.kind_of_record(record)      # None: a kind of a newer concbench (the views refuse it in one line)
+    for key in kind.required if kind else ():
+        if key not in record:
+            raise StructureError(f"{where} has no '{key}'")
+    for key in kind.required_ok if kind and record["status"] == "ok" else ():
+        if key not in record:
+            raise StructureError(f"{where} passed but has no '{key}'")
     for key, value in record.items():
-        kind = record_keys.get(key)
-        if key in ("status", "runner", "scenario") or kind in (str, dict):
+        key_type = record_keys.get(key)
+        if key in ("status", "runner", "scenario") or key_type in (str, dict):
             if not isinstance(value, str):
                 raise StructureError(f"{where}: '{key}' is {_kind(value)} {value!r}, expected text")
         if key.endswith("_histogram") and isinstance(value, str):
-            from concbench.results.histogram import Histogram
             try:
                 Histogram.decode(value)
             except Exception as exc:         # whatever a damaged encoding raises: one line
                 raise StructureError(f"{where}: '{key}' is not a readable histogram ({exc})") from None
-        elif kind in (int, float, bool) or key in IDENTITY_NUMBERS or key.startswith("param_"):
+        elif key_type in (int, float, bool) or key in IDENTITY_NUMBERS or key.startswith("param_"):
             if not isinstance(value, NUMBER) or isinstance(value, bool):
                 raise StructureError(f"{where}: '{key}' is {_kind(value)} {value!r}, expected a number")
             if key in NON_NEGATIVE and not 0 <= value < float("inf"):
                 raise StructureError(f"{where}: '{key}' is {value!r}, expected 0 or more")
-    if is_run and not counted and record["status"] == "ok" and not record["throughput_rps"] > 0:
+    if kind is kinds.RUN and record["status"] == "ok" and not record["throughput_rps"] > 0:
         raise StructureError(f"{where} passed with throughput_rps {record['throughput_rps']!r}, expected above 0")

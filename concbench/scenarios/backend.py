@@ -115,4 +115,7 @@ SCENARIO = Scenario(
     client_workload=client_workload,
     session_factory=lambda params: (lambda: BackendSession(params["size"], params["delay_ms"])),
     needs_backend=True,
+    # the pool size is the limit here: 10 connections fit every pool, 2000 exceed them
+    levels=(("default", (10, 2000)), ("quick", (10,)), ("full", (1, 10, 100, 1000, 2000))),
+    suite="backend-default",      # the bounded pools are its model, and processes (one worker each) is not
 )

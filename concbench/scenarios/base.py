@@ -79,6 +79,32 @@ class ClientWorkload:
 
 
 @dataclass(frozen=True)
+class ProbeReply:
+    """What a probe got back for one of its requests: the reply's bytes (all that came, if it could not be
+    framed), whether the server closed or reset the connection first, and which rules apply."""
+    index: int                  # which of the probe's requests (0 = the first)
+    data: bytes
+    closed: bool = False        # the server closed (or reset) before a whole reply
+    unframeable: bool = False   # frame() said -1: the reply can never be framed
+    own_http_stack: bool = False    # the runner is a framework's own HTTP stack (concbench.registry)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """An edge rule checked before anything is measured (`concbench verify`): `requests` are sent one after
+    another on one fresh connection; each reply is read until framer()'s frame(buffer) gives its length (see
+    ClientWorkload), the server closes, or it cannot be framed; judge(ProbeReply) says what is wrong, or None.
+    Sans-IO: the scenario says what to send and what is right; concbench.studies.verify moves the bytes."""
+    name: str
+    requests: tuple[bytes, ...]
+    framer: Callable[[], Callable[[bytes], int]]    # a fresh frame function per connection
+    judge: Callable[[ProbeReply], str | None]
+
+
+DEFAULT_SUITE = "default"       # the runner group of most scenarios' default suite (concbench.registry.GROUPS)
+
+
+@dataclass(frozen=True)
 class Scenario:
     name: str
     summary: str
@@ -92,6 +118,14 @@ class Scenario:
     # sessions call a backend service (BackendCallingSession): concbench starts one per server and
     # passes its address to the runner as options["backend"] = "HOST:PORT"
     needs_backend: bool = False
+    # the concurrency levels `run` measures per profile (default, quick, full): the levels that show its point
+    levels: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    suite: str = DEFAULT_SUITE  # the runner group whose runners form its default suite in `run`
+    probes: tuple[Probe, ...] = ()  # edge rules `verify` checks after a verified load
+
+    def levels_for(self, profile: str) -> tuple[int, ...] | None:
+        """The levels this scenario declares for a profile, or None (the profile's own connections apply)."""
+        return dict(self.levels).get(profile)
 
     def parse_params(self, given: dict | None = None) -> dict:
         """Defaults overlaid with `given`; raises ValueError naming the bad parameter."""

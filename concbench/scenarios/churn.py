@@ -38,4 +38,5 @@ SCENARIO = Scenario(
     client_workload=client_workload,
     session_factory=lambda params: (lambda: ChurnSession(params["size"])),
     default=True,
+    levels=(("default", (10,)), ("quick", (10,)), ("full", (1, 10, 100))),
 )

@@ -63,4 +63,5 @@ SCENARIO = Scenario(
     client_workload=client_workload,
     session_factory=lambda params: (lambda: CpuSession(params["iterations"])),
     default=True,
+    levels=(("default", (2,)), ("quick", (1,)), ("full", (1, 2, 4))),
 )

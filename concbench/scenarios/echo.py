@@ -42,4 +42,5 @@ SCENARIO = Scenario(
                           minimum=1, maximum=64 << 20),),
     client_workload=client_workload,
     session_factory=lambda params: EchoSession,
+    levels=(("default", (1, 100, 1000)), ("quick", (1, 10, 100)), ("full", (1, 10, 100, 1000))),
 )

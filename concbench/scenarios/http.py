@@ -13,7 +13,7 @@ from email.utils import formatdate, parsedate_to_datetime
 
 import httptools
 
-from .base import ClientWorkload, Exchange, Scenario
+from .base import ClientWorkload, Exchange, Probe, ProbeReply, Scenario
 
 PATH = b"/plaintext"
 BODY = b"Hello, World!"
@@ -201,6 +201,44 @@ def rejection_ok(reply: bytes, status: bytes, own_http_stack: bool = False) -> b
     return reply == b"" or (reply[:9] in (b"HTTP/1.1 ", b"HTTP/1.0 ") and reply[9:10] == b"4")
 
 
+def head_length(buffer: bytes) -> int:
+    """Frame a reply by its header block alone (what a rejection of a malformed request needs), 0 if incomplete."""
+    end = buffer.find(b"\r\n\r\n")
+    return len(buffer) if end >= 0 else 0
+
+
+def judge_not_found(reply: ProbeReply) -> str | None:
+    if not reply.data.startswith(b"HTTP/1.1 404"):
+        return f"GET /not-there answered {reply.data[:30]!r}, not 404"
+    return None
+
+
+def judge_malformed(reply: ProbeReply) -> str | None:
+    """The shared session must answer a malformed request 400; a framework's own stack may answer any 4xx or close."""
+    if not rejection_ok(reply.data, b"400", reply.own_http_stack):
+        return (f"a malformed request line answered {reply.data[:30]!r}, not "
+                + ("4xx or a close" if reply.own_http_stack else "400"))
+    return None
+
+
+def judge_keep_alive(reply: ProbeReply) -> str | None:
+    """After the rejections, two requests on one connection: both answered correctly, the connection kept."""
+    number = reply.index + 1
+    if reply.closed:
+        return f"the connection closed before keep-alive response {number}"
+    problem = "unframeable" if reply.unframeable else ResponseCheck().problem(reply.data)
+    return f"keep-alive response {number}: {problem}" if problem else None
+
+
+# The edge rules `concbench verify` checks on every runner (concbench.studies.verify moves the bytes).
+PROBES = (
+    Probe("not found", (b"GET /not-there HTTP/1.1\r\nHost: x\r\n\r\n",), lambda: ResponseCheck().frame,
+          judge_not_found),
+    Probe("malformed request line", (b"BROKEN\r\n\r\n",), lambda: head_length, judge_malformed),
+    Probe("keep-alive", (REQUEST, REQUEST), lambda: ResponseCheck().frame, judge_keep_alive),
+)
+
+
 def server_session_factory(params: dict, clock=time.time):
     date = HttpDate(clock)                 # shared by the sessions of one server process
     return lambda: HttpSession(date)
@@ -219,4 +257,6 @@ SCENARIO = Scenario(
     client_workload=client_workload,
     session_factory=server_session_factory,
     default=True,
+    levels=(("default", (100,)), ("quick", (10,)), ("full", (1, 10, 100, 1000))),
+    probes=PROBES,
 )

@@ -19,9 +19,11 @@ from concbench import cpu, fairness, registry
 from concbench.errors import UsageError
 from concbench.harness.event_child import run_event_child
 from concbench.harness.sampling import process_tree, tree_cpu_seconds, tree_memory
+from concbench.clients.native_engine import loadgen_engine
 from concbench.harness.server_process import ServerFailed, ServerProcess
+from concbench.results.kinds import BACKPRESSURE
 
-BENCHMARK = "stream-backpressure"
+BENCHMARK = BACKPRESSURE.benchmark     # what marks its records (concbench.results.kinds)
 SLOW_LEVELS = (0, 1, 4, 16)
 FAST_READERS = 2
 REPETITIONS = 3
@@ -39,7 +41,7 @@ GIB = 1 << 30
 
 
 def is_unbounded(runner: str) -> bool:
-    return dict(registry.RUNNERS[runner].fixed_options).get("flow") == "unbounded"
+    return registry.RUNNERS[runner].has("unbounded_writes")
 
 
 def worst_case_bytes(runner: str, fast: int, slow: int, size: int) -> int:
@@ -121,7 +123,7 @@ def measure(runner: str, params: dict, fast: int, slow: int, settings: dict, opt
             server_cpus, loadgen_cpus) -> dict:
     """One measurement with a fresh server; failures become a failed record, never a figure."""
     options = dict(options)
-    if registry.RUNNERS[runner].module == "concbench.runners.processes" and "workers" not in options:
+    if registry.RUNNERS[runner].has("worker_per_connection") and "workers" not in options:
         options["workers"] = str(fast + slow)     # one worker per reader, or the rest would starve
     try:
         server = ServerProcess(runner, "stream", params, server_cpus, options, env=SERVER_ENV).start()
@@ -242,7 +244,8 @@ def cmd_backpressure(args) -> int:
     output = Path(args.output) if args.output else Path("results") / f"backpressure-{stamp}.json"
     profile = replace(PROFILES["default"], name="backpressure", connections=levels, warmup_s=args.warmup,
                       window_s=args.window, repetitions=args.repetitions)
-    context = RunContext.collect(profile, runners, ["stream"], server_cpus, loadgen_cpus, options, sys.argv)
+    context = RunContext.collect(profile, runners, ["stream"], server_cpus, loadgen_cpus, options, sys.argv,
+                                 loadgen_engine(profile.engine))
     context.metadata.update(malloc_arena_max=SERVER_ENV["MALLOC_ARENA_MAX"] + " (server)",
                             memory_budget_bytes=budget, sample_interval_s=SAMPLE_INTERVAL_S)
     order = [(rep, slow, runner) for rep in range(args.repetitions) for slow in levels

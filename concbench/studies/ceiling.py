@@ -15,8 +15,10 @@ from pathlib import Path
 
 from datetime import datetime, timezone
 
-from concbench import cpu, fairness
-from concbench.results.format import git_commit, write_json_atomically
+from concbench import cpu, fairness, registry
+from concbench.results.format import git_commit
+from concbench.results.kinds import CEILING
+from concbench.results.summary_file import write_summary
 from concbench.studies.orchestrate import rotated
 from concbench.harness.sampling import ServerSampler
 from concbench.harness.server_process import ServerProcess
@@ -26,7 +28,7 @@ WARMUP_S = 1.0
 
 
 def build_c_client() -> Path:
-    from concbench.runners.reference_c import compile_c
+    compile_c = registry.RUNNERS[registry.reference_runner()].load().compile_c
     return compile_c(TOOLS / "epoll_echo_client.c", BUILD / "epoll_echo_client")
 
 
@@ -90,7 +92,7 @@ def recording_cost_ns(samples: int = 2_000_000) -> dict:
 
 def open_loop_check(rate: float, args, server_cpus, loadgen_cpus) -> dict:
     """The concbench load generator (its default engine, or --engine) in open loop at `rate`."""
-    server = ServerProcess("reference-c", "echo", {"size": args.size}, server_cpus).start()
+    server = ServerProcess(registry.reference_runner(), "echo", {"size": args.size}, server_cpus).start()
     try:
         command = [sys.executable, "-m", "concbench", "load", "echo", "--target", f"127.0.0.1:{server.port}",
                    "--connections", str(args.connections), "--size", str(args.size), "--warmup", str(WARMUP_S),
@@ -119,7 +121,7 @@ def run_ceiling(args) -> int:
           f"of {args.duration:g} s; reference C server on cpu {server_cpus}, clients on cpu {loadgen_cpus}", flush=True)
     for rep in range(args.repetitions):
         for name in rotated(names, rep):
-            server = ServerProcess("reference-c", "echo", {"size": args.size}, server_cpus).start()
+            server = ServerProcess(registry.reference_runner(), "echo", {"size": args.size}, server_cpus).start()
             try:
                 command = client_commands(server.port, args, loadgen_cpus)[name]
                 sampler = ServerSampler(server.pid, server_cpus)
@@ -176,7 +178,7 @@ def run_ceiling(args) -> int:
             print(f"{name} / C client: {ratios[name]:.2f} (medians of the same run)")
     ratio = ratios.get("concbench", ratios.get("concbench-uvloop"))
     output = Path("results") / f"ceiling-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}.json"
-    write_json_atomically(output, {
+    write_summary(output, CEILING, {
         "command": "concbench ceiling " + " ".join(sys.argv[2:]), "git_commit": git_commit(),
         "connections": args.connections, "size": args.size, "duration_s": args.duration,
         "server_cpus": list(server_cpus), "loadgen_cpus": list(loadgen_cpus),

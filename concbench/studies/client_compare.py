@@ -13,10 +13,12 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from concbench import fairness
+from concbench import fairness, registry
 from concbench.errors import UsageError
 from concbench.studies.orchestrate import rotated
-from concbench.results.format import git_commit, write_json_atomically
+from concbench.results.format import git_commit
+from concbench.results.kinds import CLIENTS
+from concbench.results.summary_file import write_summary
 from concbench.harness.server_process import ServerProcess
 
 WARMUP_S = 1.0
@@ -26,7 +28,7 @@ REFERENCE = {"http": "wrk", "echo": "c-epoll"}
 def add_clients_arguments(p) -> None:
     from concbench.cli import positive_float, positive_int
     p.add_argument("--scenario", choices=("http", "echo"), default="http")
-    p.add_argument("--runners", nargs="+", default=["asyncio", "asyncio-uvloop"], metavar="RUNNER")
+    p.add_argument("--runners", nargs="+", default=registry.group_runners("clients"), metavar="RUNNER")
     p.add_argument("--clients", nargs="+", default=None, metavar="CLIENT",
                    help="native, uvloop (concbench's engines), wrk (http), c-epoll (echo); default: native and "
                         "the scenario's reference client (wrk for http, c-epoll for echo)")
@@ -119,7 +121,7 @@ def run_clients(args) -> int:
         print(f"\n{head} / {base} as each client sees it: "
               + ", ".join(f"{c} {r:.2f}" for c, r in server_ratios.items()))
     output = Path("results") / f"clients-{args.scenario}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}.json"
-    write_json_atomically(output, {
+    write_summary(output, CLIENTS, {
         "command": "concbench clients " + " ".join(sys.argv[2:]), "git_commit": git_commit(),
         "scenario": args.scenario, "connections": args.connections, "duration_s": args.duration,
         "server_cpus": list(server_cpus), "loadgen_cpus": list(loadgen_cpus), "rates": rates,

@@ -35,9 +35,6 @@ STABLE_ENV = {"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONMALL
 # Forked workers (processes*): a fork stays under valgrind, and --trace-children=yes gives each child its own vgdb
 # channel (without it valgrind 3.19 answers `vgdb: no FIFO found matching pid`), so every process of the server
 # is switched on by pid and the dumps are summed.
-UNSUPPORTED: dict[str, str] = {
-    "reference-c": "the C yardstick: not a Python server under test",
-}
 
 
 class Unavailable(Exception):
@@ -81,7 +78,7 @@ def check_valgrind(valgrind: str = "valgrind", control: str = "callgrind_control
 
 def supported(runner: str) -> str | None:
     """None if the runner can be measured in instructions, else why not."""
-    return UNSUPPORTED.get(runner)
+    return "the C yardstick: not a Python server under test" if registry.RUNNERS[runner].has("reference") else None
 
 
 def callgrind_command(settings: Settings, out_dir: Path) -> list[str]:

@@ -78,7 +78,7 @@ def tag(runner: str, identity: dict) -> str:
 
 def combine(parts: list[tuple[Path, dict]], output: Path) -> None:
     """One result file from per-interpreter files: every run's runner (and benchmark name) tagged with its interpreter."""
-    from concbench.results.format import write_atomically
+    from concbench.results.format import dump_suite_atomically
     runs: dict[str, list] = {}
     for path, identity in parts:
         for bench in pyperf.BenchmarkSuite.load(os.fspath(path)).get_benchmarks():
@@ -92,8 +92,7 @@ def combine(parts: list[tuple[Path, dict]], output: Path) -> None:
                             server_python_path=identity["real_path"],
                             server_python_free_threaded=int(bool(identity.get("free_threaded"))))
                 runs.setdefault(name, []).append(pyperf.Run(run.values, metadata=meta, collect_metadata=False))
-    suite = pyperf.BenchmarkSuite([pyperf.Benchmark(r) for r in runs.values()])
-    write_atomically(output, lambda tmp: suite.dump(tmp, replace=True))
+    dump_suite_atomically(output, runs)
 
 
 def run_with_pythons(args) -> int:

@@ -17,11 +17,13 @@ from concbench.errors import UsageError
 from concbench.clients.idle import HolderFailed, IdleHolder
 from concbench.harness.kernel_memory import COMPONENTS, new_meter
 from concbench.harness.sampling import process_tree, tree_memory
+from concbench.clients.native_engine import loadgen_engine
 from concbench.harness.server_process import ServerFailed, ServerProcess
+from concbench.results.kinds import MEMORY
 
 LEVELS = (1000, 5000, 10000)
 PROCESS_LEVELS = (10, 50, 100)      # processes: one worker per connection, so fewer (forking 10000 is not sensible)
-PER_LEVEL_SERVER = {"processes"}    # runners whose server is started per level with workers=level
+PER_LEVEL_SERVER = set(registry.with_capability("worker_per_connection"))   # a server per level, workers=level
 WARM_CONNECTIONS = 10
 REPETITIONS = 3
 FD_MARGIN = 64                      # listener, pipes, logs, imports: the descriptors besides connections
@@ -34,7 +36,7 @@ OPEN_TIMEOUT_S = 90.0               # bound on opening one level's connections
 SERVER_ENV = {"MALLOC_ARENA_MAX": "2"}
 PROCESS_KINDS = ("rss", "uss", "pss", "vms")
 KINDS = PROCESS_KINDS + ("kernel",)  # each gets a fit: <kind>_per_connection_bytes, <kind>_fixed_bytes
-BENCHMARK = "memory-idle"
+BENCHMARK = MEMORY.benchmark       # what marks its records (concbench.results.kinds)
 
 
 def fit_line(xs, ys) -> tuple[float, float]:
@@ -228,8 +230,9 @@ def cmd_memory(args) -> int:
         runners = registry.select(args.runners, registry.RUNNERS, "runner", registry.default_memory_runners())
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if "reference-c" in runners:
-        raise UsageError("reference-c is not a Python model and is not measured for memory; drop it")
+    reference = [r for r in runners if registry.RUNNERS[r].has("reference")]
+    if reference:
+        raise UsageError(f"{reference[0]} is not a Python model and is not measured for memory; drop it")
     for runner in runners:
         reason = registry.applicable(runner, "echo")
         if reason:
@@ -253,7 +256,8 @@ def cmd_memory(args) -> int:
     output = Path(args.output) if args.output else Path("results") / f"memory-{stamp}.json"
     profile = replace(PROFILES["default"], name="memory", connections=levels, warmup_s=0.0, window_s=0.0,
                       repetitions=args.repetitions)
-    context = RunContext.collect(profile, runners, ["echo"], server_cpus, loadgen_cpus, options, sys.argv)
+    context = RunContext.collect(profile, runners, ["echo"], server_cpus, loadgen_cpus, options, sys.argv,
+                                 loadgen_engine(profile.engine))
     context.metadata.update(malloc_arena_max=SERVER_ENV["MALLOC_ARENA_MAX"] + " (server)",
                             memory_process_levels=",".join(map(str, process_levels)),
                             open_file_limit=limit)

@@ -19,6 +19,7 @@ from concbench.harness.event_child import run_event_child
 from concbench.studies.repetitions import RepetitionPlan, mark_stability
 from concbench.results.measurement import add_backend_evidence, add_server_evidence, verdict
 from concbench.harness.sampling import ServerSampler
+from concbench.clients.native_engine import loadgen_engine
 from concbench.harness.server_process import ServerFailed, ServerProcess
 from concbench.clients.slow_clients import SlowClients, SlowClientsFailed, add_slow_evidence, describe as describe_slow
 from concbench.studies.verify import verify_external
@@ -60,17 +61,14 @@ PROFILES = {
     # took 443-518 s, so unstable levels get up to 5 repetitions within 60 s of extra rounds
     # (518 + 60 s stays under the 600 s of `make bench`)
     "default": Profile("default", (1, 100, 1000), (64,), warmup_s=0.25, window_s=0.8, repetitions=3,
-                       scenario_connections=(("http", (100,)), ("cpu", (2,)), ("churn", (10,)),
-                                             ("backend", (10, 2000))),
+                       scenario_connections=registry.profile_levels("default"),
                        max_repetitions=5, stability_budget_s=60.0),
     # for tests and smoke checks
     "quick": Profile("quick", (1, 10, 100), (64,), warmup_s=0.2, window_s=0.5, repetitions=3,
-                     scenario_connections=(("http", (10,)), ("cpu", (1,)), ("churn", (10,)),
-                                           ("backend", (10,)))),
+                     scenario_connections=registry.profile_levels("quick")),
     # the longer profile: all sizes, longer windows, 5 repetitions
     "full": Profile("full", (1, 10, 100, 1000), (64, 1024, 16384), warmup_s=2.0, window_s=10.0, repetitions=5,
-                    scenario_connections=(("http", (1, 10, 100, 1000)), ("cpu", (1, 2, 4)), ("churn", (1, 10, 100)),
-                                          ("backend", (1, 10, 100, 1000, 2000))),
+                    scenario_connections=registry.profile_levels("full"),
                     max_repetitions=10, stability_budget_s=900.0),
 }
 
@@ -698,7 +696,8 @@ def cmd_run(args) -> int:
     print(f"results: {output} (written after every measurement)", flush=True)
     if set(server_cpus) & set(loadgen_cpus):
         print("warning: server and load generator share a cpu; figures mix both", flush=True)
-    context = RunContext.collect(profile, runners, scenarios, server_cpus, loadgen_cpus, options, sys.argv)
+    context = RunContext.collect(profile, runners, scenarios, server_cpus, loadgen_cpus, options, sys.argv,
+                                 loadgen_engine(profile.engine))
     context.metadata.update(plan_id=plan_id, planned_measurements=len(order),
                             run_args=json.dumps(run_file.strip_output_options(getattr(args, "argv", None) or [])))
     hooks = (measure, format_outcome)
@@ -848,7 +847,7 @@ def command_runners(raw: list[str]) -> list[str]:
 def case_options(case: Case, options: dict) -> dict:
     """The runner's options for one measurement: a runner sized to the offered connections is told them."""
     chosen = dict(options.get(case.runner, {}))
-    if registry.RUNNERS[case.runner].sized_to_connections:
+    if registry.RUNNERS[case.runner].has("worker_per_connection"):
         chosen.setdefault("connections", str(case.connections))
     return chosen
 
@@ -862,37 +861,19 @@ def print_report_paths(paths) -> None:
 def cmd_report(args) -> int:
     from concbench.analysis.report import write_report
     from concbench.results.format import NotAResult
-    from concbench.results.format import load_measurements
     for path in args.results:
         try:
-            if load_measurements(path)[0].get("measure") == "instructions":     # no wall-clock figures to chart
-                raise UsageError(f"{path}: instruction counts (run --measure instructions): the report charts "
-                                 f"wall-clock figures; the table is `concbench show {path}`")
-            print_report_paths(write_report(path, args.output))
+            print_report_paths(write_report(path, args.output))   # by the file's kind (concbench.analysis.views)
         except NotAResult as exc:
             raise UsageError(str(exc)) from None
     return 0
 
 
 def cmd_show(args) -> int:
-    from concbench.analysis.table import summary_table
+    from concbench.analysis.views import show_text
     from concbench.results.format import NotAResult
-    from concbench.results.format import load_measurements
     try:
-        first = load_measurements(args.result)[0]
-        if first.get("measure") == "instructions":       # run --measure instructions
-            from concbench.analysis.instructions import instructions_table
-            print(instructions_table(args.result))
-            return 0
-        if first.get("benchmark") == "stream-backpressure":
-            from concbench.analysis.backpressure import backpressure_table
-            print(backpressure_table(args.result))
-            return 0
-        print(summary_table(args.result))
-        states = {r.get("run_state", "complete") for r in load_measurements(args.result) if "plan_id" in r}
-        states.discard("complete")
-        for state in sorted(states):      # an unfinished run: say so, and how to finish it
-            print(f"\nthis run is not complete ({state}); concbench run --resume {args.result} measures the rest")
+        print(show_text(args.result))     # the table of the file's kind; an unfinished run says how to finish it
     except NotAResult as exc:
         raise UsageError(str(exc)) from None
     return 0

@@ -11,6 +11,7 @@ import socket
 from concbench import registry
 from concbench.clients.loadgen import LoadPlan, run_load
 from concbench.results.measurement import add_backend_evidence, loadgen_report
+from concbench.scenarios.base import ProbeReply
 from concbench.harness.server_process import ServerFailed, ServerProcess
 
 
@@ -27,46 +28,36 @@ def read_framed(sock, frame) -> bytes:
         buffer += chunk
 
 
-def exchange(port: int, payload: bytes, frame) -> bytes:
-    """Send payload, read one framed reply (or what came before the server closed)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(payload)
-        return read_framed(sock, frame)
-
-
-def http_probes(port: int, own_http_stack: bool = False) -> list[str]:
-    """The shared session must answer a malformed request 400; a framework's own stack may answer any
-    4xx or close. Both must then serve keep-alive requests correctly."""
-    from concbench.scenarios.http import REQUEST, ResponseCheck, rejection_ok
-    check = ResponseCheck()
+def run_probes(port: int, probes, own_http_stack: bool = False) -> list[str]:
+    """The problems a scenario's probes (concbench.scenarios.base.Probe) find, each on one fresh connection."""
     problems = []
-    reply = exchange(port, b"GET /not-there HTTP/1.1\r\nHost: x\r\n\r\n", check.frame)
-    if not reply.startswith(b"HTTP/1.1 404"):
-        problems.append(f"GET /not-there answered {reply[:30]!r}, not 404")
-    try:
-        reply = exchange(port, b"BROKEN\r\n\r\n", lambda b: len(b) if b"\r\n\r\n" in b else 0)
-    except ConnectionResetError:
-        reply = b""
-    if not rejection_ok(reply, b"400", own_http_stack):
-        problems.append(f"a malformed request line answered {reply[:30]!r}, not "
-                        + ("4xx or a close" if own_http_stack else "400"))
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:     # keep-alive: two on one
-        for n in (1, 2):
-            sock.sendall(REQUEST)
+    for probe in probes:
+        frame = probe.framer()
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             buffer = b""
-            while check.frame(buffer) == 0:
-                chunk = sock.recv(65536)
-                if not chunk:
-                    problems.append(f"the connection closed before keep-alive response {n}")
-                    return problems
-                buffer += chunk
-            problem = check.problem(buffer[:check.frame(buffer)]) if check.frame(buffer) > 0 else "unframeable"
-            if problem:
-                problems.append(f"keep-alive response {n}: {problem}")
+            for index, request in enumerate(probe.requests):
+                size, closed = 0, False
+                try:
+                    sock.sendall(request)
+                    while (size := frame(buffer)) == 0:
+                        chunk = sock.recv(65536)
+                        if not chunk:
+                            closed = True
+                            break
+                        buffer += chunk
+                except ConnectionResetError:
+                    closed = True
+                whole = size > 0 and not closed
+                problem = probe.judge(ProbeReply(index, buffer[:size] if whole else buffer, closed, size < 0,
+                                                 own_http_stack))
+                if problem:
+                    problems.append(problem)
+                if not whole:
+                    break
+                buffer = buffer[size:]
     return problems
 
 
-PROBES = {"http": http_probes}
 STREAM_VERIFY_SIZE = 4 << 20   # the stream scenario is verified with a 4 MiB payload, read twice at full speed
 
 
@@ -130,8 +121,7 @@ def verify_server(runner: str, scenario: str, params: dict, backend: str | None)
         report = loadgen_report(run_load(plan, spec.client_workload(params)))
         problems = [] if report["status"] == "ok" else [f"under load: {report['first_error'] or 'no reply'}"]
         try:
-            probe = PROBES.get(scenario, lambda port, own_http_stack: [])
-            problems += probe(server.port, registry.RUNNERS[runner].own_http_stack)
+            problems += run_probes(server.port, spec.probes, registry.RUNNERS[runner].own_http_stack)
         except OSError as exc:
             problems.append(f"probe failed: {exc}")
         if not server.alive():
@@ -152,7 +142,7 @@ def verify_external(scenario: str, params: dict, port: int) -> list[str]:
     if report["status"] != "ok":
         return [f"under load: {report['first_error'] or 'no reply'}"]
     try:
-        return PROBES.get(scenario, lambda port, own_http_stack: [])(port, True)
+        return run_probes(port, spec.probes, own_http_stack=True)
     except OSError as exc:
         return [f"probe failed: {exc}"]
 
