@@ -36,28 +36,42 @@ enum { ST_DEAD, ST_CONNECTING, ST_IDLE, ST_INFLIGHT, ST_PARKED, ST_WAITING };
 #define CONNECT_LIMIT 256                      /* connects in progress at once (as the Python engine) */
 #define TIMER_TOKEN UINT32_MAX
 
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define COLD __attribute__((cold, noinline))
+#define HOT_INLINE inline __attribute__((always_inline))
+
 typedef struct { int64_t *v; size_t n, cap; } vec;
 
-static int vec_push(vec *a, int64_t x) {
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 65536;
-        int64_t *v = realloc(a->v, cap * sizeof *v);
-        if (!v) return -1;
-        a->v = v, a->cap = cap;
-    }
+static COLD int vec_grow_push(vec *a, int64_t x) {
+    size_t cap = a->cap ? a->cap * 2 : 65536;
+    int64_t *v = realloc(a->v, cap * sizeof *v);
+    if (!v) return -1;
+    a->v = v, a->cap = cap;
     a->v[a->n++] = x;
     return 0;
 }
 
-typedef struct {
-    int fd, state, events;
+static inline int vec_push(vec *a, int64_t x) {
+    if (unlikely(a->n == a->cap)) return vec_grow_push(a, x);
+    a->v[a->n++] = x;
+    return 0;
+}
+
+/* one exchange of the ring, as raw bytes (the ring's bytes objects are kept alive by the call) */
+typedef struct { const char *req, *exp; size_t req_len, exp_len; } exchange_t;
+
+typedef struct {             /* the fields of the per-reply path first: one cache line */
+    int fd, state;
     size_t index;            /* ring position of the exchange in flight (or last sent) */
     size_t received;         /* echo: bytes of the expected reply verified so far */
     size_t write_off;        /* bytes of the request already written */
-    int64_t sent_at, intended_at, due, started_at, deadline;
-    int completed, replacement;
-    char *pending; size_t pending_len, pending_cap;   /* framed replies */
+    int64_t sent_at, intended_at;
+    int events, completed;
     long served;             /* verified replies */
+    int64_t due, started_at, deadline;
+    int replacement;
+    char *pending; size_t pending_len, pending_cap;   /* framed replies */
 } conn_t;
 
 typedef struct { int64_t due; int conn; } slot_t;
@@ -67,7 +81,7 @@ typedef struct {
     struct sockaddr_storage addr; socklen_t addrlen;
     int nconn, open_loop, poisson, churn;
     double warmup_s, duration_s, timeout_s, connect_timeout_s, rate;
-    PyObject **req, **exp; size_t ring_len;
+    exchange_t *ring; size_t ring_len;
     PyObject *problem, *on_event;      /* borrowed */
     size_t max_head;
     /* state */
@@ -93,7 +107,7 @@ static int64_t now_ns(void) {
     return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
-static void count_error(engine_t *e, int kind, const char *fmt, ...) {
+static COLD void count_error(engine_t *e, int kind, const char *fmt, ...) {
     e->errors[kind]++;
     if (!e->first_error[0]) {
         int at = snprintf(e->first_error, sizeof e->first_error, "%s: ", KIND_NAMES[kind]);
@@ -226,47 +240,64 @@ static int start_connect(engine_t *e, int i) {
     return 0;
 }
 
-static void fail(engine_t *e, int i, int kind, const char *detail);
+static COLD void fail(engine_t *e, int i, int kind, const char *detail);
 
-/* write what is left of the request; 0 ok (maybe partly, EPOLLOUT armed), -1 failed (closed) */
-static int flush_request(engine_t *e, int i) {
+/* write what is left of the request after a send() that returned w (errno err): partial writes,
+ * EINTR, EAGAIN (EPOLLOUT armed) and errors (the connection fails). 0 ok, -1 failed (closed). */
+static COLD int flush_rest(engine_t *e, int i, ssize_t w, int err) {
     conn_t *c = &e->c[i];
-    PyObject *req = e->req[c->index];
-    const char *data = PyBytes_AS_STRING(req);
-    size_t len = (size_t)PyBytes_GET_SIZE(req);
-    while (c->write_off < len) {
-        ssize_t w = send(c->fd, data + c->write_off, len - c->write_off, MSG_NOSIGNAL);
-        if (w > 0) { c->write_off += (size_t)w; continue; }
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    const exchange_t *x = &e->ring[c->index];
+    for (;;) {
+        if (w > 0) c->write_off += (size_t)w;
+        else if (w < 0 && (err == EAGAIN || err == EWOULDBLOCK)) {
             set_events(e, i, EPOLLIN | EPOLLOUT);
             return 0;
+        } else if (w < 0 && err != EINTR) {
+            char detail[160];
+            snprintf(detail, sizeof detail, "connection lost: %s", strerror(err));
+            fail(e, i, err == EPIPE || err == ECONNRESET ? K_RESET : K_CLOSED, detail);
+            return -1;
         }
-        char detail[160];
-        snprintf(detail, sizeof detail, "connection lost: %s", strerror(errno));
-        fail(e, i, errno == EPIPE || errno == ECONNRESET ? K_RESET : K_CLOSED, detail);
-        return -1;
+        if (c->write_off >= x->req_len) break;
+        w = send(c->fd, x->req + c->write_off, x->req_len - c->write_off, MSG_NOSIGNAL);
+        err = errno;
     }
-    set_events(e, i, EPOLLIN);
+    if (c->events != EPOLLIN) set_events(e, i, EPOLLIN);
     return 0;
 }
 
-static void send_next(engine_t *e, int i, int64_t intended_at) {
+/* write what is left of the request; 0 ok (maybe partly, EPOLLOUT armed), -1 failed (closed).
+ * The usual case, the whole request in one send(), stays inline. */
+static HOT_INLINE int flush_request(engine_t *e, int i) {
+    conn_t *c = &e->c[i];
+    const exchange_t *x = &e->ring[c->index];
+    size_t left = x->req_len - c->write_off;
+    if (unlikely(left == 0)) return flush_rest(e, i, 0, 0);
+    ssize_t w = send(c->fd, x->req + c->write_off, left, MSG_NOSIGNAL);
+    if (unlikely((size_t)w != left)) return flush_rest(e, i, w, errno);
+    c->write_off = x->req_len;
+    if (unlikely(c->events != EPOLLIN)) set_events(e, i, EPOLLIN);
+    return 0;
+}
+
+/* send connection i's next exchange; its latency counts from intended_at (0: from sent_at, the clock's
+ * reading just before the send, taken by the caller: on the reply path it is the reply's own timestamp) */
+static HOT_INLINE void send_next(engine_t *e, int i, int64_t sent_at, int64_t intended_at) {
     conn_t *c = &e->c[i];
     c->index = c->index + 1 == e->ring_len ? 0 : c->index + 1;
     c->write_off = c->received = c->pending_len = 0;
     c->state = ST_INFLIGHT;
-    c->sent_at = now_ns();
-    c->intended_at = intended_at ? intended_at : c->sent_at;
+    c->sent_at = sent_at;
+    c->intended_at = intended_at ? intended_at : sent_at;
     flush_request(e, i);
 }
 
-static void reconnect(engine_t *e, int i) {
+static COLD void reconnect(engine_t *e, int i) {
     e->reconnects++;
     if (start_connect(e, i) == 0) e->c[i].replacement = 1;   /* on connect: straight into the load */
 }
 
-static void fail(engine_t *e, int i, int kind, const char *detail) {
+static COLD void fail(engine_t *e, int i, int kind, const char *detail) {
     conn_t *c = &e->c[i];
     if (c->state == ST_DEAD) return;
     count_error(e, kind, "%s", detail);
@@ -387,13 +418,13 @@ static int take_framed(engine_t *e, int i, const char *data, size_t n) {
     return 1;
 }
 
-/* echo-style: compare with the expected bytes at the current offset */
-static int take_exact(engine_t *e, int i, const char *data, size_t n) {
+/* echo-style, a piece that differs from the expected bytes: say where, and fail the connection */
+static COLD int exact_mismatch(engine_t *e, int i, const char *data, size_t n) {
     conn_t *c = &e->c[i];
-    PyObject *exp = e->exp[c->index];
-    const char *want = PyBytes_AS_STRING(exp);
-    size_t len = (size_t)PyBytes_GET_SIZE(exp), off = c->received;
-    if (off + n > len || memcmp(want + off, data, n) != 0) {
+    const exchange_t *x = &e->ring[c->index];
+    const char *want = x->exp;
+    size_t len = x->exp_len, off = c->received;
+    {
         char detail[400], shown[100];
         show_bytes(shown, sizeof shown, data, n < 16 ? n : 16);
         snprintf(detail, sizeof detail, "reply of %zu bytes: %s (piece starts b'%s')", len,
@@ -407,14 +438,22 @@ static int take_exact(engine_t *e, int i, const char *data, size_t n) {
         fail(e, i, K_MISMATCH, detail);
         return -1;
     }
+}
+
+/* echo-style: compare with the expected bytes at the current offset; 1 whole, 0 more to come, -1 failed */
+static HOT_INLINE int take_exact(engine_t *e, int i, const char *data, size_t n) {
+    conn_t *c = &e->c[i];
+    const exchange_t *x = &e->ring[c->index];
+    size_t off = c->received;
+    if (unlikely(off + n > x->exp_len || memcmp(x->exp + off, data, n) != 0)) return exact_mismatch(e, i, data, n);
     c->received = off + n;
-    return c->received == len;
+    return c->received == x->exp_len;
 }
 
 static void release_due(engine_t *e, int64_t now);
 
 /* a whole verified reply arrived on connection i at `now` */
-static void on_reply(engine_t *e, int i, int64_t now) {
+static HOT_INLINE void on_reply(engine_t *e, int i, int64_t now) {
     conn_t *c = &e->c[i];
     c->completed = 1;
     if (e->churn) {            /* wait for the server's close */
@@ -428,10 +467,10 @@ static void on_reply(engine_t *e, int i, int64_t now) {
         if (vec_push(&e->unc, now - c->sent_at) < 0) e->stop = 1;
         if (e->heap_n && e->heap[0].due <= now) release_due(e, now);
     }
-    if (!e->sending) { c->state = ST_IDLE; c->sent_at = 0; return; }
-    if (!e->open_loop) { send_next(e, i, 0); return; }
+    if (unlikely(!e->sending)) { c->state = ST_IDLE; c->sent_at = 0; return; }
+    if (likely(!e->open_loop)) { send_next(e, i, now, 0); return; }   /* closed loop: at once */
     c->due += next_gap(e);
-    if (c->due <= now) send_next(e, i, c->due);     /* the server made us miss our slot: count from it */
+    if (c->due <= now) send_next(e, i, now_ns(), c->due);  /* the server made us miss our slot: count from it */
     else { c->state = ST_PARKED; c->sent_at = 0; heap_push(e, c->due, i); }
 }
 
@@ -440,7 +479,7 @@ static void release_due(engine_t *e, int64_t now) {
         slot_t s = heap_pop(e);
         conn_t *c = &e->c[s.conn];
         if (!e->sending || c->state != ST_PARKED || c->due != s.due) continue;   /* stale slot */
-        send_next(e, s.conn, 0);                    /* idle connection: a late send is our lateness */
+        send_next(e, s.conn, now_ns(), 0);          /* idle connection: a late send is our lateness */
         if (c->state == ST_INFLIGHT && vec_push(&e->late, c->sent_at - s.due) < 0) e->stop = 1;
     }
 }
@@ -458,61 +497,67 @@ static void churn_fail(engine_t *e, int i, int kind, const char *detail) {
     churn_next(e, i);
 }
 
-static void on_readable(engine_t *e, int i) {
+/* churn: a verified reply, then the server's close: one exchange done */
+static void churn_done(engine_t *e, int i) {
     conn_t *c = &e->c[i];
-    /* a replacement connection (state CONNECTING) is read only once it has connected */
-    for (int rounds = 0; rounds < 4 && c->state != ST_DEAD && c->state != ST_CONNECTING && c->fd >= 0; rounds++) {
+    if (vec_push(&e->lat, c->sent_at - c->started_at) < 0) e->stop = 1;
+    c->served++;
+    close_conn(e, i);
+    churn_next(e, i);
+}
+
+/* what is not a piece of a reply in flight: recv() returned r <= 0, or r > 0 bytes arrived while no
+ * request was in flight. Returns 1 if the connection should be read again (EINTR). */
+static COLD int read_trouble(engine_t *e, int i, ssize_t r) {
+    conn_t *c = &e->c[i];
+    char detail[240];
+    if (r < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+        if (errno == EINTR) return 1;
+        if (e->churn && c->state == ST_WAITING && c->fd >= 0) { churn_done(e, i); return 0; }
+        snprintf(detail, sizeof detail, "connection lost: %s", strerror(errno));
+        if (e->churn) churn_fail(e, i, K_RESET, detail); else fail(e, i, K_RESET, detail);
+        return 0;
+    }
+    if (r == 0) {
+        if (e->churn) {
+            if (c->state == ST_WAITING) { churn_done(e, i); return 0; }
+            snprintf(detail, sizeof detail, "server closed after %zu of %zu bytes", c->received,
+                     e->ring[c->index].exp_len);
+            churn_fail(e, i, K_CLOSED, detail);
+            return 0;
+        }
+        fail(e, i, K_CLOSED, c->state == ST_INFLIGHT ? "server closed the connection before the whole reply"
+                                                     : "server closed an idle connection");
+        return 0;
+    }
+    char shown[100];                        /* bytes nobody asked for */
+    show_bytes(shown, sizeof shown, e->rbuf, r < 16 ? (size_t)r : 16);
+    snprintf(detail, sizeof detail, "%zd bytes while no request was in flight (starts b'%s')", r, shown);
+    if (e->churn) churn_fail(e, i, K_MISMATCH, detail); else fail(e, i, K_MISMATCH, detail);
+    return 0;
+}
+
+/* The per-reply path: one recv(), one clock reading, the comparison, and (closed loop) the next send. */
+static HOT_INLINE void on_readable(engine_t *e, int i) {
+    conn_t *c = &e->c[i];
+    for (int rounds = 0; rounds < 4; rounds++) {
+        /* a replacement connection (state CONNECTING) is read only once it has connected */
+        if (c->fd < 0 || c->state == ST_DEAD || c->state == ST_CONNECTING) return;
         ssize_t r = recv(c->fd, e->rbuf, RECV_SIZE, 0);
+        if (unlikely(r <= 0 || c->state != ST_INFLIGHT)) {
+            if (read_trouble(e, i, r)) continue;
+            return;
+        }
         int64_t now = now_ns();
-        if (r < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-            if (errno == EINTR) continue;
-            char detail[160];
-            if (e->churn) {
-                if (c->state == ST_WAITING && c->fd >= 0) goto churn_done;
-                snprintf(detail, sizeof detail, "connection lost: %s", strerror(errno));
-                churn_fail(e, i, K_RESET, detail);
-                return;
-            }
-            snprintf(detail, sizeof detail, "connection lost: %s", strerror(errno));
-            fail(e, i, K_RESET, detail);
-            return;
-        }
-        if (r == 0) {
-            if (e->churn) {
-                if (c->state == ST_WAITING) goto churn_done;
-                char detail[160];
-                snprintf(detail, sizeof detail, "server closed after %zu of %zd bytes", c->received,
-                         PyBytes_GET_SIZE(e->exp[c->index]));
-                churn_fail(e, i, K_CLOSED, detail);
-                return;
-            }
-            fail(e, i, K_CLOSED, c->state == ST_INFLIGHT ? "server closed the connection before the whole reply"
-                                                         : "server closed an idle connection");
-            return;
-        }
-        if (c->state != ST_INFLIGHT) {      /* bytes nobody asked for */
-            char detail[240], shown[100];
-            show_bytes(shown, sizeof shown, e->rbuf, r < 16 ? (size_t)r : 16);
-            snprintf(detail, sizeof detail, "%zd bytes while no request was in flight (starts b'%s')", r, shown);
-            if (e->churn) churn_fail(e, i, K_MISMATCH, detail); else fail(e, i, K_MISMATCH, detail);
-            return;
-        }
         int whole = e->problem != Py_None ? take_framed(e, i, e->rbuf, (size_t)r) : take_exact(e, i, e->rbuf, (size_t)r);
-        if (whole < 0) {
+        if (unlikely(whole < 0)) {
             if (e->churn && c->state == ST_DEAD) churn_next(e, i);
             return;
         }
         if (whole) on_reply(e, i, now);
         if ((size_t)r < RECV_SIZE) return;
     }
-    return;
-churn_done:
-    /* a verified reply, then the server's close: one exchange done */
-    if (vec_push(&e->lat, c->sent_at - c->started_at) < 0) e->stop = 1;
-    c->served++;
-    close_conn(e, i);
-    churn_next(e, i);
 }
 
 static void on_connected(engine_t *e, int i) {
@@ -551,8 +596,8 @@ static void on_connected(engine_t *e, int i) {
     if (c->replacement) {      /* a replacement connection: straight into the load */
         c->replacement = 0;
         if (!e->sending) { close_conn(e, i); return; }
-        if (e->open_loop) { c->due = now_ns(); send_next(e, i, c->due); }
-        else send_next(e, i, 0);
+        c->due = now_ns();
+        send_next(e, i, c->due, e->open_loop ? c->due : 0);
     }
 }
 
@@ -611,27 +656,27 @@ static int wait_events(engine_t *e, struct epoll_event *events, int max_wait_ms)
 }
 
 /* one turn of the loop: wait at most max_wait_ms for events */
+static COLD void on_timer(engine_t *e) {
+    uint64_t ticks;
+    if (read(e->tfd, &ticks, sizeof ticks) < 0) { /* spurious: fine */ }
+    e->timer_armed = 0;
+    release_due(e, now_ns());
+}
+
 static void poll_once(engine_t *e, int max_wait_ms) {
     struct epoll_event events[512];
     int k = wait_events(e, events, max_wait_ms);
     for (int n = 0; n < k; n++) {
-        uint32_t i = events[n].data.u32;
-        if (i == TIMER_TOKEN) {
-            uint64_t ticks;
-            if (read(e->tfd, &ticks, sizeof ticks) < 0) { /* spurious: fine */ }
-            e->timer_armed = 0;
-            release_due(e, now_ns());
-            continue;
-        }
+        uint32_t i = events[n].data.u32, ev = events[n].events;
+        if (unlikely(i == TIMER_TOKEN)) { on_timer(e); continue; }
         conn_t *c = &e->c[i];
-        if (c->fd < 0) continue;
-        uint32_t ev = events[n].events;
-        if (c->state == ST_CONNECTING) {
+        if (unlikely(c->fd < 0)) continue;
+        if (unlikely(c->state == ST_CONNECTING)) {
             if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) on_connected(e, (int)i);
             continue;
         }
-        if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(e, (int)i);
-        if (c->fd >= 0 && (ev & EPOLLOUT) && c->state == ST_INFLIGHT) flush_request(e, (int)i);
+        if (likely(ev & (EPOLLIN | EPOLLERR | EPOLLHUP))) on_readable(e, (int)i);
+        if (unlikely(ev & EPOLLOUT) && c->fd >= 0 && c->state == ST_INFLIGHT) flush_request(e, (int)i);
     }
     if (e->heap_n && e->heap[0].due <= now_ns()) release_due(e, now_ns());
 }
@@ -669,9 +714,8 @@ static void run_until(engine_t *e, int64_t until, int idle_exit) {
 static int parse_ring(engine_t *e, PyObject *ring) {
     Py_ssize_t n = PyTuple_Size(ring);
     if (n <= 0) { PyErr_SetString(PyExc_ValueError, "the ring of exchanges is empty"); return -1; }
-    e->req = calloc((size_t)n, sizeof *e->req);
-    e->exp = calloc((size_t)n, sizeof *e->exp);
-    if (!e->req || !e->exp) { PyErr_NoMemory(); return -1; }
+    e->ring = calloc((size_t)n, sizeof *e->ring);
+    if (!e->ring) { PyErr_NoMemory(); return -1; }
     for (Py_ssize_t j = 0; j < n; j++) {
         PyObject *pair = PyTuple_GetItem(ring, j);
         if (!pair || !PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2
@@ -679,9 +723,10 @@ static int parse_ring(engine_t *e, PyObject *ring) {
             PyErr_SetString(PyExc_TypeError, "ring: a tuple of (request bytes, expected reply bytes)");
             return -1;
         }
-        e->req[j] = PyTuple_GET_ITEM(pair, 0);
-        e->exp[j] = PyTuple_GET_ITEM(pair, 1);
-        if (PyBytes_GET_SIZE(e->req[j]) == 0) { PyErr_SetString(PyExc_ValueError, "ring: an empty request"); return -1; }
+        PyObject *req = PyTuple_GET_ITEM(pair, 0), *exp = PyTuple_GET_ITEM(pair, 1);
+        e->ring[j].req = PyBytes_AS_STRING(req), e->ring[j].req_len = (size_t)PyBytes_GET_SIZE(req);
+        e->ring[j].exp = PyBytes_AS_STRING(exp), e->ring[j].exp_len = (size_t)PyBytes_GET_SIZE(exp);
+        if (e->ring[j].req_len == 0) { PyErr_SetString(PyExc_ValueError, "ring: an empty request"); return -1; }
     }
     e->ring_len = (size_t)n;
     return 0;
@@ -701,7 +746,7 @@ static void engine_free(engine_t *e) {
     if (e->ep >= 0) close(e->ep);
     if (e->tfd >= 0) close(e->tfd);
     for (int g = 0; g < GOOD_CACHE; g++) free(e->good[g]);
-    free(e->c); free(e->heap); free(e->rbuf); free(e->req); free(e->exp);
+    free(e->c); free(e->heap); free(e->rbuf); free(e->ring);
     free(e->lat.v); free(e->unc.v); free(e->late.v);
 }
 
@@ -789,7 +834,7 @@ static PyObject *engine_run(PyObject *self, PyObject *args, PyObject *kw) {
         for (int i = 0; i < e.nconn; i++) if (e.c[i].state == ST_IDLE) connected++;
         if (connected == 0) goto finished;
         /* ramp-up: every connection proves it is served with one verified exchange before the load */
-        for (int i = 0; i < e.nconn; i++) if (e.c[i].state == ST_IDLE) send_next(&e, i, 0);
+        for (int i = 0; i < e.nconn; i++) if (e.c[i].state == ST_IDLE) send_next(&e, i, now_ns(), 0);
         run_until(&e, now_ns() + grace, 1);
         for (int i = 0; i < e.nconn; i++) if (e.c[i].completed && e.c[i].state != ST_DEAD) ramped++;
         call_event(&e, "connected");
@@ -807,7 +852,7 @@ static PyObject *engine_run(PyObject *self, PyObject *args, PyObject *kw) {
                 heap_push(&e, e.c[i].due, i);
             }
         } else {
-            for (int i = 0; i < e.nconn; i++) if (e.c[i].state == ST_IDLE) send_next(&e, i, 0);
+            for (int i = 0; i < e.nconn; i++) if (e.c[i].state == ST_IDLE) send_next(&e, i, now_ns(), 0);
         }
     }
     run_until(&e, now_ns() + (int64_t)(e.warmup_s * 1e9), 0);
