@@ -379,6 +379,12 @@ static int take_framed(engine_t *e, int i, const char *data, size_t n) {
         if (pending_append(c, data, n) < 0) { fail(e, i, K_MISMATCH, "out of memory buffering a reply"); return -1; }
         msg = c->pending, len = c->pending_len;
     }
+    /* byte for byte one of the last replies that passed (framed whole, judged by Python): the same
+     * verdict as framing it again, without the scan */
+    for (int k = 1; k <= GOOD_CACHE; k++) {      /* newest first */
+        int g = (e->good_next + GOOD_CACHE - k) % GOOD_CACHE;
+        if (e->good_len[g] == len && memcmp(e->good[g], msg, len) == 0) { c->pending_len = 0; return 1; }
+    }
     long size = frame_http(e, msg, len);
     char detail[400], shown[200];
     if (size == 0) {
@@ -399,10 +405,6 @@ static int take_framed(engine_t *e, int i, const char *data, size_t n) {
         snprintf(detail, sizeof detail, "%zu bytes after the reply, which nobody asked for", len - (size_t)size);
         fail(e, i, K_MISMATCH, detail);
         return -1;
-    }
-    for (int k = 1; k <= GOOD_CACHE; k++) {      /* newest first */
-        int g = (e->good_next + GOOD_CACHE - k) % GOOD_CACHE;
-        if (e->good_len[g] == len && memcmp(e->good[g], msg, len) == 0) { c->pending_len = 0; return 1; }
     }
     int verdict = call_problem(e, msg, len, detail, sizeof detail);
     if (verdict < 0) { close_conn(e, i); return -1; }
