@@ -614,8 +614,8 @@ static void on_connected(engine_t *e, int i) {
     }
 }
 
-static void arm_timer(engine_t *e) {
-    int64_t due = e->heap_n ? e->heap[0].due - e->spin_ns : 0;    /* early by the polling time (wait_events) */
+static void arm_timer(engine_t *e, int64_t early) {
+    int64_t due = e->heap_n ? e->heap[0].due - early : 0;    /* early by the polling time (wait_events) */
     if (e->heap_n && due <= 0) due = 1;
     if (due == e->timer_armed) return;
     struct itimerspec its = {0};
@@ -684,9 +684,11 @@ static int poll_until(engine_t *e, struct epoll_event *events, int64_t until) {
  * where the kernel has it (no extra syscalls), else a timerfd. */
 static int wait_events(engine_t *e, struct epoll_event *events, int max_wait_ms) {
     int64_t due = e->heap_n ? e->heap[0].due : INT64_MAX, start = 0;
+    int polling = 0;
     if (e->spin_ns) {
         start = now_ns();
-        if ((e->spin_hit || due - start <= e->spin_ns) && start >= e->spin_paused_until) {
+        polling = start >= e->spin_paused_until;
+        if (polling && (e->spin_hit || due - start <= e->spin_ns)) {
             int k = epoll_wait(e->ep, events, MAX_EVENTS, 0);
             if (k != 0) return k;
             k = poll_until(e, events, due - start <= e->spin_ns ? due : start + e->spin_ns);
@@ -699,7 +701,7 @@ static int wait_events(engine_t *e, struct epoll_event *events, int max_wait_ms)
     int k;
 #ifdef HAVE_EPOLL_PWAIT2
     if (e->use_pwait2 && e->heap_n) {
-        int64_t wait = due - e->spin_ns - now_ns(), cap = (int64_t)max_wait_ms * 1000000;
+        int64_t wait = due - (polling ? e->spin_ns : 0) - now_ns(), cap = (int64_t)max_wait_ms * 1000000;
         if (wait > cap) wait = cap;
         if (wait < 0) wait = 0;
         struct timespec ts = {.tv_sec = wait / 1000000000, .tv_nsec = wait % 1000000000};
@@ -708,7 +710,7 @@ static int wait_events(engine_t *e, struct epoll_event *events, int max_wait_ms)
         e->use_pwait2 = 0;                   /* an older kernel: the timerfd from now on */
     }
 #endif
-    if (e->open_loop && !e->use_pwait2) arm_timer(e);
+    if (e->open_loop && !e->use_pwait2) arm_timer(e, polling ? e->spin_ns : 0);
     k = epoll_wait(e->ep, events, MAX_EVENTS, max_wait_ms);
 #ifdef HAVE_EPOLL_PWAIT2
 waited:
