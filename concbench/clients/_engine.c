@@ -5,6 +5,8 @@
  * It knows no scenario: it gets the ring of (request, expected reply) exchanges as data, and for
  * framed replies (HTTP) a Python callable judging a reply it has not seen before (with the GIL).
  * Planning, phases' meaning, results and evidence stay in Python (concbench/clients/native_engine.py).
+ * The per-reply path (on_readable and what it inlines) is kept short: one recv, one clock reading, one
+ * memcmp, one send; how the loop waits (polling before sleeping) is explained at wait_events.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
