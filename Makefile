@@ -117,8 +117,8 @@ ASAN_BUILD := build/asan
 asan: $(STAMP)
 	rm -rf $(ASAN_BUILD) && CONCBENCH_ASAN=1 $(BIN)/python setup.py -q build_ext --build-lib $(ASAN_BUILD)/lib \
 		--build-temp $(ASAN_BUILD)/temp
-	ls $(ASAN_BUILD)/lib/concbench/_engine*.so
-	CONCBENCH_NATIVE_ENGINE=$$(ls $(ASAN_BUILD)/lib/concbench/_engine*.so) LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
+	ls $(ASAN_BUILD)/lib/concbench/clients/_engine*.so
+	CONCBENCH_NATIVE_ENGINE=$$(ls $(ASAN_BUILD)/lib/concbench/clients/_engine*.so) LD_PRELOAD=$$(gcc -print-file-name=libasan.so) \
 		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
 		tests/test_native_engine.py tests/test_loadgen.py tests/test_open_loop.py tests/test_churn.py \
 		-k "not uvloop and not failed_build and not without_the_extension" $(ARGS)

@@ -283,8 +283,10 @@ def test_run_passes_the_chosen_engine_to_every_load(monkeypatch):
 
 
 @native_only
+@pytest.mark.parametrize("spin_us", ["0", "50"])
 @pytest.mark.parametrize("timer", ["epoll_pwait2", "timerfd"])
-def test_open_loop_keeps_the_timetable_with_either_timer(monkeypatch, timer):
+def test_open_loop_keeps_the_timetable_with_either_timer(monkeypatch, timer, spin_us):
+    monkeypatch.setenv("CONCBENCH_ENGINE_SPIN_US", spin_us)        # with and without polling before sleeping
     if timer == "timerfd":
         monkeypatch.setenv("CONCBENCH_ENGINE_TIMERFD", "1")
     with BrokenServer(lambda data: data) as server:
@@ -293,3 +295,80 @@ def test_open_loop_keeps_the_timetable_with_either_timer(monkeypatch, timer):
     assert report["status"] == "ok", report["first_error"]
     assert 0.97 < report["achieved_ratio"] < 1.03         # counting noise of a short window, not a speed
     assert report["overloaded"] is False
+
+
+# --- polling before sleeping (spin_us): the same verdicts, and its idle time is not load-generator work -------
+@native_only
+@pytest.mark.parametrize("spin_us", ["0", "1000"])             # never, and a spell longer than any reply's time
+@pytest.mark.parametrize("broken, kind", [
+    (lambda data: data[:-1] + b"!", "mismatch"),
+    (lambda data: data[:10], "timeout"),
+])
+def test_broken_echo_servers_are_caught_with_and_without_polling(monkeypatch, spin_us, broken, kind):
+    monkeypatch.setenv("CONCBENCH_ENGINE_SPIN_US", spin_us)
+    with BrokenServer(broken) as server:
+        report = loadgen_report(run_load(plan(server.port, timeout_s=0.3), ECHO.client_workload({"size": 64}),
+                                         engine="native"))
+    assert report["status"] == "failed"
+    assert report["error_kinds"].get(kind, 0) >= 1, report["first_error"]
+
+
+@native_only
+@pytest.mark.parametrize("spin_us", ["0", "1000"])
+def test_correct_http_replies_pass_with_and_without_polling(monkeypatch, spin_us):
+    monkeypatch.setenv("CONCBENCH_ENGINE_SPIN_US", spin_us)
+    with BrokenServer(lambda data: http_reply()) as server:
+        report = loadgen_report(run_load(plan(server.port), HTTP.client_workload({}), engine="native"))
+    assert report["status"] == "ok", report["first_error"]
+    assert report["requests"] > 0
+
+
+@pytest.mark.parametrize("text, expected", [(None, native_engine.DEFAULT_SPIN_US), ("0", 0.0), ("12.5", 12.5)])
+def test_the_polling_time_comes_from_the_environment(monkeypatch, text, expected):
+    if text is None:
+        monkeypatch.delenv("CONCBENCH_ENGINE_SPIN_US", raising=False)
+    else:
+        monkeypatch.setenv("CONCBENCH_ENGINE_SPIN_US", text)
+    assert native_engine.spin_us() == expected
+
+
+@pytest.mark.parametrize("text", ["-1", "lots", "2000000"])
+def test_a_bad_polling_time_is_refused_with_its_name(monkeypatch, text):
+    monkeypatch.setenv("CONCBENCH_ENGINE_SPIN_US", text)
+    with pytest.raises(ValueError, match="CONCBENCH_ENGINE_SPIN_US"):
+        native_engine.spin_us()
+
+
+@native_only
+def test_the_c_loop_refuses_a_negative_polling_time():
+    with pytest.raises(ValueError, match="spin_us"):
+        native_engine._engine.run(2, "127.0.0.1", 9, ((b"x", b"x"),), 1, 0.0, 0.0, 1.0, 1.0, 0.0, spin_us=-1.0)
+
+
+def test_polling_time_is_left_out_of_the_load_generators_cpu_evidence(monkeypatch):
+    """The C loop reports the CPU time it spent polling with nothing to do; run_native takes it out of the
+    process's CPU time and of the cores' busy share (readings faked: the arithmetic, not the machine)."""
+    from collections import namedtuple
+    Times = namedtuple("Times", "user idle")
+    readings = iter([{1: Times(0.0, 0.0)}, {1: Times(6.0, 4.0)}])      # the core 60% busy in the window
+    clock = iter([10.0, 13.0])                                          # the process used 3 s of CPU
+
+    class FakeEngine:
+        @staticmethod
+        def run(*args, on_event, **kwargs):
+            for name in ("connected", "window_start", "window_end"):
+                on_event(name)
+            return {"errors": {}, "first_error": b"", "connected": 1, "ramped": 1, "reconnects": 0,
+                    "served_connections": 1, "verified_replies_total": 0, "latencies": b"",
+                    "latencies_uncorrected": b"", "lateness": b"", "backlog_end": 0.0, "window_s": 10.0,
+                    "idle_polling_cpu_s": 2.0}
+
+    monkeypatch.setattr(native_engine, "_engine", FakeEngine)
+    monkeypatch.setattr(native_engine.cpu, "read_cores", lambda: next(readings))
+    monkeypatch.setattr(native_engine.cpu, "busy_pct",
+                        lambda a, b, cores: 100.0 * (b[1].user - a[1].user) / sum(b[1]))
+    monkeypatch.setattr(native_engine.time, "process_time", lambda: next(clock))
+    monkeypatch.setattr(native_engine.os, "sched_getaffinity", lambda pid: {1})
+    outcome = native_engine.run_native(plan(9), ECHO.client_workload({"size": 64}))
+    assert outcome.loadgen_cpu_s == pytest.approx(1.0)                  # 3 s of CPU, 2 of them polling
+    assert outcome.loadgen_core_busy_pct == pytest.approx(40.0)        # 60% busy less 2 s of a 10 s window

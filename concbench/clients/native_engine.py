@@ -18,6 +18,26 @@ from concbench.clients.plan import ERROR_KINDS, LoadOutcome, LoadPlan
 
 ENGINES = ("native", "uvloop")
 
+# Before sleeping, the C loop polls for events this long (sched_yield() between polls, so a task sharing the
+# core goes first): a client asleep in epoll_wait costs the server a wake-up per reply. The CPU time spent
+# polling with nothing to do is idle time, left out of the load generator's CPU evidence.
+# CONCBENCH_ENGINE_SPIN_US=0 turns it off (the tests run both ways).
+DEFAULT_SPIN_US = 50.0
+
+
+def spin_us() -> float:
+    """The polling time before the C loop sleeps, in µs (CONCBENCH_ENGINE_SPIN_US, else DEFAULT_SPIN_US)."""
+    text = os.environ.get("CONCBENCH_ENGINE_SPIN_US")
+    if not text:
+        return DEFAULT_SPIN_US
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"CONCBENCH_ENGINE_SPIN_US={text!r} is not a number of µs") from None
+    if not 0 <= value <= 1e6:
+        raise ValueError(f"CONCBENCH_ENGINE_SPIN_US={text!r}: from 0 (never poll) to 1000000 µs")
+    return value
+
 def _load_engine():
     """The built extension; CONCBENCH_NATIVE_ENGINE=path/to/_engine*.so loads another build (make asan)."""
     path = os.environ.get("CONCBENCH_NATIVE_ENGINE")
@@ -125,7 +145,7 @@ def run_native(plan: LoadPlan, workload, on_event=None) -> LoadOutcome:
         plan.connections, plan.warmup_s, plan.duration_s, plan.timeout_s, plan.connect_timeout_s,
         float(plan.rate or 0.0), poisson=plan.arrival == "poisson", churn=workload.connection_per_request,
         problem=check.problem if check else None, on_event=edge,
-        max_head=getattr(workload.response_check, "max_header_bytes", 65536))
+        max_head=getattr(workload.response_check, "max_header_bytes", 65536), spin_us=spin_us())
     errors = result["errors"]
     outcome.errors = {kind: errors.get(kind, 0) for kind in ERROR_KINDS}
     outcome.first_error = result["first_error"].decode("utf-8", "replace")
@@ -142,9 +162,14 @@ def run_native(plan: LoadPlan, workload, on_event=None) -> LoadOutcome:
     if "start" in evidence and "end" in evidence:
         (cores0, cpu0), (cpu1, cores1) = evidence["start"], evidence["end"]
         outcome.window_s = result["window_s"]
-        outcome.loadgen_cpu_s = cpu1 - cpu0
+        # polling with nothing to do is idle time: left out of our CPU time and of our cores' busy share
+        idle_s = result["idle_polling_cpu_s"]
+        outcome.loadgen_cpu_s = max(0.0, cpu1 - cpu0 - idle_s)
         outcome.loadgen_cores = evidence["cores"]
-        outcome.loadgen_core_busy_pct = cpu.busy_pct(cores0, cores1, evidence["cores"])
+        busy = cpu.busy_pct(cores0, cores1, evidence["cores"])
+        if outcome.window_s > 0 and evidence["cores"]:
+            busy -= 100.0 * idle_s / (outcome.window_s * len(evidence["cores"]))
+        outcome.loadgen_core_busy_pct = max(0.0, busy)
     return outcome
 
 
