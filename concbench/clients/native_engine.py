@@ -164,6 +164,7 @@ def run_native(plan: LoadPlan, workload, on_event=None) -> LoadOutcome:
         outcome.window_s = result["window_s"]
         # polling with nothing to do is idle time: left out of our CPU time and of our cores' busy share
         idle_s = result["idle_polling_cpu_s"]
+        outcome.loadgen_idle_polling_s = idle_s
         outcome.loadgen_cpu_s = max(0.0, cpu1 - cpu0 - idle_s)
         outcome.loadgen_cores = evidence["cores"]
         busy = cpu.busy_pct(cores0, cores1, evidence["cores"])

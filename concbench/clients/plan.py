@@ -49,6 +49,7 @@ class LoadOutcome:
     loadgen_cpu_s: float = 0.0            # this process's CPU time inside the window
     loadgen_core_busy_pct: float = 0.0    # how busy the load generator's cores were (softirq included)
     loadgen_cores: tuple = ()
+    loadgen_idle_polling_s: float = 0.0  # native engine: CPU time it polled and found nothing (left out of the above)
     engine: str = "uvloop"                # which engine ran the load (concbench.clients.native_engine)
 
     @property

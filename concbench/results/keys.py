@@ -102,6 +102,9 @@ record("starved_connections", int, "count", "connections that got no reply withi
 record("loadgen_cpu_s", float, "s", "the load generator's CPU time in the window", NON_NEGATIVE)
 record("loadgen_cpu_pct", float, "%", "the load generator's CPU time over the window", NON_NEGATIVE)
 record("loadgen_cores", str, "", "the load generator's cpus")
+record("loadgen_idle_polling_s", float, "s", "native engine: CPU time spent polling for replies that found none "
+       "(busy-waiting a quiet core would have idled); left out of loadgen_cpu_s and loadgen_core_busy_pct",
+       NON_NEGATIVE)
 record("loadgen_core_busy_pct", float, "%", "how busy the load generator's busiest core was", NON_NEGATIVE)
 record("loadgen_parts", int, "count", "load generator processes merged into the record (run --loadgen-procs)",
        at_least(1))

@@ -56,6 +56,7 @@ def loadgen_report(outcome) -> dict:
         "loadgen_cpu_pct": cpu_pct,
         "loadgen_cores": ",".join(map(str, outcome.loadgen_cores)),
         "loadgen_core_busy_pct": outcome.loadgen_core_busy_pct,
+        "loadgen_idle_polling_s": outcome.loadgen_idle_polling_s,
         "client_bound": outcome.loadgen_core_busy_pct > CLIENT_BOUND_PCT,
         "latency_histogram": Histogram.from_values(outcome.latencies_ns).encode(),
         "mode": "open" if plan.open_loop else "closed",
@@ -125,7 +126,8 @@ def merge_reports(parts: list[dict]) -> dict:
     merged = dict(parts[0])
     total = lambda key: sum(p.get(key, 0) for p in parts)  # noqa: E731
     for key in ("requests", "errors", "connections", "connected", "ramped", "served_connections", "verified_replies_total",
-                "starved_connections", "loadgen_cpu_s", "loadgen_cpu_pct", "throughput_rps"):
+                "starved_connections", "loadgen_cpu_s", "loadgen_cpu_pct", "throughput_rps",
+                "loadgen_idle_polling_s"):
         merged[key] = total(key)
     kinds: dict = {}
     for part in parts:
