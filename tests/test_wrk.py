@@ -21,6 +21,15 @@ Transfer/sec:      7.70MB
 """
 
 
+def test_wrk_is_told_to_send_the_scenarios_own_headers():
+    """wrk's default request has Host with the port and no User-Agent: the options rebuild the scenario's request."""
+    from concbench.scenarios.http import REQUEST
+    options = wrk.header_options()
+    headers = options[1::2]
+    assert options[::2] == ["-H"] * len(headers)
+    assert b"GET /plaintext HTTP/1.1\r\n" + "".join(f"{h}\r\n" for h in headers).encode() + b"\r\n" == REQUEST
+
+
 def test_parse_wrk_latency_output():
     record = wrk.parse(OUTPUT)
     assert record["requests"] == 66278 and record["window_s"] == pytest.approx(1.10)

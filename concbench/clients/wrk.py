@@ -11,8 +11,16 @@ import subprocess
 
 from concbench import cpu
 from concbench.results.measurement import CLIENT_BOUND_PCT
+from concbench.scenarios.http import REQUEST
 
 UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
+
+
+def header_options(request: bytes = REQUEST) -> list[str]:
+    """`-H` options that make wrk send the scenario's own request (its Host without the port, its User-Agent):
+    a server's work depends on the headers it parses, so both clients must send the same bytes."""
+    lines = request.decode("ascii").split("\r\n")[1:]
+    return [option for line in lines if line for option in ("-H", line)]
 
 
 def available() -> bool:
@@ -67,7 +75,7 @@ def run(url: str, connections: int, warmup_s: float, duration_s: float, cpus, on
 
     def wrk(seconds_: float, latency: bool) -> str:
         command = pin + ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds_))}s", "--timeout", "2s"]
-        command += (["--latency"] if latency else []) + [url]
+        command += header_options() + (["--latency"] if latency else []) + [url]
         done = subprocess.run(command, capture_output=True, text=True, timeout=seconds_ + 60)
         if done.returncode != 0:
             raise RuntimeError((done.stderr.strip().splitlines() or ["wrk failed"])[-1])
