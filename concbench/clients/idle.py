@@ -2,11 +2,10 @@
 verified echo, then holds them idle (no reads, no selector registration) until told to close.
 
 It owns only client sockets (plain non-blocking sockets and a selector, batch by batch, every wait
-bounded). `IdleHolder` is the parent's handle; `python -m concbench.clients.idle` is the process itself.
+bounded). `IdleHolder` is the parent's handle; `hold_idle` is the process itself.
 """
 from __future__ import annotations
 
-import argparse
 import errno
 import json
 import os
@@ -114,13 +113,11 @@ def open_pairs(count: int) -> list[socket.socket]:
     return ends
 
 
-def main(argv=None) -> int:
-    """Commands on stdin, one per line: `open HOST PORT N TIMEOUT`, `pairs N`, `close`; a JSON line answers each."""
-    parser = argparse.ArgumentParser(prog="python -m concbench.clients.idle")
-    parser.add_argument("--cpus", default="")
-    args = parser.parse_args(argv)
+def hold_idle(cpus: tuple[int, ...]) -> int:
+    """The holder process (`concbench.cli.children idle-holder`): commands on stdin, one per line:
+    `open HOST PORT N TIMEOUT`, `pairs N`, `close`; a JSON line answers each."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    pin_to_cpus(tuple(int(c) for c in args.cpus.split(",") if c))
+    pin_to_cpus(cpus)
     raise_open_file_limit()
     held: list[socket.socket] = []
     failed_total = 0
@@ -156,7 +153,8 @@ class IdleHolder:
     """The parent's handle on one holder process (pinned to `cpus`); always close() it."""
 
     def __init__(self, cpus: tuple[int, ...] | None):
-        command = [sys.executable, "-m", "concbench.clients.idle", "--cpus", ",".join(map(str, cpus or ()))]
+        command = [sys.executable, "-m", "concbench.cli.children", "idle-holder", "--cpus",
+                   ",".join(map(str, cpus or ()))]
         self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         self.pid = self.proc.pid
@@ -192,7 +190,3 @@ class IdleHolder:
 
     def __exit__(self, *exc):
         self.close()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,11 +2,10 @@
 verify every reply with the scenario's own check (the load generator's ClientWorkload), then trickle the next.
 
 It owns only those client sockets, their counts and their bounds (a deadline it keeps by itself, a cap on
-requests): one uvloop process, `python -m concbench.clients.slow_clients`. `SlowClients` is the parent's handle.
+requests): one uvloop process, `trickle`. `SlowClients` is the parent's handle.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -271,34 +270,17 @@ def run_trickler(plan: TricklePlan, workload: ClientWorkload, on_ready=None, sto
         return runner.run(main())
 
 
-def main(argv=None) -> int:
-    """The trickler process: a JSON line `ready`, then (after stdin closes, or the deadline) a JSON line `result`."""
-    from concbench import registry
-    parser = argparse.ArgumentParser(prog="python -m concbench.clients.slow_clients")
-    parser.add_argument("scenario", choices=list(registry.SCENARIOS))
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--connections", type=int, required=True)
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
-    parser.add_argument("--step-bytes", type=int, default=STEP_BYTES)
-    parser.add_argument("--interval", type=float, default=INTERVAL_S)
-    parser.add_argument("--reply-timeout", type=float, default=2.0)
-    parser.add_argument("--deadline", type=float, required=True, help="seconds from start; stops by itself then")
-    parser.add_argument("--max-requests", type=int, default=MAX_REQUESTS)
-    parser.add_argument("--cpus", default="")
-    args = parser.parse_args(argv)
+def trickle(plan: TricklePlan, workload, cpus: tuple[int, ...]) -> int:
+    """The trickler process (`concbench.cli.children slow-clients`): a JSON line `ready`, then (after stdin closes, or
+    the deadline) a JSON line `result`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)          # the parent decides when to stop (stdin)
-    pin_to_cpus(tuple(int(c) for c in args.cpus.split(",") if c))
+    pin_to_cpus(cpus)
     raise_open_file_limit()
-    scenario = registry.SCENARIOS[args.scenario]
-    params = scenario.parse_params(dict(p.split("=", 1) for p in args.param))
-    plan = TricklePlan(args.host, args.port, args.connections, args.step_bytes, args.interval,
-                       args.reply_timeout, args.deadline, args.max_requests)
 
     def emit(event: str, report: dict):
         print(json.dumps({"event": event, **report}), flush=True)
 
-    outcome = run_trickler(plan, scenario.client_workload(params), lambda r: emit("ready", r), stop_on_stdin_eof=True)
+    outcome = run_trickler(plan, workload, lambda r: emit("ready", r), stop_on_stdin_eof=True)
     emit("result", outcome.report())
     return 0
 
@@ -314,7 +296,8 @@ class SlowClients:
                  step_bytes: int = STEP_BYTES, interval_s: float = INTERVAL_S, reply_timeout_s: float = 2.0,
                  deadline_s: float = 60.0, max_requests: int = MAX_REQUESTS):
         self.count, self.deadline_s = count, deadline_s
-        command = [sys.executable, "-m", "concbench.clients.slow_clients", scenario, "--host", host, "--port", str(port),
+        command = [sys.executable, "-m", "concbench.cli.children", "slow-clients", scenario, "--host", host,
+                   "--port", str(port),
                    "--connections", str(count), "--step-bytes", str(step_bytes), "--interval", repr(interval_s),
                    "--reply-timeout", repr(reply_timeout_s), "--deadline", repr(deadline_s),
                    "--max-requests", str(max_requests), "--cpus", ",".join(map(str, cpus or ()))]
@@ -422,7 +405,3 @@ def describe(record: dict) -> str:
             + (f", errors {kinds}" if kinds else ", 0 errors")
             + (f", trickler cpu {100 * record['slow_cpu_s'] / record['slow_seconds']:.0f}%"
                if record.get("slow_seconds") and "slow_cpu_s" in record else ""))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

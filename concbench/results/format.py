@@ -296,7 +296,7 @@ def dump_suite_atomically(path, runs: dict) -> None:
     write_atomically(path, lambda tmp: suite.dump(tmp, replace=True))
 
 
-def write_figure_suite(path, context: RunContext, measurements, scenario: str, base_name, figures) -> None:
+def figure_runs(context: RunContext, measurements, scenario: str, base_name, figures) -> dict[str, list]:
     """measurements: [(runner, record)] from a command with its own figures (memory, backpressure): each record
     gives a measurement benchmark, and if it passed, one benchmark per figure. base_name(runner, record) names
     the record's benchmarks; figures(record) -> [(suffix, value, unit)], positive values only."""
@@ -322,26 +322,34 @@ def write_figure_suite(path, context: RunContext, measurements, scenario: str, b
             runs.setdefault(name, []).append(pyperf.Run(
                 [value], metadata={**meta, "name": name, "unit": unit, "metric": suffix, "duration": 0.0},
                 collect_metadata=False))
-    dump_suite_atomically(path, runs)
+    return runs
 
 
-def write_memory_suite(path, context: RunContext, measurements) -> None:
+def memory_runs(context: RunContext, measurements) -> dict[str, list]:
     """measurements: [(runner, record)] from `concbench memory`; per-connection slopes as byte benchmarks.
     A non-positive slope (noise) stays in the measurement's metadata only."""
-    write_figure_suite(path, context, measurements, "echo", lambda runner, record: f"memory/idle/{runner}",
+    return figure_runs(context, measurements, "echo", lambda runner, record: f"memory/idle/{runner}",
                        lambda record: [(f"per-connection-{kind}", value, "byte") for kind in MEMORY_METRICS
                                        if (value := record.get(f"{kind}_per_connection_bytes", 0)) > 0])
 
 
-def write_stream_suite(path, context: RunContext, measurements) -> None:
+def stream_runs(context: RunContext, measurements) -> dict[str, list]:
     """measurements: [(runner, record)] from `concbench backpressure`; figures only from repetitions that passed
     (a zero, e.g. fast readers starved at 0 MB/s, stays in the measurement's metadata)."""
-    write_figure_suite(path, context, measurements, "stream",
+    return figure_runs(context, measurements, "stream",
                        lambda runner, record: (f"stream/size={record['stream_size']}/fast={record['fast_readers']}/"
                                                f"slow={record['slow_readers']}/{runner}"),
                        lambda record: [(suffix, convert(record[key]), unit)
                                        for suffix, (key, unit, convert) in STREAM_METRICS.items()
                                        if record.get(key, 0) > 0])
+
+
+def write_memory_suite(path, context: RunContext, measurements) -> None:
+    dump_suite_atomically(path, memory_runs(context, measurements))
+
+
+def write_stream_suite(path, context: RunContext, measurements) -> None:
+    dump_suite_atomically(path, stream_runs(context, measurements))
 
 
 def load_measurements(path) -> list[dict]:
