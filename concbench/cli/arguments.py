@@ -10,8 +10,7 @@ import argparse
 
 from concbench.cli.types import (cpu_list, non_negative_int, port_number, positive_float, positive_int,
                                  runner_name, runner_option, scenario_name, target)
-from concbench.studies import backpressure, memory
-from concbench.studies.instructions import DEFAULT_REQUESTS
+from concbench.studies import plans
 from concbench.studies.profiles import PROFILES
 
 
@@ -92,7 +91,7 @@ def add_suite_arguments(p) -> None:
                             "per verified request (docs/instructions.md)")
     group.add_argument("--requests", type=positive_int, metavar="N",
                        help=f"--measure instructions: verified requests counted per measurement "
-                            f"(default {DEFAULT_REQUESTS})")
+                            f"(default {plans.INSTRUCTIONS_REQUESTS})")
 
 
 def add_run_arguments(p) -> None:
@@ -144,14 +143,14 @@ def add_memory_arguments(p) -> None:
                    help="runners to measure, like run --runners (default: the default suite and the thread-stack "
                         "variants)")
     p.add_argument("--levels", type=positive_int, nargs="+", metavar="N",
-                   help=f"idle connections to hold (default {' '.join(map(str, memory.LEVELS))})")
+                   help=f"idle connections to hold (default {' '.join(map(str, plans.MEMORY_LEVELS))})")
     p.add_argument("--process-levels", type=positive_int, nargs="+", metavar="N",
                    help=f"levels for the processes runner, one worker each (default "
-                        f"{' '.join(map(str, memory.PROCESS_LEVELS))})")
-    p.add_argument("--repetitions", type=positive_int, default=memory.REPETITIONS, metavar="N",
-                   help=f"fresh servers per runner (default {memory.REPETITIONS})")
-    p.add_argument("--warm", type=int, default=memory.WARM_CONNECTIONS, metavar="N",
-                   help=f"connections open before the baseline (default {memory.WARM_CONNECTIONS})")
+                        f"{' '.join(map(str, plans.MEMORY_PROCESS_LEVELS))})")
+    p.add_argument("--repetitions", type=positive_int, default=plans.MEMORY_REPETITIONS, metavar="N",
+                   help=f"fresh servers per runner (default {plans.MEMORY_REPETITIONS})")
+    p.add_argument("--warm", type=int, default=plans.MEMORY_WARM, metavar="N",
+                   help=f"connections open before the baseline (default {plans.MEMORY_WARM})")
     add_runner_option_argument(p)
     add_cpu_arguments(p, "the idle holder")
     group = add_output_arguments(p, "memory-<time>.json", "memory run")
@@ -162,24 +161,24 @@ def add_backpressure_arguments(p) -> None:
     p.add_argument("--runners", nargs="+", metavar="RUNNER",
                    help="runners, like run --runners (default: the default suite and the unbounded variants)")
     p.add_argument("--slow", type=int, nargs="+", metavar="S",
-                   help=f"numbers of slow readers (default {' '.join(map(str, backpressure.SLOW_LEVELS))})")
-    p.add_argument("--fast", type=int, default=backpressure.FAST_READERS, metavar="F",
-                   help=f"fast readers (default {backpressure.FAST_READERS})")
-    p.add_argument("--slow-rate", type=positive_int, default=backpressure.SLOW_RATE, metavar="BYTES_PER_S",
-                   help=f"bytes/s per slow reader (default {backpressure.SLOW_RATE}, 1 MiB/s)")
-    p.add_argument("--slow-rcvbuf", type=positive_int, default=backpressure.SLOW_RCVBUF, metavar="BYTES",
-                   help=f"SO_RCVBUF of a slow reader's socket (default {backpressure.SLOW_RCVBUF})")
+                   help=f"numbers of slow readers (default {' '.join(map(str, plans.BACKPRESSURE_SLOW_LEVELS))})")
+    p.add_argument("--fast", type=int, default=plans.BACKPRESSURE_FAST, metavar="F",
+                   help=f"fast readers (default {plans.BACKPRESSURE_FAST})")
+    p.add_argument("--slow-rate", type=positive_int, default=plans.BACKPRESSURE_SLOW_RATE, metavar="BYTES_PER_S",
+                   help=f"bytes/s per slow reader (default {plans.BACKPRESSURE_SLOW_RATE}, 1 MiB/s)")
+    p.add_argument("--slow-rcvbuf", type=positive_int, default=plans.BACKPRESSURE_SLOW_RCVBUF, metavar="BYTES",
+                   help=f"SO_RCVBUF of a slow reader's socket (default {plans.BACKPRESSURE_SLOW_RCVBUF})")
     p.add_argument("--size", type=positive_int, metavar="BYTES", help="payload bytes per connection (default 256 MiB)")
     p.add_argument("--chunk", type=positive_int, metavar="BYTES", help="bytes per server write (default 64 KiB)")
-    p.add_argument("--repetitions", type=positive_int, default=backpressure.REPETITIONS, metavar="N",
-                   help=f"fresh servers per cell (default {backpressure.REPETITIONS})")
-    p.add_argument("--warmup", type=float, default=backpressure.WARMUP_S, metavar="SECONDS",
-                   help=f"seconds before the window (default {backpressure.WARMUP_S:g})")
-    p.add_argument("--window", type=positive_float, default=backpressure.WINDOW_S, metavar="SECONDS",
-                   help=f"measuring window, s (default {backpressure.WINDOW_S:g})")
-    p.add_argument("--memory-budget", type=positive_float, default=backpressure.MEMORY_BUDGET_GIB, metavar="GIB",
+    p.add_argument("--repetitions", type=positive_int, default=plans.BACKPRESSURE_REPETITIONS, metavar="N",
+                   help=f"fresh servers per cell (default {plans.BACKPRESSURE_REPETITIONS})")
+    p.add_argument("--warmup", type=float, default=plans.BACKPRESSURE_WARMUP_S, metavar="SECONDS",
+                   help=f"seconds before the window (default {plans.BACKPRESSURE_WARMUP_S:g})")
+    p.add_argument("--window", type=positive_float, default=plans.BACKPRESSURE_WINDOW_S, metavar="SECONDS",
+                   help=f"measuring window, s (default {plans.BACKPRESSURE_WINDOW_S:g})")
+    p.add_argument("--memory-budget", type=positive_float, default=plans.BACKPRESSURE_BUDGET_GIB, metavar="GIB",
                    help=f"GiB the worst case may take; also the kill switch per run (default "
-                        f"{backpressure.MEMORY_BUDGET_GIB:g})")
+                        f"{plans.BACKPRESSURE_BUDGET_GIB:g})")
     add_runner_option_argument(p)
     add_cpu_arguments(p, "the stream client")
     group = add_output_arguments(p, "backpressure-<time>.json", "backpressure run")

@@ -13,8 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from concbench import registry
-from concbench.cli import arguments, listing, plans
+from concbench.cli import arguments
 from concbench.errors import BadInput, UsageError
 
 
@@ -30,6 +29,8 @@ class Command:
 
 
 def cmd_serve(args) -> int:
+    from concbench import registry
+    from concbench.cli import plans
     from concbench.harness.serve import serve
     params = plans.scenario_params(args.scenario, args)
     reason = registry.applicable(args.runner, args.scenario)
@@ -60,6 +61,7 @@ def cmd_backend_service(args) -> int:
 
 
 def cmd_load(args) -> int:
+    from concbench.cli import plans
     from concbench.studies import load
     return load.run(plans.load_plan(args))
 
@@ -70,6 +72,7 @@ def cmd_merge_load(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from concbench.cli import plans
     if args.python:       # several interpreters: concbench.studies.interpreters runs one `run` per round and each
         from concbench.studies import interpreters
         return interpreters.run_with_pythons(plans.pythons_plan(args))
@@ -78,26 +81,31 @@ def cmd_run(args) -> int:
 
 
 def cmd_ceiling(args) -> int:
+    from concbench.cli import plans
     from concbench.studies import ceiling
     return ceiling.run(plans.ceiling_plan(args))
 
 
 def cmd_clients(args) -> int:
+    from concbench.cli import plans
     from concbench.studies import client_compare
     return client_compare.run_clients(plans.clients_plan(args))
 
 
 def cmd_memory(args) -> int:
+    from concbench.cli import plans
     from concbench.studies import memory
     return memory.run(plans.memory_plan(args))
 
 
 def cmd_backpressure(args) -> int:
+    from concbench.cli import plans
     from concbench.studies import backpressure
     return backpressure.run(plans.backpressure_plan(args))
 
 
 def cmd_verify(args) -> int:
+    from concbench.cli import plans
     from concbench.studies import verify
     return verify.run(plans.verify_plan(args))
 
@@ -154,22 +162,30 @@ def table_of(path, first: dict) -> str:
 
 
 def cmd_compare(args) -> int:
+    from concbench.cli import plans
     from concbench.studies.comparison import compare_files
     return compare_files(args.base, args.head, plans.compare_plan(args))
 
 
 def cmd_ab(args) -> int:
+    from concbench.cli import plans
     from concbench.studies import ab
     return ab.run_ab(plans.ab_plan(args))
 
 
 def cmd_regress(args) -> int:
+    from concbench.cli import plans
     from concbench.studies import regress
     return regress.run_regress(plans.regress_plan(args))
 
 
+def cmd_list(args) -> int:
+    from concbench.cli import listing
+    return listing.cmd_list(args)
+
+
 COMMANDS = {command.name: command for command in (
-    Command("list", "runners and scenarios, with framework versions", listing.cmd_list, arguments.add_list_arguments),
+    Command("list", "runners and scenarios, with framework versions", cmd_list, arguments.add_list_arguments),
     Command("serve", "one server in the foreground until SIGINT/SIGTERM", cmd_serve, arguments.add_serve_arguments),
     Command("backend-service", "the backend scenario's backend service, until SIGINT/SIGTERM", cmd_backend_service,
             arguments.add_backend_service_arguments),

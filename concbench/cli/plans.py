@@ -15,9 +15,10 @@ from concbench import console, extra_work, fairness, registry
 from concbench.clients import native_engine
 from concbench.errors import BadInput, UsageError
 from concbench.harness.external_server import parse_server_cmd
-from concbench.studies import backpressure, instructions, memory
-from concbench.studies.plans import (AbPlan, BackpressurePlan, CeilingPlan, ClientsPlan, ComparePlan, Destination,
-                                     LoadCommandPlan, MemoryPlan, PythonsPlan, RegressPlan, RunPlan, VerifyPlan)
+from concbench.studies.plans import (BACKPRESSURE_SLOW_LEVELS, GIB, INSTRUCTIONS_LEVELS, MEMORY_LEVELS,
+                                     MEMORY_PROCESS_LEVELS, AbPlan, BackpressurePlan, CeilingPlan, ClientsPlan,
+                                     ComparePlan, Destination, LoadCommandPlan, MemoryPlan, PythonsPlan, RegressPlan,
+                                     RunPlan, VerifyPlan)
 from concbench.studies.profiles import PROFILES, Profile
 
 # What selects and shapes a suite and where it runs: shared by `run` and `ab` (which forwards them to its runs).
@@ -128,7 +129,7 @@ def profile_from_args(args) -> Profile:
         changes["connections"] = tuple(args.connections)
         changes["scenario_connections"] = ()
     elif args.measure == "instructions":     # one connection, and one level where the count stays stable
-        changes.update(connections=instructions.DEFAULT_LEVELS, scenario_connections=())
+        changes.update(connections=INSTRUCTIONS_LEVELS, scenario_connections=())
     if args.sizes:
         changes["sizes"] = tuple(args.sizes)
     if args.repetitions:
@@ -248,12 +249,8 @@ def memory_plan(args) -> MemoryPlan:
             raise UsageError(f"{runner} cannot hold echo connections ({reason}); drop it")
     if args.warm < 0:
         raise UsageError(f"--warm must be 0 or more, got {args.warm}")
-    levels = tuple(sorted(set(args.levels or memory.LEVELS)))
-    process_levels = tuple(sorted(set(args.process_levels or memory.PROCESS_LEVELS)))
-    per_level = set(runners) & memory.PER_LEVEL_SERVER
-    for chosen in ([levels] if set(runners) - per_level else []) + ([process_levels] if per_level else []):
-        if len(chosen) < 2:
-            raise UsageError("the fit needs at least two levels (e.g. --levels 1000 5000)")
+    levels = tuple(sorted(set(args.levels or MEMORY_LEVELS)))
+    process_levels = tuple(sorted(set(args.process_levels or MEMORY_PROCESS_LEVELS)))
     server_cpus, loadgen_cpus = cpus(args)
     return MemoryPlan(tuple(runners), levels, process_levels, args.repetitions, args.warm, server_cpus, loadgen_cpus,
                       runner_options(args.option, runners), destination(args))
@@ -270,7 +267,7 @@ def backpressure_plan(args) -> BackpressurePlan:
         reason = registry.applicable(runner, "stream")
         if reason:
             raise UsageError(f"{runner} cannot serve stream ({reason}); drop it")
-    levels = tuple(sorted(set(args.slow if args.slow is not None else backpressure.SLOW_LEVELS)))
+    levels = tuple(sorted(set(args.slow if args.slow is not None else BACKPRESSURE_SLOW_LEVELS)))
     if min(levels) < 0:
         raise UsageError(f"--slow must be 0 or more, got {min(levels)}")
     if args.fast < 0:
@@ -281,7 +278,7 @@ def backpressure_plan(args) -> BackpressurePlan:
         raise UsageError(f"--warmup must be 0 or more, got {args.warmup:g}")
     server_cpus, loadgen_cpus = cpus(args)
     return BackpressurePlan(tuple(runners), params, levels, args.fast, float(args.slow_rate), args.slow_rcvbuf,
-                            args.repetitions, args.warmup, args.window, int(args.memory_budget * backpressure.GIB),
+                            args.repetitions, args.warmup, args.window, int(args.memory_budget * GIB),
                             server_cpus, loadgen_cpus, runner_options(args.option, runners), destination(args))
 
 

@@ -27,24 +27,15 @@ from concbench.results.format import RunContext, load_measurements, stream_runs
 from concbench.results.run_file import RunFile, slot_of
 from concbench.studies.pipeline import (Study, failed_every_repetition, output_path, plan_identity, rotated,
                                         run_study, stamp, state_metadata)
-from concbench.studies.plans import BackpressurePlan
+from concbench.studies.plans import GIB, BackpressurePlan
 from concbench.studies.profiles import PROFILES
 
 BENCHMARK = "stream-backpressure"
-SLOW_LEVELS = (0, 1, 4, 16)
-FAST_READERS = 2
-REPETITIONS = 3
-WARMUP_S = 1.0
-WINDOW_S = 3.0
-SLOW_RATE = 1 << 20              # bytes/s per slow reader (1 MiB/s)
-SLOW_RCVBUF = 16384              # SO_RCVBUF asked for by a slow reader (Linux doubles it)
-MEMORY_BUDGET_GIB = 8.0          # refuse a plan whose worst case would not fit; also a kill switch per run
 SAMPLE_INTERVAL_S = 0.05
 QUEUE_FACTOR = 1.125             # a queued payload's buffer: asyncio's bytearray over-allocates by 1/8
 # plus one transient copy of a whole payload (Twisted joins its queued chunks into one bytes before sending)
 SERVER_ALLOWANCE = 512 << 20     # what any server may take besides queued payloads
 SERVER_ENV = {"MALLOC_ARENA_MAX": "2"}
-GIB = 1 << 30
 
 
 def is_unbounded(runner: str) -> bool:

@@ -22,13 +22,11 @@ from concbench.harness.backend_service import BackendFailed, BackendProcess
 from concbench.harness.sampling import process_tree
 from concbench.harness.server_process import ServerFailed, ServerProcess
 from concbench.results.measurement import add_backend_evidence
+from concbench.studies.plans import INSTRUCTIONS_REQUESTS
 
 MIN_VALGRIND = (3, 10)           # callgrind_control through vgdb, --instr-atstart
 METRIC = "instructions-per-request"
-# Levels measured when --connections is not given: one connection, and one higher level where the count stays
-# stable under callgrind (which runs one thread at a time; see docs/instructions.md).
-DEFAULT_LEVELS = (1, 10)
-DEFAULT_REQUESTS = 1000
+DEFAULT_REQUESTS = INSTRUCTIONS_REQUESTS      # the levels when --connections is not given: plans.INSTRUCTIONS_LEVELS
 DEFAULT_WARMUP_REQUESTS = 200
 READY_TIMEOUT_S = 120.0          # Python start-up and imports run ~50x slower under valgrind
 CONTROL_TIMEOUT_S = 60.0

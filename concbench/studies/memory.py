@@ -25,11 +25,7 @@ from concbench.studies.pipeline import (Study, failed_every_repetition, output_p
 from concbench.studies.plans import MemoryPlan
 from concbench.studies.profiles import PROFILES
 
-LEVELS = (1000, 5000, 10000)
-PROCESS_LEVELS = (10, 50, 100)      # processes: one worker per connection, so fewer (forking 10000 is not sensible)
 PER_LEVEL_SERVER = {"processes"}    # runners whose server is started per level with workers=level
-WARM_CONNECTIONS = 10
-REPETITIONS = 3
 FD_MARGIN = 64                      # listener, pipes, logs, imports: the descriptors besides connections
 SETTLE_S = 1.0                      # wait after the last connection, then sample until stable
 SETTLE_STEP_S = 0.25
@@ -221,6 +217,10 @@ def run(plan: MemoryPlan) -> int:
     """The whole `concbench memory` through the pipeline: runners in rotated order, one record per repetition
     (every level, fitted), the file rewritten after each; then the table and chart. Resumable (--resume)."""
     runners = list(plan.runners)
+    per_level = set(runners) & PER_LEVEL_SERVER
+    for chosen in ([plan.levels] if set(runners) - per_level else []) + ([plan.process_levels] if per_level else []):
+        if len(chosen) < 2:
+            raise UsageError("the fit needs at least two levels (e.g. --levels 1000 5000)")
     limit = fairness.raise_open_file_limit()
     check_open_files(plan.levels if set(runners) - PER_LEVEL_SERVER else plan.process_levels, plan.warm, limit)
     order = [(rep, runner) for rep in range(plan.repetitions) for runner in rotated(runners, rep)]

@@ -77,7 +77,7 @@ def check_plan(plan: RunPlan, cases: list[Case]) -> None:
             raise UsageError("--loadgen wrk drives the http scenario in closed loop only (--scenarios http)")
 
 
-def run_study(plan: RunPlan, cases: list[Case], measure_case, outcome, conclude, metadata: dict) -> pipeline.Study:
+def suite_study(plan: RunPlan, cases: list[Case], measure_case, outcome, conclude, metadata: dict) -> pipeline.Study:
     """The run as a pipeline study: the order (with the stop rule), the file, the progress lines."""
     profile, destination = plan.profile, plan.destination
     measurements = list(destination.previous.pairs) if destination.previous else []   # the stop rule reads them
@@ -116,7 +116,7 @@ def wall_study(plan: RunPlan, cases: list[Case]) -> pipeline.Study:
     """Wall-clock measurements: throughput, latency and their evidence, the summary table and the report."""
     def measure_case(case):
         return measure(case, plan.profile, plan.server_cpus, plan.loadgen_cpus, case_options(case, plan.options))
-    return run_study(plan, cases, measure_case, format_outcome, conclude_wall, {})
+    return suite_study(plan, cases, measure_case, format_outcome, conclude_wall, {})
 
 
 def instructions_study(plan: RunPlan, cases: list[Case], settings) -> pipeline.Study:
@@ -124,7 +124,7 @@ def instructions_study(plan: RunPlan, cases: list[Case], settings) -> pipeline.S
     def measure_case(case):
         return instructions_mode.measure(case, plan.profile, plan.server_cpus, plan.loadgen_cpus,
                                          case_options(case, plan.options), settings)
-    return run_study(plan, cases, measure_case, instructions_mode.format_outcome, conclude_instructions,
+    return suite_study(plan, cases, measure_case, instructions_mode.format_outcome, conclude_instructions,
                      instructions_mode.context_metadata(settings))
 
 

@@ -1,15 +1,41 @@
 """What each study measures, as frozen plans: the contract between the command line (concbench.cli.plans makes them
 from arguments) and the studies (each takes its plan; none reads an argument).
 
-It owns the plans' fields and nothing else: no checks, no defaults of the studies' own (the command line states
-them), and no imports beyond the profile and the file a run resumes, so that reading a plan costs nothing.
+It owns the plans' fields and what each study measures when not told otherwise (the command line's help states these
+defaults); no checks, and no imports beyond the profile and the file a run resumes, so that reading a plan costs
+nothing (the command line reads them before every command, `serve` and `load` included).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from concbench.results.run_file import Previous
 from concbench.studies.profiles import Profile
+
+if TYPE_CHECKING:                 # a type only: the result file's reader is not loaded to read a plan
+    from concbench.results.run_file import Previous
+
+GIB = 1 << 30
+# `memory`: idle connections held by one server, cumulatively; a server per level for the runners with a worker per
+# connection (forking 10000 is not sensible); connections open before the baseline; fresh servers per runner
+MEMORY_LEVELS = (1000, 5000, 10000)
+MEMORY_PROCESS_LEVELS = (10, 50, 100)
+MEMORY_WARM = 10
+MEMORY_REPETITIONS = 3
+# `backpressure`: slow-reader levels, fast readers, a slow reader's pace and receive buffer (Linux doubles it),
+# fresh servers per cell, warm-up and window, and the worst case a plan may take (also a kill switch per run)
+BACKPRESSURE_SLOW_LEVELS = (0, 1, 4, 16)
+BACKPRESSURE_FAST = 2
+BACKPRESSURE_SLOW_RATE = 1 << 20          # bytes/s per slow reader (1 MiB/s)
+BACKPRESSURE_SLOW_RCVBUF = 16384
+BACKPRESSURE_REPETITIONS = 3
+BACKPRESSURE_WARMUP_S = 1.0
+BACKPRESSURE_WINDOW_S = 3.0
+BACKPRESSURE_BUDGET_GIB = 8.0
+# `run --measure instructions`: levels when --connections is not given (one connection, and one higher level where
+# the count stays stable under callgrind, which runs one thread at a time: docs/instructions.md), requests counted
+INSTRUCTIONS_LEVELS = (1, 10)
+INSTRUCTIONS_REQUESTS = 1000
 
 
 @dataclass(frozen=True)

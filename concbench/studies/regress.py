@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from concbench.errors import ExitCode
+from concbench.harness import lifecycle
 from concbench.studies.instructions import Unavailable, check_valgrind
 from concbench.studies.plans import RegressPlan
 
@@ -25,8 +26,12 @@ WALL_RUN = ["--quick"]
 
 
 def concbench(*args: str) -> int:
+    """`concbench ARGS` in a child (tracked: a stop signal stops it, and it keeps its own results first); its code."""
     print("$ concbench " + " ".join(args), flush=True)
-    return subprocess.run([sys.executable, "-m", "concbench", *args], stdin=subprocess.DEVNULL).returncode
+    child = lifecycle.spawn([sys.executable, "-m", "concbench", *args], owns_group=False, stdin=subprocess.DEVNULL)
+    code = child.wait()
+    lifecycle.untrack(child)
+    return code
 
 
 def undecided_rows(report_path: Path) -> list[str]:
