@@ -144,8 +144,9 @@ def cmd_show(args) -> int:
     print(table_of(args.result, records[0]))
     states = {r.get("run_state", "complete") for r in records if "plan_id" in r}
     states.discard("complete")
+    command = (records[0].get("command") or "concbench run").split()[1:2] or ["run"]
     for state in sorted(states):      # an unfinished run: say so, and how to finish it
-        print(f"\nthis run is not complete ({state}); concbench run --resume {args.result} measures the rest")
+        print(f"\nthis run is not complete ({state}); concbench {command[0]} --resume {args.result} measures the rest")
     return 0
 
 

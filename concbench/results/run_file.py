@@ -87,7 +87,7 @@ def resume_argv(given: list[str], previous: Previous) -> list[str]:
     return own if own else strip_output_options(previous.run_args)
 
 
-OUTPUT_FLAGS = {"--resume": 1, "-o": 1, "--output": 1, "--force": 0, "--no-report": 0, "--report-dir": 1}
+OUTPUT_FLAGS = {"--resume": 1, "-o": 1, "--output": 1, "--force": 0, "--no-report": 0, "--report-dir": 1, "--no-chart": 0}
 
 
 def strip_output_options(argv: list[str]) -> list[str]:

@@ -25,7 +25,7 @@ from concbench.harness.sampling import process_tree, tree_cpu_seconds, tree_memo
 from concbench.harness.server_process import ServerFailed, ServerProcess
 from concbench.results.format import RunContext, load_measurements, stream_runs
 from concbench.results.run_file import RunFile, slot_of
-from concbench.studies.pipeline import (Study, failed_every_repetition, output_path, plan_identity, rotated,
+from concbench.studies.pipeline import (Study, announce, failed_every_repetition, output_path, plan_identity, rotated,
                                         run_study, stamp, state_metadata)
 from concbench.studies.plans import GIB, BackpressurePlan
 from concbench.studies.profiles import PROFILES
@@ -218,7 +218,8 @@ def run(plan: BackpressurePlan) -> int:
           f"readers at {plan.slow_rate / (1 << 20):g} MiB/s; payload {params['size'] / (1 << 20):g} MiB in "
           f"{params['chunk'] / 1024:g} KiB writes; warm-up {plan.warmup_s:g} s, window {plan.window_s:g} s; server "
           f"on cpu {','.join(map(str, plan.server_cpus))}, client on cpu {','.join(map(str, plan.loadgen_cpus))}"
-          f"\nresults: {output} (written after every measurement)", flush=True)
+          f"", flush=True)
+    announce(destination, output, len(order))
     started = time.monotonic()
 
     def measure_cell(cell) -> dict:

@@ -20,7 +20,7 @@ from concbench.harness.sampling import process_tree, tree_memory
 from concbench.harness.server_process import ServerFailed, ServerProcess
 from concbench.results.format import RunContext, load_measurements, memory_runs
 from concbench.results.run_file import RunFile, slot_of
-from concbench.studies.pipeline import (Study, failed_every_repetition, output_path, plan_identity, rotated,
+from concbench.studies.pipeline import (Study, announce, failed_every_repetition, output_path, plan_identity, rotated,
                                         run_study, stamp, state_metadata)
 from concbench.studies.plans import MemoryPlan
 from concbench.studies.profiles import PROFILES
@@ -240,7 +240,8 @@ def run(plan: MemoryPlan) -> int:
     print(f"concbench memory: {len(runners)} runners x {plan.repetitions} repetitions; levels "
           f"{','.join(map(str, plan.levels))} idle connections (processes: {','.join(map(str, plan.process_levels))}) "
           f"after {plan.warm} warm; server on cpu {','.join(map(str, plan.server_cpus))}, idle holder on cpu "
-          f"{','.join(map(str, plan.loadgen_cpus))}\nresults: {output} (written after every measurement)", flush=True)
+          f"{','.join(map(str, plan.loadgen_cpus))}", flush=True)
+    announce(destination, output, len(order))
     started = time.monotonic()
 
     def measure(runner: str) -> dict:

@@ -129,7 +129,7 @@ def instructions_study(plan: RunPlan, cases: list[Case], settings) -> pipeline.S
 
 
 def print_header(plan: RunPlan, cases: list[Case], order, output: Path) -> None:
-    profile, previous = plan.profile, plan.destination.previous
+    profile = plan.profile
     what = (f"{len(order)} capacity searches (up to {SEARCH_MAX_PROBES} probes each, p99 target "
             f"{profile.p99_target_s * 1e3:g} ms)" if plan.rate_search else f"{len(order)} measurements")
     reps_text = (f"{profile.repetitions}-{order.maximum} repetitions (until stable)" if order.maximum > order.minimum
@@ -138,10 +138,7 @@ def print_header(plan: RunPlan, cases: list[Case], order, output: Path) -> None:
           f"({profile.name} profile: warm-up {profile.warmup_s:g} s, window {profile.window_s:g} s); "
           f"server on cpu {','.join(map(str, plan.server_cpus))}, load generator on cpu "
           f"{','.join(map(str, plan.loadgen_cpus))}", flush=True)
-    if previous is not None:
-        print(f"resuming {output} ({previous.state}): {len(previous.done)} of {len(order)} measured, "
-              f"{len(order) - len(previous.done)} to go", flush=True)
-    print(f"results: {output} (written after every measurement)", flush=True)
+    pipeline.announce(plan.destination, output, len(order))
     if set(plan.server_cpus) & set(plan.loadgen_cpus):
         print("warning: server and load generator share a cpu; figures mix both", flush=True)
 

@@ -57,6 +57,15 @@ def output_path(command: str, destination: Destination, default: Path, planned: 
     return path
 
 
+def announce(destination: Destination, output: Path, planned: int) -> None:
+    """Where the results go, said before the first measurement (and what a resumed file already holds)."""
+    previous = destination.previous
+    if previous is not None:
+        print(f"resuming {output} ({previous.state}): {len(previous.done)} of {planned} measured, "
+              f"{planned - len(previous.done)} to go", flush=True)
+    print(f"results: {output} (written after every measurement)", flush=True)
+
+
 def state_metadata(plan_id: str, planned: int, run_args) -> dict:
     """The marks every run of a resumable file carries (concbench.results.run_file reads them back)."""
     return {"plan_id": plan_id, "planned_measurements": planned, "run_args": json.dumps(list(run_args))}
