@@ -65,8 +65,8 @@ def add_suite_arguments(p) -> None:
     profiles.add_argument("--quick", action="store_true", help="short windows, levels 1-100 (for smoke tests)")
     profiles.add_argument("--full", action="store_true", help="all sizes, 10 s windows, 5 repetitions")
     group.add_argument("--connections", type=positive_int, nargs="+", metavar="N",
-                       help="concurrency levels for every scenario (default: each scenario's own levels, see "
-                            "docs/scenarios.md)")
+                       help="concurrency levels for every scenario (default: each scenario's own levels, see the "
+                            "README)")
     group.add_argument("--sizes", type=positive_int, nargs="+", metavar="BYTES",
                        help=f"message sizes, for every scenario with a size parameter ({profile_default('sizes')})")
     group.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
