@@ -43,7 +43,8 @@ def graph() -> dict[str, set[str]]:
 
 
 def in_our_packages(module: str) -> bool:
-    return module in ("concbench.cli", "concbench.studies") or module.startswith(("concbench.cli.", "concbench.studies."))
+    return module in ("concbench.cli", "concbench.studies") or \
+        module.startswith(("concbench.cli.", "concbench.studies."))
 
 
 def test_cli_and_studies_import_only_downward():

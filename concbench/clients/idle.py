@@ -19,6 +19,7 @@ import time
 from concbench.scenarios.echo import message
 
 from concbench.fairness import configure_connection, pin_to_cpus, raise_open_file_limit
+from concbench.harness import lifecycle
 
 BATCH = 200                 # connections in flight at once while opening
 MESSAGE_SIZE = 64
@@ -155,8 +156,8 @@ class IdleHolder:
     def __init__(self, cpus: tuple[int, ...] | None):
         command = [sys.executable, "-m", "concbench.cli.children", "idle-holder", "--cpus",
                    ",".join(map(str, cpus or ()))]
-        self.proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+        self.proc = lifecycle.spawn(command, owns_group=False, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)      # tracked: a stop signal stops it
         self.pid = self.proc.pid
 
     def ask(self, command: str, timeout_s: float = REPLY_TIMEOUT_S) -> dict:
@@ -182,6 +183,7 @@ class IdleHolder:
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
+        lifecycle.untrack(self.proc)
         for stream in (self.proc.stdout, self.proc.stderr):
             stream.close()
 

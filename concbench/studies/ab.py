@@ -114,49 +114,56 @@ def run_ab(plan: AbPlan) -> int:
     """The whole `ab`: both environments, the alternating rounds through the pipeline, the merge, the comparison."""
     refs = plan.refs
     commits = {variant: resolve(ref) for variant, ref in refs.items()}
-    pythons = {variant: plan.pythons.get(variant) or sys.executable for variant in VARIANTS}
-    pips = {variant: tuple(plan.pips.get(variant, ())) for variant in VARIANTS}
     output_dir = Path(plan.output_dir or Path("results") / f"ab-{stamp()}")
     options = list(plan.run_options)
-    ab_command = " ".join(["concbench", *plan.command_line])
     print(f"concbench ab: A = {refs['a']} ({commits['a'][:12]}), B = {refs['b']} ({commits['b'][:12]}); "
           f"{plan.rounds} rounds, each one `concbench run --repetitions 1 {' '.join(options)}` per variant",
           flush=True)
     with tempfile.TemporaryDirectory(prefix="concbench-ab-") as tmp:
-        exported: dict[str, Path] = {}
-        for commit in dict.fromkeys(commits.values()):        # one export per distinct revision
-            exported[commit] = export_revision(commit, Path(tmp) / f"tree-{commit[:12]}")
-        trees = {variant: exported[commits[variant]] for variant in VARIANTS}
-        pythons_used, identities = {}, {}
-        for variant in VARIANTS:
-            spec = envs.EnvSpec(pythons[variant], pips[variant], trees[variant], commits[variant])
-            try:
-                env, identity, made = envs.ensure(spec, Path(tmp) / f"{variant}-install.log")
-            except envs.EnvFailed as exc:
-                raise BadInput(f"{variant.upper()}'s environment: {exc}") from None
-            pythons_used[variant], identities[variant] = str(env / "bin" / "python"), identity
-            print(f"  {variant.upper()}: {spec.describe(identity)}: {'installed into' if made else 'cached'} {env}",
-                  flush=True)
-        if pythons_used["a"] == pythons_used["b"]:
-            print("  A and B are the same environment (same revision, packages and interpreter): a control run",
-                  flush=True)
-        metadata = {variant: {"git_commit": commits[variant], "ab_variant": variant.upper(), "ab_ref": refs[variant],
-                              "ab_command": ab_command, "ab_pip": " ".join(pips[variant]) or "none",
-                              "ab_python": f"{identities[variant]['implementation']} "
-                                           f"{identities[variant]['version']}"}
-                    for variant in VARIANTS}
+        trees, pythons, metadata = environments(plan, commits, Path(tmp))
         rounds = Rounds(output_dir, metadata)
 
         def measure(variant: str) -> dict:
             part = Path(tmp) / f"{variant}-round{len(rounds.parts[variant])}.json"
-            run_revision(trees[variant], part, options, Path(tmp) / f"{variant}.log", pythons_used[variant])
+            run_revision(trees[variant], part, options, Path(tmp) / f"{variant}.log", pythons[variant])
             return {"status": "ok", "part": str(part)}
 
         def conclude(measurements) -> int:
             print(f"results: {output_dir / 'a.json'} (A), {output_dir / 'b.json'} (B)\n", flush=True)
             return compare_files(output_dir / "a.json", output_dir / "b.json", plan.compare)
 
-        return run_study(Study("ab", alternating_order(plan.rounds), measure, lambda index, variant: f"{index}:{variant}",
-                               lambda index, variant: f"round {index + 1}/{plan.rounds}: {variant.upper()} "
-                                                      f"({refs[variant]})",
-                               lambda record: "measured", rounds, conclude, unit="runs", stop_grace_s=CHILD_GRACE_S))
+        def label(index: int, variant: str) -> str:
+            return f"round {index + 1}/{plan.rounds}: {variant.upper()} ({refs[variant]})"
+
+        return run_study(Study("ab", alternating_order(plan.rounds), measure,
+                               lambda index, variant: f"{index}:{variant}", label, lambda record: "measured", rounds,
+                               conclude, unit="runs", stop_grace_s=CHILD_GRACE_S))
+
+
+def environments(plan: AbPlan, commits: dict, tmp: Path) -> tuple[dict, dict, dict]:
+    """Each side's exported tree, the python of its environment (made or cached) and the metadata its merged file
+    carries; one line per side."""
+    pythons = {variant: plan.pythons.get(variant) or sys.executable for variant in VARIANTS}
+    pips = {variant: tuple(plan.pips.get(variant, ())) for variant in VARIANTS}
+    exported: dict[str, Path] = {}
+    for commit in dict.fromkeys(commits.values()):        # one export per distinct revision
+        exported[commit] = export_revision(commit, tmp / f"tree-{commit[:12]}")
+    trees = {variant: exported[commits[variant]] for variant in VARIANTS}
+    pythons_used, metadata = {}, {}
+    for variant in VARIANTS:
+        spec = envs.EnvSpec(pythons[variant], pips[variant], trees[variant], commits[variant])
+        try:
+            env, identity, made = envs.ensure(spec, tmp / f"{variant}-install.log")
+        except envs.EnvFailed as exc:
+            raise BadInput(f"{variant.upper()}'s environment: {exc}") from None
+        pythons_used[variant] = str(env / "bin" / "python")
+        metadata[variant] = {"git_commit": commits[variant], "ab_variant": variant.upper(),
+                             "ab_ref": plan.refs[variant], "ab_command": " ".join(["concbench", *plan.command_line]),
+                             "ab_pip": " ".join(pips[variant]) or "none",
+                             "ab_python": f"{identity['implementation']} {identity['version']}"}
+        print(f"  {variant.upper()}: {spec.describe(identity)}: {'installed into' if made else 'cached'} {env}",
+              flush=True)
+    if pythons_used["a"] == pythons_used["b"]:
+        print("  A and B are the same environment (same revision, packages and interpreter): a control run",
+              flush=True)
+    return trees, pythons_used, metadata

@@ -23,10 +23,10 @@ from concbench.errors import UsageError
 from concbench.harness.event_child import run_event_child
 from concbench.harness.sampling import process_tree, tree_cpu_seconds, tree_memory
 from concbench.harness.server_process import ServerFailed, ServerProcess
-from concbench.results.format import RunContext, load_measurements, stream_runs
+from concbench.results.format import load_measurements, stream_runs
 from concbench.results.run_file import RunFile, slot_of
-from concbench.studies.pipeline import (Study, announce, failed_every_repetition, output_path, plan_identity, rotated,
-                                        run_study, stamp, state_metadata)
+from concbench.studies.pipeline import (Study, announce, failed_every_repetition, file_context, output_path,
+                                        plan_identity, rotated, run_study, stamp)
 from concbench.studies.plans import GIB, BackpressurePlan
 from concbench.studies.profiles import PROFILES
 
@@ -183,6 +183,16 @@ def format_outcome(record: dict) -> str:
             f"{record['loadgen_core_busy_pct']:.0f}%{starved}")
 
 
+def print_header(plan: BackpressurePlan) -> None:
+    params = plan.params
+    print(f"concbench backpressure: {len(plan.runners)} runners x {len(plan.levels)} slow-reader levels "
+          f"({','.join(map(str, plan.levels))}) x {plan.repetitions} repetitions; {plan.fast} fast readers, slow "
+          f"readers at {plan.slow_rate / (1 << 20):g} MiB/s; payload {params['size'] / (1 << 20):g} MiB in "
+          f"{params['chunk'] / 1024:g} KiB writes; warm-up {plan.warmup_s:g} s, window {plan.window_s:g} s; server "
+          f"on cpu {','.join(map(str, plan.server_cpus))}, client on cpu {','.join(map(str, plan.loadgen_cpus))}",
+          flush=True)
+
+
 def run(plan: BackpressurePlan) -> int:
     """The whole `concbench backpressure` through the pipeline: per repetition, per slow-reader level, the runners in
     rotated order, a fresh server each; the file rewritten after each; then the table and chart. Resumable."""
@@ -208,17 +218,10 @@ def run(plan: BackpressurePlan) -> int:
     profile = replace(PROFILES["default"], name="backpressure", connections=plan.levels, warmup_s=plan.warmup_s,
                       window_s=plan.window_s, repetitions=plan.repetitions, max_repetitions=None,
                       stability_budget_s=0.0)
-    context = RunContext.collect(profile, runners, ["stream"], plan.server_cpus, plan.loadgen_cpus, plan.options,
-                                 ["concbench", *destination.command_line])
-    context.metadata.update(malloc_arena_max=SERVER_ENV["MALLOC_ARENA_MAX"] + " (server)",
-                            memory_budget_bytes=plan.budget_bytes, sample_interval_s=SAMPLE_INTERVAL_S,
-                            **state_metadata(plan_id, len(order), destination.run_args))
-    print(f"concbench backpressure: {len(runners)} runners x {len(plan.levels)} slow-reader levels "
-          f"({','.join(map(str, plan.levels))}) x {plan.repetitions} repetitions; {plan.fast} fast readers, slow "
-          f"readers at {plan.slow_rate / (1 << 20):g} MiB/s; payload {params['size'] / (1 << 20):g} MiB in "
-          f"{params['chunk'] / 1024:g} KiB writes; warm-up {plan.warmup_s:g} s, window {plan.window_s:g} s; server "
-          f"on cpu {','.join(map(str, plan.server_cpus))}, client on cpu {','.join(map(str, plan.loadgen_cpus))}"
-          f"", flush=True)
+    context = file_context(profile, runners, ["stream"], plan, plan_id, len(order),
+                           malloc_arena_max=SERVER_ENV["MALLOC_ARENA_MAX"] + " (server)",
+                           memory_budget_bytes=plan.budget_bytes, sample_interval_s=SAMPLE_INTERVAL_S)
+    print_header(plan)
     announce(destination, output, len(order))
     started = time.monotonic()
 

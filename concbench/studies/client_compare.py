@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import statistics
 import sys
+from functools import partial
 from pathlib import Path
 
 from concbench import fairness
@@ -57,6 +58,24 @@ def measure(client: str, plan: ClientsPlan, port: int, loadgen_cpus) -> dict:
             "client_core_busy_pct": result.get("loadgen_core_busy_pct")}
 
 
+def measure_pair(pair: tuple[str, str], plan: ClientsPlan) -> dict:
+    """One client against a fresh server of one runner: its rate, or why it has none."""
+    runner, client = pair
+    params = {"size": plan.size} if plan.scenario == "echo" else {}
+    server = ServerProcess(runner, plan.scenario, params, plan.server_cpus).start()
+    try:
+        outcome = measure(client, plan, server.port, plan.loadgen_cpus)
+    finally:
+        server.stop()
+    if "error" in outcome:
+        return {"status": "failed", "runner": runner, "client": client, "first_error": outcome["error"]}
+    return {"status": "ok", "runner": runner, "client": client, **outcome}
+
+
+def outcome_line(record: dict) -> str:
+    return f"{record['rate']:>10,.0f} req/s" if record["status"] == "ok" else f"FAILED: {record['first_error']}"
+
+
 def check_clients(plan: ClientsPlan, clients: list[str]) -> None:
     """Refuse, before anything starts, a client that cannot drive the scenario or is not there."""
     if "wrk" in clients and plan.scenario != "http" or "c-epoll" in clients and plan.scenario != "echo":
@@ -74,24 +93,12 @@ def run_clients(plan: ClientsPlan) -> int:
     clients = list(plan.clients or ["native", reference])
     check_clients(plan, clients)
     fairness.raise_open_file_limit()
-    params = {"size": plan.size} if plan.scenario == "echo" else {}
     order = [(rep, (runner, client)) for rep in range(plan.repetitions) for runner in rotated(list(plan.runners), rep)
              for client in rotated(clients, rep)]
     output = output_path("clients", Destination(),
                          Path("results") / f"clients-{plan.scenario}-{stamp()}.json", len(order), None)
     print(f"concbench clients: {plan.scenario}, {plan.connections} connections, {plan.repetitions} rounds of "
           f"{plan.duration:g} s; servers on cpu {plan.server_cpus}, clients on cpu {plan.loadgen_cpus}", flush=True)
-
-    def measure_pair(pair) -> dict:
-        runner, client = pair
-        server = ServerProcess(runner, plan.scenario, params, plan.server_cpus).start()
-        try:
-            outcome = measure(client, plan, server.port, plan.loadgen_cpus)
-        finally:
-            server.stop()
-        if "error" in outcome:
-            return {"status": "failed", "runner": runner, "client": client, "first_error": outcome["error"]}
-        return {"status": "ok", "runner": runner, "client": client, **outcome}
 
     def rates(measurements) -> dict:
         return {runner: {client: [r["rate"] for _, r in measurements
@@ -116,10 +123,7 @@ def run_clients(plan: ClientsPlan) -> int:
         print(f"figures written to {output}")
         return ExitCode.OK if all(medians[r] for r in plan.runners) else ExitCode.REGRESSION
 
-    def outcome_line(record: dict) -> str:
-        return f"{record['rate']:>10,.0f} req/s" if record["status"] == "ok" else f"FAILED: {record['first_error']}"
-
-    return run_study(Study("clients", order, measure_pair, lambda rep, pair: slot_of(rep, "/".join(pair)),
+    return run_study(Study("clients", order, partial(measure_pair, plan=plan), lambda rep, pair: slot_of(rep, "/".join(pair)),
                            lambda rep, pair: f"round {rep + 1}/{plan.repetitions} {pair[0]:<16} {pair[1]:<8}",
                            outcome_line, sink, conclude))
 

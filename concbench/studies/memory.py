@@ -18,10 +18,10 @@ from concbench.errors import UsageError
 from concbench.harness.kernel_memory import COMPONENTS, new_meter
 from concbench.harness.sampling import process_tree, tree_memory
 from concbench.harness.server_process import ServerFailed, ServerProcess
-from concbench.results.format import RunContext, load_measurements, memory_runs
+from concbench.results.format import load_measurements, memory_runs
 from concbench.results.run_file import RunFile, slot_of
-from concbench.studies.pipeline import (Study, announce, failed_every_repetition, output_path, plan_identity, rotated,
-                                        run_study, stamp, state_metadata)
+from concbench.studies.pipeline import (Study, announce, failed_every_repetition, file_context, output_path,
+                                        plan_identity, rotated, run_study, stamp)
 from concbench.studies.plans import MemoryPlan
 from concbench.studies.profiles import PROFILES
 
@@ -232,11 +232,9 @@ def run(plan: MemoryPlan) -> int:
     fairness.pin_to_cpus(plan.loadgen_cpus)        # the harness's own sampling stays off the server's core
     profile = replace(PROFILES["default"], name="memory", connections=plan.levels, warmup_s=0.0, window_s=0.0,
                       repetitions=plan.repetitions, max_repetitions=None, stability_budget_s=0.0)
-    context = RunContext.collect(profile, runners, ["echo"], plan.server_cpus, plan.loadgen_cpus, plan.options,
-                                 ["concbench", *destination.command_line])
-    context.metadata.update(malloc_arena_max=SERVER_ENV["MALLOC_ARENA_MAX"] + " (server)",
-                            memory_process_levels=",".join(map(str, plan.process_levels)),
-                            open_file_limit=limit, **state_metadata(plan_id, len(order), destination.run_args))
+    context = file_context(profile, runners, ["echo"], plan, plan_id, len(order),
+                           malloc_arena_max=SERVER_ENV["MALLOC_ARENA_MAX"] + " (server)",
+                           memory_process_levels=",".join(map(str, plan.process_levels)), open_file_limit=limit)
     print(f"concbench memory: {len(runners)} runners x {plan.repetitions} repetitions; levels "
           f"{','.join(map(str, plan.levels))} idle connections (processes: {','.join(map(str, plan.process_levels))}) "
           f"after {plan.warm} warm; server on cpu {','.join(map(str, plan.server_cpus))}, idle holder on cpu "

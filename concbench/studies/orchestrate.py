@@ -30,7 +30,7 @@ from concbench.harness.sampling import ServerSampler
 from concbench.harness.server_process import ServerFailed, ServerProcess
 from concbench.results import run_file
 from concbench.results.case import Case
-from concbench.results.format import RunContext, case_name, load_measurements
+from concbench.results.format import case_name, load_measurements
 from concbench.results.measurement import add_backend_evidence, add_server_evidence, verdict
 from concbench.studies import instructions as instructions_mode
 from concbench.studies import pipeline, preflight
@@ -90,9 +90,7 @@ def suite_study(plan: RunPlan, cases: list[Case], measure_case, outcome, conclud
     output = pipeline.output_path("run", destination, default_output(list(plan.scenarios)), planned, plan_id)
     fairness.pin_to_cpus(plan.loadgen_cpus)   # the orchestrator's own sampling stays off the server's cores
     print_header(plan, cases, order, output)
-    context = RunContext.collect(profile, list(plan.runners), list(plan.scenarios), plan.server_cpus,
-                                 plan.loadgen_cpus, plan.options, ["concbench", *destination.command_line])
-    context.metadata.update(pipeline.state_metadata(plan_id, len(order), destination.run_args), **metadata)
+    context = pipeline.file_context(profile, plan.runners, plan.scenarios, plan, plan_id, len(order), **metadata)
     writer = run_file.RunFile(output, context, len(order), destination.previous)
     stability = {"unstable": 0}
 

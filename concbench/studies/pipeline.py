@@ -21,7 +21,7 @@ from concbench import console
 from concbench.errors import BadInput, ExitCode, UsageError
 from concbench.harness import lifecycle
 from concbench.results import run_file
-from concbench.results.format import write_json_atomically
+from concbench.results.format import RunContext, write_json_atomically
 from concbench.studies import preflight
 from concbench.studies.plans import Destination
 
@@ -69,6 +69,16 @@ def announce(destination: Destination, output: Path, planned: int) -> None:
 def state_metadata(plan_id: str, planned: int, run_args) -> dict:
     """The marks every run of a resumable file carries (concbench.results.run_file reads them back)."""
     return {"plan_id": plan_id, "planned_measurements": planned, "run_args": json.dumps(list(run_args))}
+
+
+def file_context(profile, runners, scenarios, plan, plan_id: str, planned: int, **metadata) -> RunContext:
+    """What every run of a study's result file carries: the machine, versions and settings (RunContext), the plan's
+    marks (for --resume), and the study's own metadata. plan: its cpus, options and destination."""
+    destination = plan.destination
+    context = RunContext.collect(profile, list(runners), list(scenarios), plan.server_cpus, plan.loadgen_cpus,
+                                 plan.options, ["concbench", *destination.command_line])
+    context.metadata.update(state_metadata(plan_id, planned, destination.run_args), **metadata)
+    return context
 
 
 class NoFile:
@@ -149,34 +159,12 @@ def run_study(study: Study) -> int:
 
 
 def measure_slots(study: Study) -> int:
-    """Every slot of the plan not measured yet (the order may grow while the stop rule asks for more), the sink
-    written after each; 0, or the exit code of an interrupt (128 + signal) or of a failed write (5)."""
+    """Every slot of the plan not measured yet, the sink written after each, then marked complete; 0, or the exit
+    code of an interrupt (128 + signal) or of a failed write (5). The children are stopped whatever happens."""
     sink, order, name = study.sink, study.order, f"concbench {study.command}"
-    started, already, measured = time.monotonic(), sink.count, 0
     with lifecycle.interruptible():
         try:
-            for rep, subject in order:
-                slot = study.slot(rep, subject)
-                if slot in sink.done:
-                    continue
-
-                def measure_one(probe, rep=rep, slot=slot) -> dict:
-                    console.progress(format_progress(sink.count, len(order), started, measured,
-                                                     len(order) - already), study.label(rep, probe),
-                                     end=" ", flush=True)
-                    began = time.monotonic()
-                    record = study.measure(probe)
-                    record.update(repetition=rep, slot=slot, measured_wall_s=time.monotonic() - began,
-                                  measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-                    console.progress(study.outcome(record), flush=True)
-                    if study.evidence:
-                        console.detail(study.evidence(record), flush=True)
-                    return record
-
-                new = study.expand(subject, measure_one) if study.expand else [(subject, measure_one(subject))]
-                study.measurements.extend(new)         # before the file: the stop rule reads them for the next round
-                sink.add(slot, new)
-                measured += 1
+            measure_missing(study)
             if study.on_complete:
                 study.on_complete(study.measurements)
             sink.finish(run_file.COMPLETE)
@@ -197,13 +185,48 @@ def measure_slots(study: Study) -> int:
             raise
         except Exception as exc:       # a harness bug: keep what was measured, say where, then the traceback
             lifecycle.stop_all(study.stop_grace_s)
-            if sink.count and sink.path:
-                sink.finish(f"crashed after {sink.count} of {len(order)} ({exc.__class__.__name__})")
-                resume = f" ({name} --resume {sink.path} measures the rest)" if study.resumable else ""
-                print(f"\n{name}: crashed after {sink.count} of {len(order)} {study.unit}; results: {sink.path}"
-                      f"{resume}", file=sys.stderr)
+            keep_crashed(study, exc)
             raise
     return ExitCode.OK
+
+
+def measure_missing(study: Study) -> None:
+    """The loop: each slot of the order (which may grow while the stop rule asks for more) the sink lacks, measured
+    with its progress line, its records kept in the study and added to the sink."""
+    sink, order = study.sink, study.order
+    started, already, measured = time.monotonic(), sink.count, 0
+    for rep, subject in order:
+        slot = study.slot(rep, subject)
+        if slot in sink.done:
+            continue
+
+        def measure_one(probe, rep=rep, slot=slot) -> dict:
+            console.progress(format_progress(sink.count, len(order), started, measured, len(order) - already),
+                             study.label(rep, probe), end=" ", flush=True)
+            began = time.monotonic()
+            record = study.measure(probe)
+            record.update(repetition=rep, slot=slot, measured_wall_s=time.monotonic() - began,
+                          measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            console.progress(study.outcome(record), flush=True)
+            if study.evidence:
+                console.detail(study.evidence(record), flush=True)
+            return record
+
+        new = study.expand(subject, measure_one) if study.expand else [(subject, measure_one(subject))]
+        study.measurements.extend(new)         # before the file: the stop rule reads them for the next round
+        sink.add(slot, new)
+        measured += 1
+
+
+def keep_crashed(study: Study, exc: Exception) -> None:
+    """A bug: what was measured stays in the file, marked crashed, and where it is goes to stderr (the traceback
+    follows)."""
+    sink, name = study.sink, f"concbench {study.command}"
+    if sink.count and sink.path:
+        sink.finish(f"crashed after {sink.count} of {len(study.order)} ({exc.__class__.__name__})")
+        resume = f" ({name} --resume {sink.path} measures the rest)" if study.resumable else ""
+        print(f"\n{name}: crashed after {sink.count} of {len(study.order)} {study.unit}; results: {sink.path}"
+              f"{resume}", file=sys.stderr)
 
 
 def keep_interrupted(study: Study, state: str) -> None:
