@@ -3,7 +3,8 @@ signals for commands that start children, -o/--resume for commands that write a 
 argument). Each handler turns its arguments into a plan (concbench.cli.plans) and hands it to the work.
 
 As in pyperf's __main__, a handler imports the module that does its work when it runs, so that a command loads only
-its own (`serve` and `load` are started for every measurement); no work module imports the command line.
+its own (`serve` and `load` are started for every measurement: they load neither the studies nor matplotlib); no work
+module imports the command line.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from concbench.cli import arguments
+from concbench.cli import arguments, plans
 from concbench.errors import BadInput, UsageError
 
 
@@ -30,7 +31,6 @@ class Command:
 
 def cmd_serve(args) -> int:
     from concbench import registry
-    from concbench.cli import plans
     from concbench.harness.serve import serve
     params = plans.scenario_params(args.scenario, args)
     reason = registry.applicable(args.runner, args.scenario)
@@ -61,7 +61,6 @@ def cmd_backend_service(args) -> int:
 
 
 def cmd_load(args) -> int:
-    from concbench.cli import plans
     from concbench.studies import load
     return load.run(plans.load_plan(args))
 
@@ -72,7 +71,6 @@ def cmd_merge_load(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from concbench.cli import plans
     if args.python:       # several interpreters: concbench.studies.interpreters runs one `run` per round and each
         from concbench.studies import interpreters
         return interpreters.run_with_pythons(plans.pythons_plan(args))
@@ -81,31 +79,26 @@ def cmd_run(args) -> int:
 
 
 def cmd_ceiling(args) -> int:
-    from concbench.cli import plans
     from concbench.studies import ceiling
     return ceiling.run(plans.ceiling_plan(args))
 
 
 def cmd_clients(args) -> int:
-    from concbench.cli import plans
     from concbench.studies import client_compare
     return client_compare.run_clients(plans.clients_plan(args))
 
 
 def cmd_memory(args) -> int:
-    from concbench.cli import plans
     from concbench.studies import memory
     return memory.run(plans.memory_plan(args))
 
 
 def cmd_backpressure(args) -> int:
-    from concbench.cli import plans
     from concbench.studies import backpressure
     return backpressure.run(plans.backpressure_plan(args))
 
 
 def cmd_verify(args) -> int:
-    from concbench.cli import plans
     from concbench.studies import verify
     return verify.run(plans.verify_plan(args))
 
@@ -163,19 +156,16 @@ def table_of(path, first: dict) -> str:
 
 
 def cmd_compare(args) -> int:
-    from concbench.cli import plans
     from concbench.studies.comparison import compare_files
     return compare_files(args.base, args.head, plans.compare_plan(args))
 
 
 def cmd_ab(args) -> int:
-    from concbench.cli import plans
     from concbench.studies import ab
     return ab.run_ab(plans.ab_plan(args))
 
 
 def cmd_regress(args) -> int:
-    from concbench.cli import plans
     from concbench.studies import regress
     return regress.run_regress(plans.regress_plan(args))
 

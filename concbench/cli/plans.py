@@ -3,7 +3,8 @@ the options applied, runner options and scenario parameters parsed, cpus chosen,
 options again as arguments, for the children of `ab` and `run --python`.
 
 It owns every check that needs only the arguments and the registry (UsageError, or BadInput for ab: one line, nothing
-started); what needs the machine (open files, disk, valgrind, wrk) is checked by the study before it starts.
+started); what needs the machine (open files, disk, the native engine, valgrind, wrk) is checked by the study before
+it starts.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import shlex
 from dataclasses import replace
 
 from concbench import console, extra_work, fairness, registry
-from concbench.clients import native_engine
 from concbench.errors import BadInput, UsageError
 from concbench.harness.external_server import parse_server_cmd
 from concbench.studies.plans import (BACKPRESSURE_SLOW_LEVELS, GIB, INSTRUCTIONS_LEVELS, MEMORY_LEVELS,
@@ -162,11 +162,6 @@ def profile_from_args(args) -> Profile:
         changes["rates"] = (args.rate_start,)      # the first rate of each search
     changes.update(arrival=args.arrival, loadgen_procs=args.loadgen_procs, loadgen=args.loadgen, engine=args.engine,
                    p99_target_s=args.p99_target_ms / 1e3)
-    if args.engine:
-        try:
-            native_engine.resolve(args.engine)
-        except ValueError as exc:
-            raise UsageError(f"--engine {args.engine}: {exc}") from None
     if args.slow_clients:
         changes.update(slow_clients=tuple(dict.fromkeys(args.slow_clients)),
                        slow_step_bytes=args.slow_step_bytes or profile.slow_step_bytes,

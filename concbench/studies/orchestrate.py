@@ -19,7 +19,7 @@ from concbench.analysis.capacity import capacity_table, meets_target
 from concbench.analysis.instructions import instructions_table
 from concbench.analysis.report import write_report
 from concbench.analysis.table import summary_table
-from concbench.clients import wrk
+from concbench.clients import native_engine, wrk
 from concbench.clients.slow_clients import (SlowClients, SlowClientsFailed, add_slow_evidence,
                                             describe as describe_slow, open_files_needed)
 from concbench.errors import ExitCode, UsageError
@@ -60,9 +60,14 @@ def run(plan: RunPlan) -> int:
 
 
 def check_plan(plan: RunPlan, cases: list[Case]) -> None:
-    """Everything that would fail later, refused now (UsageError, nothing started): runner option values, open
-    files, slow clients, wrk."""
+    """Everything that would fail later, refused now (UsageError, nothing started): runner option values, the engine,
+    open files, slow clients, wrk."""
     preflight.check_runner_options(plan.options)
+    if plan.profile.engine:
+        try:
+            native_engine.resolve(plan.profile.engine)
+        except ValueError as exc:
+            raise UsageError(f"--engine {plan.profile.engine}: {exc}") from None
     limit = fairness.raise_open_file_limit()
     most = max((case.connections for case in cases), default=0)
     if most + 64 > limit:
