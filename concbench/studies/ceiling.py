@@ -156,7 +156,7 @@ def run(plan: CeilingPlan) -> int:
           flush=True)
     conclusions: dict = {}
 
-    def summarize(measurements, state: str) -> dict:
+    def summarize(measurements) -> dict:
         found = figures(names, measurements)
         return {"command": " ".join(["concbench", *plan.command_line]), "git_commit": git_commit(),
                 "connections": plan.connections, "size": plan.size, "duration_s": plan.duration,

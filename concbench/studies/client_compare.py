@@ -107,7 +107,7 @@ def run_clients(plan: ClientsPlan) -> int:
 
     conclusions: dict = {}
 
-    def summarize(measurements, state: str) -> dict:
+    def summarize(measurements) -> dict:
         return {"command": " ".join(["concbench", *plan.command_line]), "git_commit": git_commit(),
                 "scenario": plan.scenario, "connections": plan.connections, "duration_s": plan.duration,
                 "server_cpus": list(plan.server_cpus), "loadgen_cpus": list(plan.loadgen_cpus),

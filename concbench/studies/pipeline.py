@@ -102,7 +102,7 @@ class NoFile:
 class JsonFile(NoFile):
     """A study's JSON summary (ceiling, clients), rewritten atomically after every measurement with its state."""
 
-    def __init__(self, path: Path, summarize: Callable[[list, str], dict]):
+    def __init__(self, path: Path, summarize: Callable[[list], dict]):
         super().__init__()
         self.path, self.summarize, self.measurements = path, summarize, []
 
@@ -113,7 +113,7 @@ class JsonFile(NoFile):
 
     def finish(self, state: str) -> None:
         if self.measurements:
-            write_json_atomically(self.path, {**self.summarize(self.measurements, state), run_file.STATE_KEY: state})
+            write_json_atomically(self.path, {**self.summarize(self.measurements), run_file.STATE_KEY: state})
 
 
 @dataclass
