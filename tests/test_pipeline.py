@@ -85,3 +85,14 @@ def test_plan_identity_changes_with_what_is_measured():
     assert same == pipeline.plan_identity(["0:a", "1:a"], {"levels": (5, 10)})
     assert same != pipeline.plan_identity(["0:a"], {"levels": (5, 10)})
     assert same != pipeline.plan_identity(["0:a", "1:a"], {"levels": (5, 20)})
+
+
+def test_an_interrupt_while_concluding_says_the_measurements_are_all_there(tmp_path, capsys):
+    def conclude(measured):
+        os.kill(os.getpid(), signal.SIGINT)
+        return ExitCode.OK
+    study = fake_study(tmp_path, lambda name: {"status": "ok"})
+    study.conclude = conclude
+    assert pipeline.run_study(study) == 128 + signal.SIGINT
+    assert json.loads((tmp_path / "figures.json").read_text())["run_state"] == "complete"
+    assert f"after the last measurement; every measurement is in {tmp_path / 'figures.json'}" in capsys.readouterr().err

@@ -88,9 +88,12 @@ def run_command(args, command) -> int:
     with lifecycle.interruptible():
         try:
             return command.handler(args)
-        except lifecycle.Interrupted as exc:
+        except lifecycle.Interrupted as exc:       # before a study's loop (the pipeline handles its own)
             lifecycle.stop_all()
             print(f"\nconcbench {args.command}: {exc.name} received; every child process stopped", file=sys.stderr)
+            if command.result_file and not getattr(args, "previous", None):
+                print(f"concbench {args.command}: interrupted before the first measurement finished; no result file "
+                      f"written", file=sys.stderr)
             return exc.exit_code
 
 

@@ -155,7 +155,17 @@ def format_progress(done: int, total: int, started: float, measured: int, todo: 
 def run_study(study: Study) -> int:
     """Measure every slot the file lacks, then conclude; the exit code."""
     code = measure_slots(study)
-    return code if code else study.conclude(study.measurements)
+    if code:
+        return code
+    with lifecycle.interruptible():
+        try:
+            return study.conclude(study.measurements)
+        except lifecycle.Interrupted as exc:    # the measurements are all in the file; only the tables are left
+            lifecycle.stop_all(study.stop_grace_s)
+            where = f"; every measurement is in {study.sink.path}" if study.sink.path else ""
+            print(f"\nconcbench {study.command}: {exc.name} received after the last measurement{where}",
+                  file=sys.stderr, flush=True)
+            return exc.exit_code
 
 
 def measure_slots(study: Study) -> int:
