@@ -325,7 +325,6 @@ def context_metadata(settings: Settings) -> dict:
             "instructions_env": ",".join(f"{k}={v}" for k, v in sorted(STABLE_ENV.items()))}
 
 
-
 def prepare(requests: int | None, runners: list[str]) -> tuple[Settings, list[str]] | None:
     """(settings, runners kept) for `run --measure instructions`, or None after one line if valgrind is unusable.
     A runner it cannot measure is one line each and left out; UsageError if none is left."""

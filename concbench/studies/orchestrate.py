@@ -39,6 +39,7 @@ from concbench.studies.plans import RunPlan
 from concbench.studies.profiles import Profile
 from concbench.studies.repetitions import RepetitionPlan, mark_stability
 
+
 def run(plan: RunPlan) -> int:
     """The whole `concbench run`: checks before anything starts, the study through the pipeline; the exit code."""
     cases = plan_cases(list(plan.scenarios), list(plan.runners), plan.profile, dict(plan.extra_params), plan.named)
