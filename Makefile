@@ -31,12 +31,12 @@ test: $(STAMP)
 ceiling: $(STAMP)
 	$(BIN)/concbench ceiling $(ARGS)
 
-## regress: the check that decides (concbench/studies/regress.py): instruction counts per request (callgrind) against
+## regress: the check that decides (concbench regress, concbench/studies/regress.py): instruction counts per request (callgrind) against
 ## results/baseline-instructions.json decide; the quick wall-clock suite against results/baseline.json is compared
 ## too, and an inconclusive comparison FAILS (naming its rows and why) unless ALLOW_INCONCLUSIVE=1.
-## Without valgrind the instruction part is skipped with one line. ARGS go to concbench.studies.regress (e.g. --skip-wall).
+## Without valgrind the instruction part is skipped with one line. ARGS go to concbench regress (e.g. --skip-wall).
 regress: $(STAMP)
-	ALLOW_INCONCLUSIVE=$(ALLOW_INCONCLUSIVE) $(BIN)/python -m concbench.studies.regress $(ARGS)
+	ALLOW_INCONCLUSIVE=$(ALLOW_INCONCLUSIVE) $(BIN)/concbench regress $(ARGS)
 
 ## baseline: regenerate results/baseline.json with a real quick run on this machine (then commit it)
 baseline: $(STAMP)

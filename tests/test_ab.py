@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
-from concbench.studies.ab import REPOSITORY, alternating_order, forwarded_run_options
 from concbench.cli import build_parser
+from concbench.cli.plans import ab_plan
+from concbench.studies.ab import REPOSITORY, alternating_order
 from concbench.results.format import load_measurements
 
 
@@ -26,11 +27,12 @@ def test_run_options_are_forwarded_to_both_revisions():
                                       "twisted", "--connections", "1", "10", "--duration", "0.2", "-O",
                                       "processes:workers=2", "--timeout", "10", "--slow-clients", "0", "100",
                                       "--slow-interval", "0.2", "--server-cpus", "0", "--loadgen-cpus", "1"])
-    assert forwarded_run_options(args) == ["--quick", "--runners", "asyncio", "twisted", "--connections", "1", "10",
+    forwarded = list(ab_plan(args).run_options)
+    assert forwarded == ["--quick", "--runners", "asyncio", "twisted", "--connections", "1", "10",
                                            "--slow-clients", "0", "100", "--duration", "0.2", "--timeout", "10.0",
                                            "--slow-interval", "0.2", "--server-cpus", "0", "--loadgen-cpus", "1",
                                            "--option", "processes:workers=2"]
-    forwarded = build_parser().parse_args(["run", *forwarded_run_options(args)])    # and `run` takes them back
+    forwarded = build_parser().parse_args(["run", *forwarded])    # and `run` takes them back
     assert (forwarded.slow_clients, forwarded.timeout, forwarded.server_cpus) == ([0, 100], 10.0, (0,))
 
 

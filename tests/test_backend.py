@@ -11,7 +11,8 @@ from concbench import fairness, registry
 from concbench.harness.backend_service import BackendProcess
 from concbench.clients.loadgen import LoadPlan, run_load
 from concbench.results.measurement import add_backend_evidence, loadgen_report
-from concbench.studies.orchestrate import PROFILES, Case, measure, plan_cases
+from concbench.studies.orchestrate import Case, measure, plan_cases
+from concbench.studies.profiles import PROFILES
 from concbench.scenarios.backend import (SCENARIO, BackendProtocolError, BackendSession, encode_backend_reply,
                                encode_backend_request, parse_backend_request, transform)
 

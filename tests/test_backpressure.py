@@ -65,7 +65,7 @@ def test_bad_input_exits_2_with_one_line(args, message):
 
 
 def test_run_all_scenarios_leaves_stream_out():
-    from concbench.studies.orchestrate import without_other_measures
+    from concbench.cli.plans import without_other_measures
     everything = registry.select(["all"], registry.SCENARIOS, "scenario")
     assert "stream" in everything and "stream" not in without_other_measures(["all"], everything)
 

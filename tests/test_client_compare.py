@@ -1,18 +1,18 @@
 """`concbench clients` and `concbench ceiling` build the right client commands (no load is run here)."""
 from __future__ import annotations
 
-import argparse
-
 import pytest
 
-from concbench.studies.client_compare import add_clients_arguments, client_command, run_clients
+from concbench.cli import build_parser
+from concbench.cli.plans import clients_plan
 from concbench.errors import UsageError
+from concbench.studies.ceiling import client_commands
+from concbench.studies.client_compare import client_command, run_clients
+from concbench.studies.plans import CeilingPlan
 
 
 def parse(*argv):
-    parser = argparse.ArgumentParser()
-    add_clients_arguments(parser)
-    return parser.parse_args(argv)
+    return clients_plan(build_parser().parse_args(["clients", *argv]))
 
 
 def test_each_engine_is_asked_for_by_name():
@@ -32,8 +32,6 @@ def test_reference_clients_drive_only_their_scenario():
 
 
 def test_ceiling_runs_both_engines_by_name():
-    from concbench.studies.ceiling import client_commands
-    args = argparse.Namespace(connections=50, size=64, duration=1.0)
-    commands = client_commands(5000, args, (1,))
+    commands = client_commands(5000, CeilingPlan(connections=50, size=64, duration=1.0), (1,))
     assert commands["concbench"][-2:] == ["--engine", "native"]
     assert commands["concbench-uvloop"][-2:] == ["--engine", "uvloop"]

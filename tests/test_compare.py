@@ -11,7 +11,8 @@ import pyperf
 import pytest
 
 from concbench.analysis.compare import FAILED_IN_HEAD, NO_CHANGE, NO_CLEAR_CHANGE, REGRESSION, TOO_NOISY, compare_records
-from concbench.studies.orchestrate import PROFILES, Case
+from concbench.studies.orchestrate import Case
+from concbench.studies.profiles import PROFILES
 from concbench.results.format import RunContext, load_measurements, write_suite
 
 REPETITIONS = 5

@@ -11,7 +11,8 @@ import pytest
 
 from concbench.analysis.export import case_rows
 from concbench.analysis.report import write_report
-from concbench.studies.orchestrate import PROFILES, Case
+from concbench.studies.orchestrate import Case
+from concbench.studies.profiles import PROFILES
 from concbench.registry import SCENARIOS
 from concbench.studies.repetitions import mark_stability
 from concbench.results.format import RunContext, load_measurements, write_suite

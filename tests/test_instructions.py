@@ -153,7 +153,8 @@ TWO_PERCENT_ITERATIONS = 110
 
 def test_report_and_show_of_an_instruction_file(tmp_path):
     path = tmp_path / "instr.json"
-    from concbench.studies.orchestrate import PROFILES, Case
+    from concbench.studies.orchestrate import Case
+    from concbench.studies.profiles import PROFILES
     from concbench.results.format import RunContext, write_suite
     context = RunContext.collect(PROFILES["quick"], ["asyncio"], ["echo"], (0,), (1,), {}, ["concbench", "run"])
     record = {"status": "ok", "repetition": 0, "measured_wall_s": 3.0, "measure": "instructions", "requests": 500,

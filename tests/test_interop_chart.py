@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from concbench.analysis.interop import draw_interop, interop_table
 from concbench.analysis.report import write_report
-from concbench.studies.orchestrate import PROFILES, Case
+from concbench.studies.orchestrate import Case
+from concbench.studies.profiles import PROFILES
 from concbench.results.format import RunContext, load_measurements, write_suite
 
 from .test_results import failed_record, ok_record

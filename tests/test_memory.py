@@ -13,7 +13,7 @@ import pytest
 from concbench.studies import memory
 from concbench.errors import UsageError
 from concbench.results.format import RunContext, load_measurements, write_memory_suite
-from concbench.studies.orchestrate import PROFILES
+from concbench.studies.profiles import PROFILES
 from concbench.harness.server_process import ServerProcess
 
 from concbench.analysis.memory import memory_table, write_memory_chart

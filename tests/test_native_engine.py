@@ -271,12 +271,13 @@ def test_run_passes_the_chosen_engine_to_every_load(monkeypatch):
     from dataclasses import replace
 
     from concbench.studies import orchestrate
+    from concbench.studies.profiles import PROFILES
     seen = []
     monkeypatch.setattr(orchestrate, "run_event_child",
                         lambda command, deadline_s, on_event, what: (seen.append(command) or ({"status": "ok"}, "")))
     case = orchestrate.Case("echo", (("size", 64),), 10, "asyncio")
     for engine in ("uvloop", None):
-        orchestrate.run_loadgen(case, 5000, replace(orchestrate.PROFILES["quick"], engine=engine), (1,),
+        orchestrate.run_loadgen(case, 5000, replace(PROFILES["quick"], engine=engine), (1,),
                                 lambda name: None)
     assert seen[0][seen[0].index("--engine") + 1] == "uvloop"
     assert "--engine" not in seen[1]               # the load process's own default (native where built)

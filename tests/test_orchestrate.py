@@ -6,7 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from concbench.studies.orchestrate import PROFILES, plan_cases, rotated, schedule
+from concbench.studies.orchestrate import plan_cases, rotated, schedule
+from concbench.studies.profiles import PROFILES
 from concbench.results.format import load_measurements
 
 REPOSITORY = Path(__file__).resolve().parent.parent

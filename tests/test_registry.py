@@ -29,7 +29,8 @@ def test_own_http_stacks_are_http_only_variants_of_a_base_model():
 
 
 def test_the_default_echo_suite_plans_no_own_http_stack():
-    from concbench.studies.orchestrate import plan_cases, PROFILES
+    from concbench.studies.orchestrate import plan_cases
+    from concbench.studies.profiles import PROFILES
     cases = plan_cases(["echo"], registry.default_runners(), PROFILES["quick"])
     assert {c.runner for c in cases} == {"threads", "processes", "twisted", "tornado", "asyncio",
                                          "asyncio-streams", "gevent"}

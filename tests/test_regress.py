@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import stat
 
+from concbench import cli
 from concbench.studies import regress
 
 
@@ -40,7 +41,7 @@ def test_regression_and_bad_input_fail_whatever_is_allowed():
 
 def test_without_valgrind_the_instruction_part_is_one_line(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("CONCBENCH_VALGRIND", str(tmp_path / "no-valgrind"))
-    assert regress.main(["--skip-wall", "--output-dir", str(tmp_path)]) == 0
+    assert cli.main(["regress", "--skip-wall", "--output-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "instructions: skipped: valgrind not found" in out and "make regress: pass" in out
 
@@ -52,7 +53,7 @@ def test_a_missing_instruction_baseline_is_bad_input(tmp_path, monkeypatch, caps
         script.chmod(script.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("CONCBENCH_VALGRIND", str(tmp_path / "valgrind"))
     monkeypatch.setenv("CONCBENCH_CALLGRIND_CONTROL", str(tmp_path / "callgrind_control"))
-    code = regress.main(["--skip-wall", "--baseline-instructions", str(tmp_path / "none.json"),
+    code = cli.main(["regress", "--skip-wall", "--baseline-instructions", str(tmp_path / "none.json"),
                          "--output-dir", str(tmp_path)])
     assert code == regress.EXIT_BAD_INPUT
     assert "make baseline-instructions" in capsys.readouterr().out

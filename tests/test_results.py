@@ -8,7 +8,8 @@ import sys
 import pyperf
 import pytest
 
-from concbench.studies.orchestrate import PROFILES, Case
+from concbench.studies.orchestrate import Case
+from concbench.studies.profiles import PROFILES
 from concbench.results.format import NotAResult, RunContext, load_measurements, write_suite
 
 

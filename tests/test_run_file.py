@@ -14,7 +14,8 @@ import pyperf
 import pytest
 
 from concbench.results import run_file
-from concbench.studies.orchestrate import PROFILES, Case, schedule
+from concbench.studies.orchestrate import Case, schedule
+from concbench.studies.profiles import PROFILES
 from concbench.results.format import RunContext, load_measurements, write_suite
 
 from .test_results import failed_record, ok_record

@@ -6,7 +6,8 @@ from __future__ import annotations
 from concbench import registry
 from concbench.clients.loadgen import LoadPlan, run_load
 from concbench.results.measurement import loadgen_report
-from concbench.studies.orchestrate import PROFILES, Case, case_options, plan_cases
+from concbench.studies.orchestrate import Case, case_options, plan_cases
+from concbench.studies.profiles import PROFILES
 from concbench.scenarios.echo import SCENARIO as ECHO
 
 from .conftest import running_server

@@ -7,7 +7,8 @@ import sys
 import time
 
 from concbench.analysis.report import write_report
-from concbench.studies.orchestrate import PROFILES, plan_cases
+from concbench.studies.orchestrate import plan_cases
+from concbench.studies.profiles import PROFILES
 from concbench.results.format import load_measurements
 from concbench.clients.slow_clients import SlowClients, TricklePlan, run_trickler
 from concbench.scenarios import echo, http

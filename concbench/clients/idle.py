@@ -2,12 +2,11 @@
 verified echo, then holds them idle (no reads, no selector registration) until told to close.
 
 It owns only client sockets (plain non-blocking sockets and a selector, batch by batch, every wait
-bounded). `python -m concbench.clients.idle` is the process itself; `IdleHolder` is the parent's handle, a
-concbench.harness.child that answers each command with one protocol event.
+bounded). `hold_idle` is the process itself (its command line: `python -m concbench.cli.children idle-holder`);
+`IdleHolder` is the parent's handle, a concbench.harness.child that answers each command with one protocol event.
 """
 from __future__ import annotations
 
-import argparse
 import errno
 import os
 import selectors
@@ -117,14 +116,11 @@ def open_pairs(count: int) -> list[socket.socket]:
     return ends
 
 
-def main(argv=None) -> int:
-    """A ready line, then commands on stdin, one per line: `open HOST PORT N TIMEOUT`, `pairs N`, `close`; an
-    `answer` event answers each."""
-    parser = argparse.ArgumentParser(prog="python -m concbench.clients.idle")
-    parser.add_argument("--cpus", default="")
-    args = parser.parse_args(argv)
+def hold_idle(cpus: tuple[int, ...]) -> int:
+    """The holder process (`concbench.cli.children idle-holder`): a ready event, then commands on stdin, one per
+    line: `open HOST PORT N TIMEOUT`, `pairs N`, `close`; an `answer` event answers each."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    pin_to_cpus(tuple(int(c) for c in args.cpus.split(",") if c))
+    pin_to_cpus(cpus)
     raise_open_file_limit()
     protocol.emit(protocol.READY, pid=os.getpid())
     held: list[socket.socket] = []
@@ -165,8 +161,8 @@ class IdleHolder(Child):
     eof_grace_s = 10.0               # closing its stdin closes its sockets and ends it
 
     def __init__(self, cpus: tuple[int, ...] | None):
-        super().__init__([sys.executable, "-m", "concbench.clients.idle", "--cpus", ",".join(map(str, cpus or ()))],
-                         stdin=True)
+        super().__init__([sys.executable, "-m", "concbench.cli.children", "idle-holder", "--cpus",
+                          ",".join(map(str, cpus or ()))], stdin=True)
         self.start()
 
     def ask(self, command: str, timeout_s: float = REPLY_TIMEOUT_S) -> dict:
@@ -176,6 +172,3 @@ class IdleHolder(Child):
     def open(self, host: str, port: int, count: int, timeout_s: float) -> dict:
         return self.ask(f"open {host} {port} {count} {timeout_s}", timeout_s)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,12 +2,11 @@
 verify every reply with the scenario's own check (the load generator's ClientWorkload), then trickle the next.
 
 It owns only those client sockets, their counts and their bounds (a deadline it keeps by itself, a cap on
-requests): one uvloop process, `python -m concbench.clients.slow_clients`. `SlowClients` is the parent's handle,
-a concbench.harness.child.
+requests): one uvloop process, `trickle` (its command line: `python -m concbench.cli.children slow-clients`).
+`SlowClients` is the parent's handle, a concbench.harness.child.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import signal
@@ -17,7 +16,6 @@ from dataclasses import dataclass, field
 
 from concbench.scenarios.base import ClientWorkload
 
-from concbench import registry
 from concbench.clients.plan import ERROR_KINDS
 from concbench.fairness import configure_connection, pin_to_cpus, raise_open_file_limit
 from concbench.harness import protocol
@@ -273,33 +271,15 @@ def run_trickler(plan: TricklePlan, workload: ClientWorkload, on_ready=None, sto
         return runner.run(main())
 
 
-def main(argv=None) -> int:
-    """The trickler process: a ready line; `connected` (with a report) once it trickles; then, after stdin closes
-    or at the deadline, `result`."""
-    parser = argparse.ArgumentParser(prog="python -m concbench.clients.slow_clients")
-    parser.add_argument("scenario", choices=list(registry.SCENARIOS))
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--connections", type=int, required=True)
-    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
-    parser.add_argument("--step-bytes", type=int, default=STEP_BYTES)
-    parser.add_argument("--interval", type=float, default=INTERVAL_S)
-    parser.add_argument("--reply-timeout", type=float, default=2.0)
-    parser.add_argument("--deadline", type=float, required=True, help="seconds from start; stops by itself then")
-    parser.add_argument("--max-requests", type=int, default=MAX_REQUESTS)
-    parser.add_argument("--cpus", default="")
-    args = parser.parse_args(argv)
+def trickle(plan: TricklePlan, workload, cpus: tuple[int, ...]) -> int:
+    """The trickler process (`concbench.cli.children slow-clients`): a ready event; `connected` (with a report) once
+    it trickles; then, after stdin closes or at the deadline, `result`."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)          # the parent decides when to stop (stdin)
-    pin_to_cpus(tuple(int(c) for c in args.cpus.split(",") if c))
+    pin_to_cpus(cpus)
     raise_open_file_limit()
-    scenario = registry.SCENARIOS[args.scenario]
-    params = scenario.parse_params(dict(p.split("=", 1) for p in args.param))
-    plan = TricklePlan(args.host, args.port, args.connections, args.step_bytes, args.interval,
-                       args.reply_timeout, args.deadline, args.max_requests)
 
     protocol.emit(protocol.READY, pid=os.getpid())
-    outcome = run_trickler(plan, scenario.client_workload(params), lambda report: protocol.emit(CONNECTED, **report),
-                           stop_on_stdin_eof=True)
+    outcome = run_trickler(plan, workload, lambda report: protocol.emit(CONNECTED, **report), stop_on_stdin_eof=True)
     protocol.emit(protocol.RESULT, result=outcome.report())
     return 0
 
@@ -320,7 +300,8 @@ class SlowClients(Child):
                  step_bytes: int = STEP_BYTES, interval_s: float = INTERVAL_S, reply_timeout_s: float = 2.0,
                  deadline_s: float = 60.0, max_requests: int = MAX_REQUESTS):
         self.count, self.deadline_s = count, deadline_s
-        command = [sys.executable, "-m", "concbench.clients.slow_clients", scenario, "--host", host, "--port", str(port),
+        command = [sys.executable, "-m", "concbench.cli.children", "slow-clients", scenario, "--host", host,
+                   "--port", str(port),
                    "--connections", str(count), "--step-bytes", str(step_bytes), "--interval", repr(interval_s),
                    "--reply-timeout", repr(reply_timeout_s), "--deadline", repr(deadline_s),
                    "--max-requests", str(max_requests), "--cpus", ",".join(map(str, cpus or ()))]
@@ -376,7 +357,3 @@ def describe(record: dict) -> str:
             + (f", errors {kinds}" if kinds else ", 0 errors")
             + (f", trickler cpu {100 * record['slow_cpu_s'] / record['slow_seconds']:.0f}%"
                if record.get("slow_seconds") and "slow_cpu_s" in record else ""))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

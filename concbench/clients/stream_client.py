@@ -1,18 +1,17 @@
 """The stream load generator: F fast and S rate-limited readers of the stream scenario, every byte verified.
 
 It owns the client side of `concbench backpressure`: connections, read pacing, the warm-up and window
-timeline and the counts per window. It runs in its own process (`python -m concbench.clients.stream_client`),
-pinned to the load generator's cpu; the server's memory and CPU are sampled by concbench.studies.backpressure.
+timeline and the counts per window. It runs in its own process (`stream_main`, started as `python -m
+concbench.cli.children stream-client`), pinned to the load generator's cpu; the server's memory and CPU are sampled
+by concbench.studies.backpressure.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
 import socket
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 
@@ -249,37 +248,20 @@ def fetch_stream(host: str, port: int, size: int, timeout_s: float = 30.0, read_
     return verifier
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m concbench.clients.stream_client", description=__doc__.splitlines()[0])
-    p.add_argument("--target", required=True, help="HOST:PORT")
-    p.add_argument("--size", type=int, required=True)
-    p.add_argument("--fast", type=int, required=True)
-    p.add_argument("--slow", type=int, required=True)
-    p.add_argument("--slow-rate", type=float, required=True, help="bytes/s per slow reader")
-    p.add_argument("--slow-rcvbuf", type=int, required=True)
-    p.add_argument("--warmup", type=float, required=True)
-    p.add_argument("--window", type=float, required=True)
-    p.add_argument("--cpus", help="pin to these cpus, e.g. 1")
-    p.add_argument("--events", action="store_true", help="JSON lines: ready, window_start, window_end, result")
-    args = p.parse_args(argv)
-    if args.cpus:
-        pin_to_cpus(tuple(int(c) for c in args.cpus.split(",")))
-    host, _, port = args.target.rpartition(":")
-    plan = StreamPlan(host.strip("[]"), int(port), args.size, args.fast, args.slow, args.slow_rate,
-                      args.slow_rcvbuf, args.warmup, args.window)
+def stream_main(plan: StreamPlan, cpus: tuple[int, ...] | None, events: bool) -> int:
+    """The stream client process (`concbench.cli.children stream-client`): the report as JSON (with events: protocol
+    lines ready, window_start, window_end, then the result); exit 0 if it passed."""
+    if cpus:
+        pin_to_cpus(cpus)
 
     def emit(name):
-        if args.events:
+        if events:
             protocol.emit(name)
 
     emit(protocol.READY)
     report = run(plan, emit)
-    if args.events:
+    if events:
         protocol.emit(protocol.RESULT, result=report)
     else:
         print(json.dumps(report), flush=True)
     return 0 if report["status"] == "ok" else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -246,7 +246,7 @@ def dump_suite_atomically(path, runs: dict) -> None:
     write_atomically(path, lambda tmp: suite.dump(tmp, replace=True))
 
 
-def write_figure_suite(path, context: RunContext, measurements, kind: kinds.ResultKind) -> None:
+def figure_runs(context: RunContext, measurements, kind: kinds.ResultKind) -> dict[str, list]:
     """measurements: [(runner, record)] from a study with figures of its own (a kind of the figures layout: memory,
     backpressure): each record gives a measurement benchmark, and if it passed, one benchmark per figure, named
     and computed by the kind (kind.base_name(runner, record), kind.figures(record): positive values only)."""
@@ -272,17 +272,25 @@ def write_figure_suite(path, context: RunContext, measurements, kind: kinds.Resu
             runs.setdefault(name, []).append(pyperf.Run(
                 [value], metadata={**meta, "name": name, "unit": unit, "metric": suffix, "duration": 0.0},
                 collect_metadata=False))
-    dump_suite_atomically(path, runs)
+    return runs
+
+
+def memory_runs(context: RunContext, measurements) -> dict[str, list]:
+    """measurements: [(runner, record)] from `concbench memory` (kind memory)."""
+    return figure_runs(context, measurements, kinds.MEMORY)
+
+
+def stream_runs(context: RunContext, measurements) -> dict[str, list]:
+    """measurements: [(runner, record)] from `concbench backpressure` (kind backpressure)."""
+    return figure_runs(context, measurements, kinds.BACKPRESSURE)
 
 
 def write_memory_suite(path, context: RunContext, measurements) -> None:
-    """measurements: [(runner, record)] from `concbench memory` (kind memory)."""
-    write_figure_suite(path, context, measurements, kinds.MEMORY)
+    dump_suite_atomically(path, memory_runs(context, measurements))
 
 
 def write_stream_suite(path, context: RunContext, measurements) -> None:
-    """measurements: [(runner, record)] from `concbench backpressure` (kind backpressure)."""
-    write_figure_suite(path, context, measurements, kinds.BACKPRESSURE)
+    dump_suite_atomically(path, stream_runs(context, measurements))
 
 
 def load_measurements(path) -> list[dict]:

@@ -11,7 +11,7 @@ from concbench.results.keys import MEMORY_METRICS
 LAYOUTS = {
     "cases": "a pyperf suite: per case a measurement benchmark and the metric benchmarks (format.write_suite)",
     "figures": "a pyperf suite: per runner (and level) a measurement benchmark and the kind's own figures "
-               "(format.write_figure_suite, with the kind's benchmark names and figures)",
+               "(format.figure_runs, with the kind's benchmark names and figures)",
     "summary": "one JSON object of the kind's keys (concbench.results.summary_file)",
 }
 
@@ -77,12 +77,12 @@ CEILING = ResultKind(
     "ceiling", "concbench ceiling", "the load generator's ceiling against the reference C server", "summary",
     keys=("command", "git_commit", "connections", "size", "duration_s", "server_cpus", "loadgen_cpus",
           "echoes_per_s", "client_core_busy_pct", "server_core_busy_pct", "ratio_concbench_to_c", "ratios_to_c",
-          "bare_uvloop_is_unverified", "concbench_engine", "recording_cost", "open_loop"),
+          "bare_uvloop_is_unverified", "concbench_engine", "recording_cost", "open_loop", "run_state"),
     identifying=("echoes_per_s", "ratios_to_c"))
 CLIENTS = ResultKind(
     "clients", "concbench clients", "the same servers measured by several clients, interleaved", "summary",
     keys=("command", "git_commit", "scenario", "connections", "duration_s", "server_cpus", "loadgen_cpus", "rates",
-          "medians", "reference_client", "server_ratios"),
+          "medians", "reference_client", "server_ratios", "run_state"),
     identifying=("medians", "reference_client"))
 
 KINDS: dict[str, ResultKind] = {kind.name: kind for kind in (RUN, INSTRUCTIONS, MEMORY, BACKPRESSURE, CEILING, CLIENTS)}

@@ -2,7 +2,7 @@
 its state, so an interrupt, a crash or a kill keeps every finished measurement; and read back for `run --resume`.
 
 It owns the state marks (run_state, plan_id, planned_measurements, run_args, a record's slot) and the plan's
-identity; concbench.results.format owns the format, concbench.studies.orchestrate the measuring.
+identity; concbench.results.format owns the format, concbench.studies.pipeline the measuring.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 import pyperf
 
 from concbench.errors import UsageError
+from concbench.results.case import Case
 
 STATE_KEY = "run_state"
 COMPLETE = "complete"
@@ -71,9 +72,8 @@ def read_previous(path) -> Previous:
                     [(case_of(r), r) for r in records])
 
 
-def case_of(record: dict):
+def case_of(record: dict) -> Case:
     """The Case a measurement record was measured for (from its identity metadata)."""
-    from concbench.studies.orchestrate import Case
     params = tuple(sorted((k[len("param_"):], v) for k, v in record.items() if k.startswith("param_")))
     rate = record.get("offered_rate")
     return Case(record["scenario"], params, int(record.get("offered_connections", 0)), record["runner"],
@@ -87,7 +87,7 @@ def resume_argv(given: list[str], previous: Previous) -> list[str]:
     return own if own else strip_output_options(previous.run_args)
 
 
-OUTPUT_FLAGS = {"--resume": 1, "-o": 1, "--output": 1, "--force": 0, "--no-report": 0, "--report-dir": 1}
+OUTPUT_FLAGS = {"--resume": 1, "-o": 1, "--output": 1, "--force": 0, "--no-report": 0, "--report-dir": 1, "--no-chart": 0}
 
 
 def strip_output_options(argv: list[str]) -> list[str]:
@@ -107,10 +107,12 @@ def strip_output_options(argv: list[str]) -> list[str]:
 
 class RunFile:
     """The result file of one run: add() after every measurement rewrites it (atomically) as `running: k of n`;
-    finish(state) writes the final mark. Runs from a resumed file are kept as they were, with the new mark."""
+    finish(state) writes the final mark. Runs from a resumed file are kept as they were, with the new mark.
+    runs(context, measurements) -> the pyperf runs of the measurements (format.suite_runs: a `run`'s)."""
 
-    def __init__(self, path, context, planned: int, previous: Previous | None = None):
+    def __init__(self, path, context, planned: int, previous: Previous | None = None, runs=None):
         self.path = path
+        self.runs_of = runs
         self.context = context
         self.planned = planned
         self.previous = previous
@@ -153,7 +155,7 @@ class RunFile:
                        if run.get_metadata().get("metric") == "measurement" else {})}, collect_metadata=False)
                     for run in old]
         context = RunContext({**self.context.metadata, STATE_KEY: state})
-        for name, new in suite_runs(context, self.measurements).items():
+        for name, new in (self.runs_of or suite_runs)(context, self.measurements).items():
             runs.setdefault(name, []).extend(new)
         if runs:                     # nothing measured yet: no file (a pyperf suite cannot be empty)
             dump_suite_atomically(self.path, runs)

@@ -7,15 +7,17 @@ from concbench.results import kinds, strict_read
 from concbench.results.format import NotAResult, load_measurements, write_json_atomically
 
 
-def write_summary(path, kind: kinds.ResultKind, summary: dict) -> None:
-    """Write a summary of a summary kind atomically; a key the kind does not list is an error (nothing written)."""
+def write_summary(path, kind: kinds.ResultKind, summary: dict, partial: bool = False) -> None:
+    """Write a summary of a summary kind atomically; a key the kind does not list is an error (nothing written).
+    partial: a study's file while it is measured (rewritten after each measurement), which may lack the figures
+    that identify a finished one."""
     if kind.layout != "summary":
         raise ValueError(f"{kind.name} results are pyperf suites, not summaries")
     unknown = sorted(set(summary) - set(kind.keys))
     if unknown:
         raise ValueError(f"{kind.name} summary keys not registered in concbench.results.kinds: {', '.join(unknown)}")
     missing = [key for key in kind.identifying if key not in summary]
-    if missing:
+    if missing and not partial:
         raise ValueError(f"a {kind.name} summary needs {', '.join(missing)}")
     write_json_atomically(path, summary)
 

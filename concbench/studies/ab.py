@@ -3,48 +3,29 @@ repository, two package sets (--a-pip/--b-pip), two interpreters (--a-python/--b
 
 It owns exporting each revision (`git archive` into a temporary folder: the repository is only read), giving each
 side its own cached virtual environment with that tree installed (concbench.harness.envs), the alternating schedule of
-one-repetition `concbench run` children, and merging their files into one result per variant. Measuring is each
-side's own `run`; comparing is `concbench compare`'s code.
+one-repetition `concbench run` children (a study of concbench.studies.pipeline: a stop signal stops the child under
+way, and the rounds already measured are merged, marked interrupted), and merging their files into one result per
+variant. Measuring is each side's own `run`; comparing is concbench.studies.comparison's.
 """
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 import sys
 import tempfile
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from concbench.errors import BadInput
+from concbench.harness import envs, lifecycle
 from concbench.paths import REPOSITORY
+from concbench.results.format import merge_result_files
+from concbench.results.run_file import COMPLETE, STATE_KEY
+from concbench.studies.comparison import compare_files
+from concbench.studies.pipeline import Study, run_study, stamp
+from concbench.studies.plans import AbPlan
 
 VARIANTS = ("a", "b")
-
-
-def add_ab_arguments(p) -> None:
-    from concbench.cli import add_compare_arguments, positive_int
-    from concbench.studies.orchestrate import add_suite_arguments
-    p.add_argument("--a-ref", metavar="REV", help="the baseline revision (A), e.g. origin/main (default HEAD when "
-                                                 "packages or interpreters are compared)")
-    p.add_argument("--b-ref", metavar="REV", help="the revision under test (B), e.g. HEAD")
-    p.add_argument("--a-pip", default="", metavar="'REQ ...'",
-                   help="A's extra packages, pip specifiers in one argument, e.g. 'twisted==24.3.0' (default none)")
-    p.add_argument("--b-pip", default="", metavar="'REQ ...'", help="B's extra packages, e.g. 'twisted==24.10.0'")
-    p.add_argument("--a-python", metavar="PATH", help="A's interpreter (default: the one running concbench)")
-    p.add_argument("--b-python", metavar="PATH", help="B's interpreter, e.g. /usr/bin/python3.12")
-    p.add_argument("--rounds", type=positive_int, default=3,
-                   help="rounds; in each, every case is measured once for A and once for B (default 3)")
-    add_suite_arguments(p)
-    p.add_argument("--output-dir", help="where a.json and b.json (the merged results) go (default: results/ab-<time>/)")
-    add_compare_arguments(p)
-
-
-def forwarded_run_options(args) -> list[str]:
-    """The `concbench run` options of both children, from ab's own (validated by each child again)."""
-    from concbench.studies.orchestrate import suite_options
-    return suite_options(args)
+CHILD_GRACE_S = 15.0      # a stopped child `run` stops its own servers and writes its file first
 
 
 def alternating_order(rounds: int) -> list[tuple[int, str]]:
@@ -83,76 +64,106 @@ def export_revision(commit: str, folder: Path) -> Path:
 
 def run_revision(tree: Path, output: Path, options: list[str], log: Path, python: str | None = None) -> None:
     """One repetition of every case with the side's own code, installed in its environment (`python`); run from
-    an empty folder, so that nothing but the installed suite can be imported."""
+    an empty folder, so that nothing but the installed suite can be imported. The child is tracked
+    (concbench.harness.lifecycle): a stop signal stops it."""
     command = [python or sys.executable, "-m", "concbench", "run", "--repetitions", "1", "--no-report",
                "-o", str(output.resolve()), *options]
     workdir = tree.parent / f"{tree.name}-cwd"
     workdir.mkdir(exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     with open(log, "ab") as log_file:
-        done = subprocess.run(command, cwd=workdir if python else tree,
-                              env=env if python else {**os.environ, "PYTHONPATH": str(tree)},
-                              stdout=log_file, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    if done.returncode not in (0, 4):    # 4: a runner failed every repetition; its failures are in the file
-        last = (done.stderr.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
-        raise BadInput(f"concbench run of {tree.name.upper()} exited {done.returncode}: {last}")
+        child = lifecycle.spawn(command, owns_group=True, cwd=workdir if python else tree,
+                                env=env if python else {**os.environ, "PYTHONPATH": str(tree)},
+                                stdout=log_file, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        _, stderr = child.communicate()
+        lifecycle.untrack(child)
+    if child.returncode not in (0, 4):    # 4: a runner failed every repetition; its failures are in the file
+        last = (stderr.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
+        raise BadInput(f"concbench run of {tree.name.upper()} exited {child.returncode}: {last}")
 
 
-def run_ab(args) -> int:
-    from concbench.cli import compare_files
-    from concbench.results.format import merge_result_files
-    from concbench.harness.envs import EnvFailed, EnvSpec, ensure
-    environments = any((args.a_pip, args.b_pip, args.a_python, args.b_python))
-    if not environments and not (args.a_ref and args.b_ref):
-        raise BadInput("ab needs --a-ref and --b-ref (two revisions), or --a-pip/--b-pip or --a-python/--b-python "
-                       "(two environments of one revision)")
-    refs = {"a": args.a_ref or "HEAD", "b": args.b_ref or "HEAD"}
+class Rounds:
+    """The sink of `ab`: each round's result file, merged into a.json and b.json at the end; after an interrupt,
+    the rounds already measured are merged too, every run marked with the state (`interrupted after k of n`)."""
+
+    def __init__(self, output_dir: Path, metadata: dict):
+        self.output_dir, self.metadata = output_dir, metadata
+        self.parts: dict[str, list[Path]] = {variant: [] for variant in VARIANTS}
+        self.done: set = set()
+        self.path = None                 # until something is merged: nothing to point at
+
+    @property
+    def count(self) -> int:
+        return len(self.done)
+
+    def add(self, slot, measurements) -> None:
+        self.done.add(slot)
+        for variant, record in measurements:
+            self.parts[variant].append(Path(record["part"]))
+
+    def finish(self, state: str) -> None:
+        for variant in VARIANTS:
+            if self.parts[variant]:
+                extra = {} if state == COMPLETE else {STATE_KEY: state}
+                merge_result_files(self.parts[variant], self.output_dir / f"{variant}.json",
+                                   {**self.metadata[variant], **extra})
+                self.path = self.output_dir
+
+
+def run_ab(plan: AbPlan) -> int:
+    """The whole `ab`: both environments, the alternating rounds through the pipeline, the merge, the comparison."""
+    refs = plan.refs
     commits = {variant: resolve(ref) for variant, ref in refs.items()}
-    pythons = {"a": args.a_python or sys.executable, "b": args.b_python or sys.executable}
-    try:
-        pips = {"a": tuple(shlex.split(args.a_pip)), "b": tuple(shlex.split(args.b_pip))}
-    except ValueError as exc:
-        raise BadInput(f"--a-pip/--b-pip: {exc}") from None
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    output_dir = Path(args.output_dir or Path("results") / f"ab-{stamp}")
-    options = forwarded_run_options(args)
-    order = alternating_order(args.rounds)
-    ab_command = " ".join(["concbench", *sys.argv[1:]])
+    output_dir = Path(plan.output_dir or Path("results") / f"ab-{stamp()}")
+    options = list(plan.run_options)
     print(f"concbench ab: A = {refs['a']} ({commits['a'][:12]}), B = {refs['b']} ({commits['b'][:12]}); "
-          f"{args.rounds} rounds, each one `concbench run --repetitions 1 {' '.join(options)}` per variant",
+          f"{plan.rounds} rounds, each one `concbench run --repetitions 1 {' '.join(options)}` per variant",
           flush=True)
     with tempfile.TemporaryDirectory(prefix="concbench-ab-") as tmp:
-        exported: dict[str, Path] = {}
-        for commit in dict.fromkeys(commits.values()):        # one export per distinct revision
-            exported[commit] = export_revision(commit, Path(tmp) / f"tree-{commit[:12]}")
-        trees = {variant: exported[commits[variant]] for variant in VARIANTS}
-        pythons_used, identities = {}, {}
-        for variant in VARIANTS:
-            spec = EnvSpec(pythons[variant], pips[variant], trees[variant], commits[variant])
-            try:
-                env, identity, made = ensure(spec, Path(tmp) / f"{variant}-install.log")
-            except EnvFailed as exc:
-                raise BadInput(f"{variant.upper()}'s environment: {exc}") from None
-            pythons_used[variant], identities[variant] = str(env / "bin" / "python"), identity
-            print(f"  {variant.upper()}: {spec.describe(identity)}: {'installed into' if made else 'cached'} {env}",
-                  flush=True)
-        if pythons_used["a"] == pythons_used["b"]:
-            print("  A and B are the same environment (same revision, packages and interpreter): a control run",
-                  flush=True)
-        parts: dict[str, list[Path]] = {variant: [] for variant in VARIANTS}
-        started = time.monotonic()
-        for step, (round_index, variant) in enumerate(order):
-            part = Path(tmp) / f"{variant}-round{round_index}.json"
-            print(f"[{step + 1}/{len(order)} {time.monotonic() - started:5.0f} s] round {round_index + 1}/"
-                  f"{args.rounds}: {variant.upper()} ({refs[variant]})", flush=True)
-            run_revision(trees[variant], part, options, Path(tmp) / f"{variant}.log", pythons_used[variant])
-            parts[variant].append(part)
-        for variant in VARIANTS:
-            merge_result_files(parts[variant], output_dir / f"{variant}.json",
-                               {"git_commit": commits[variant], "ab_variant": variant.upper(),
-                                "ab_ref": refs[variant], "ab_command": ab_command,
-                                "ab_pip": " ".join(pips[variant]) or "none",
-                                "ab_python": f"{identities[variant]['implementation']} "
-                                             f"{identities[variant]['version']}"})
-    print(f"results: {output_dir / 'a.json'} (A), {output_dir / 'b.json'} (B)\n", flush=True)
-    return compare_files(output_dir / "a.json", output_dir / "b.json", args)
+        trees, pythons, metadata = environments(plan, commits, Path(tmp))
+        rounds = Rounds(output_dir, metadata)
+
+        def measure(variant: str) -> dict:
+            part = Path(tmp) / f"{variant}-round{len(rounds.parts[variant])}.json"
+            run_revision(trees[variant], part, options, Path(tmp) / f"{variant}.log", pythons[variant])
+            return {"status": "ok", "part": str(part)}
+
+        def conclude(measurements) -> int:
+            print(f"results: {output_dir / 'a.json'} (A), {output_dir / 'b.json'} (B)\n", flush=True)
+            return compare_files(output_dir / "a.json", output_dir / "b.json", plan.compare)
+
+        def label(index: int, variant: str) -> str:
+            return f"round {index + 1}/{plan.rounds}: {variant.upper()} ({refs[variant]})"
+
+        return run_study(Study("ab", alternating_order(plan.rounds), measure,
+                               lambda index, variant: f"{index}:{variant}", label, lambda record: "measured", rounds,
+                               conclude, unit="runs", stop_grace_s=CHILD_GRACE_S))
+
+
+def environments(plan: AbPlan, commits: dict, tmp: Path) -> tuple[dict, dict, dict]:
+    """Each side's exported tree, the python of its environment (made or cached) and the metadata its merged file
+    carries; one line per side."""
+    pythons = {variant: plan.pythons.get(variant) or sys.executable for variant in VARIANTS}
+    pips = {variant: tuple(plan.pips.get(variant, ())) for variant in VARIANTS}
+    exported: dict[str, Path] = {}
+    for commit in dict.fromkeys(commits.values()):        # one export per distinct revision
+        exported[commit] = export_revision(commit, tmp / f"tree-{commit[:12]}")
+    trees = {variant: exported[commits[variant]] for variant in VARIANTS}
+    pythons_used, metadata = {}, {}
+    for variant in VARIANTS:
+        spec = envs.EnvSpec(pythons[variant], pips[variant], trees[variant], commits[variant])
+        try:
+            env, identity, made = envs.ensure(spec, tmp / f"{variant}-install.log")
+        except envs.EnvFailed as exc:
+            raise BadInput(f"{variant.upper()}'s environment: {exc}") from None
+        pythons_used[variant] = str(env / "bin" / "python")
+        metadata[variant] = {"git_commit": commits[variant], "ab_variant": variant.upper(),
+                             "ab_ref": plan.refs[variant], "ab_command": " ".join(["concbench", *plan.command_line]),
+                             "ab_pip": " ".join(pips[variant]) or "none",
+                             "ab_python": f"{identity['implementation']} {identity['version']}"}
+        print(f"  {variant.upper()}: {spec.describe(identity)}: {'installed into' if made else 'cached'} {env}",
+              flush=True)
+    if pythons_used["a"] == pythons_used["b"]:
+        print("  A and B are the same environment (same revision, packages and interpreter): a control run",
+              flush=True)
+    return trees, pythons_used, metadata

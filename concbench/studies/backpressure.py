@@ -2,42 +2,40 @@
 and the server's peak memory, to show which runners bound memory under slow readers and which do not.
 
 It owns the sequence (fresh server per measurement, the stream client in its own process, server memory
-sampled every 50 ms over warm-up and window, server CPU over the window), the memory-budget refusal and
-the command's arguments. Result files: concbench.results.format; table and chart: analysis.backpressure.
+sampled every 50 ms over warm-up and window, server CPU over the window) and the memory-budget refusal. The loop,
+the file and --resume are concbench.studies.pipeline's; table and chart: concbench.analysis.backpressure.
 """
 from __future__ import annotations
 
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
 
 from concbench import cpu, fairness, registry
+from concbench.analysis.backpressure import backpressure_table, write_backpressure_chart
 from concbench.errors import UsageError
 from concbench.harness.event_child import run_event_child
 from concbench.harness.sampling import process_tree, tree_cpu_seconds, tree_memory
 from concbench.clients.native_engine import loadgen_engine
 from concbench.harness.server_process import ServerFailed, ServerProcess
+from concbench.results.format import load_measurements, stream_runs
 from concbench.results.kinds import BACKPRESSURE
+from concbench.results.run_file import RunFile, slot_of
+from concbench.studies.pipeline import (Study, announce, failed_every_repetition, file_context, output_path,
+                                        plan_identity, rotated, run_study, stamp)
+from concbench.studies.plans import GIB, BackpressurePlan
+from concbench.studies.profiles import PROFILES
 
 BENCHMARK = BACKPRESSURE.benchmark     # what marks its records (concbench.results.kinds)
-SLOW_LEVELS = (0, 1, 4, 16)
-FAST_READERS = 2
-REPETITIONS = 3
-WARMUP_S = 1.0
-WINDOW_S = 3.0
-SLOW_RATE = 1 << 20              # bytes/s per slow reader (1 MiB/s)
-SLOW_RCVBUF = 16384              # SO_RCVBUF asked for by a slow reader (Linux doubles it)
-MEMORY_BUDGET_GIB = 8.0          # refuse a plan whose worst case would not fit; also a kill switch per run
 SAMPLE_INTERVAL_S = 0.05
 QUEUE_FACTOR = 1.125             # a queued payload's buffer: asyncio's bytearray over-allocates by 1/8
 # plus one transient copy of a whole payload (Twisted joins its queued chunks into one bytes before sending)
 SERVER_ALLOWANCE = 512 << 20     # what any server may take besides queued payloads
 SERVER_ENV = {"MALLOC_ARENA_MAX": "2"}
-GIB = 1 << 30
 
 
 def is_unbounded(runner: str) -> bool:
@@ -104,7 +102,7 @@ class PeakSampler:
 
 def run_client(port: int, params: dict, fast: int, slow: int, settings: dict, loadgen_cpus, on_event) -> dict:
     """The stream client in its own process (pinned to the load generator's cpus); its report or a failure."""
-    command = [sys.executable, "-m", "concbench.clients.stream_client", "--target", f"127.0.0.1:{port}",
+    command = [sys.executable, "-m", "concbench.cli.children", "stream-client", "--target", f"127.0.0.1:{port}",
                "--size", str(params["size"]), "--fast", str(fast), "--slow", str(slow),
                "--slow-rate", repr(settings["slow_rate"]), "--slow-rcvbuf", str(settings["slow_rcvbuf"]),
                "--warmup", repr(settings["warmup_s"]), "--window", repr(settings["window_s"]), "--events"]
@@ -167,29 +165,9 @@ def measure(runner: str, params: dict, fast: int, slow: int, settings: dict, opt
     return record
 
 
-def add_backpressure_arguments(p) -> None:
-    from concbench.cli import cpu_list, positive_float, positive_int
-    p.add_argument("--runners", nargs="+", metavar="RUNNER",
-                   help="runners, like run --runners (default: the default suite and the unbounded variants)")
-    p.add_argument("--slow", type=int, nargs="+", metavar="S",
-                   help=f"numbers of slow readers (default {' '.join(map(str, SLOW_LEVELS))})")
-    p.add_argument("--fast", type=int, default=FAST_READERS, help=f"fast readers (default {FAST_READERS})")
-    p.add_argument("--slow-rate", type=positive_int, default=SLOW_RATE,
-                   help=f"bytes/s per slow reader (default {SLOW_RATE}, 1 MiB/s)")
-    p.add_argument("--slow-rcvbuf", type=positive_int, default=SLOW_RCVBUF,
-                   help=f"SO_RCVBUF of a slow reader's socket (default {SLOW_RCVBUF})")
-    p.add_argument("--size", type=positive_int, help="payload bytes per connection (default 256 MiB)")
-    p.add_argument("--chunk", type=positive_int, help="bytes per server write (default 64 KiB)")
-    p.add_argument("--repetitions", type=positive_int, default=REPETITIONS, help="fresh servers per cell (default 3)")
-    p.add_argument("--warmup", type=float, default=WARMUP_S, help=f"seconds before the window (default {WARMUP_S:g})")
-    p.add_argument("--window", type=positive_float, default=WINDOW_S, help=f"measuring window, s (default {WINDOW_S:g})")
-    p.add_argument("--memory-budget", type=positive_float, default=MEMORY_BUDGET_GIB,
-                   help=f"GiB the worst case may take; also the kill switch per run (default {MEMORY_BUDGET_GIB:g})")
-    p.add_argument("--server-cpus", type=cpu_list, help="cpus for the server (default: the first)")
-    p.add_argument("--loadgen-cpus", type=cpu_list, help="cpus for the stream client (default: the second)")
-    p.add_argument("--option", "-O", action="append", default=[], metavar="RUNNER:NAME=VALUE", help="a runner option")
-    p.add_argument("-o", "--output", help="result file (default: results/backpressure-<time>.json)")
-    p.add_argument("--no-chart", action="store_true", help="skip the chart")
+def settings(plan: BackpressurePlan) -> dict:
+    return {"slow_rate": plan.slow_rate, "slow_rcvbuf": plan.slow_rcvbuf, "warmup_s": plan.warmup_s,
+            "window_s": plan.window_s, "budget": plan.budget_bytes}
 
 
 def format_outcome(record: dict) -> str:
@@ -202,75 +180,63 @@ def format_outcome(record: dict) -> str:
             f"{record['loadgen_core_busy_pct']:.0f}%{starved}")
 
 
-def cmd_backpressure(args) -> int:
-    from dataclasses import replace
+def print_header(plan: BackpressurePlan) -> None:
+    params = plan.params
+    print(f"concbench backpressure: {len(plan.runners)} runners x {len(plan.levels)} slow-reader levels "
+          f"({','.join(map(str, plan.levels))}) x {plan.repetitions} repetitions; {plan.fast} fast readers, slow "
+          f"readers at {plan.slow_rate / (1 << 20):g} MiB/s; payload {params['size'] / (1 << 20):g} MiB in "
+          f"{params['chunk'] / 1024:g} KiB writes; warm-up {plan.warmup_s:g} s, window {plan.window_s:g} s; server "
+          f"on cpu {','.join(map(str, plan.server_cpus))}, client on cpu {','.join(map(str, plan.loadgen_cpus))}",
+          flush=True)
 
-    from concbench.analysis.backpressure import backpressure_table, write_backpressure_chart
 
-    from concbench.studies.orchestrate import PROFILES, rotated, runner_options
-    from concbench.results.format import RunContext, write_stream_suite
-    try:
-        runners = registry.select(args.runners, registry.RUNNERS, "runner", registry.default_stream_runners())
-        given = {k: v for k, v in (("size", args.size), ("chunk", args.chunk)) if v is not None}
-        params = registry.SCENARIOS["stream"].parse_params(given)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    for runner in runners:
-        reason = registry.applicable(runner, "stream")
-        if reason:
-            raise UsageError(f"{runner} cannot serve stream ({reason}); drop it")
-    levels = tuple(sorted(set(args.slow if args.slow is not None else SLOW_LEVELS)))
-    if min(levels) < 0:
-        raise UsageError(f"--slow must be 0 or more, got {min(levels)}")
-    if args.fast < 0:
-        raise UsageError(f"--fast must be 0 or more, got {args.fast}")
-    if args.fast == 0 and max(levels) == 0:
-        raise UsageError("no reader at all: give --fast 1 or more, or a --slow level above 0")
-    if args.warmup < 0:
-        raise UsageError(f"--warmup must be 0 or more, got {args.warmup:g}")
-    options = runner_options(args.option, runners)
-    budget = int(args.memory_budget * GIB)
-    check_memory(runners, args.fast, levels, params["size"], budget, psutil.virtual_memory().available)
+def run(plan: BackpressurePlan) -> int:
+    """The whole `concbench backpressure` through the pipeline: per repetition, per slow-reader level, the runners in
+    rotated order, a fresh server each; the file rewritten after each; then the table and chart. Resumable."""
+    runners, params, destination = list(plan.runners), plan.params, plan.destination
+    check_memory(runners, plan.fast, plan.levels, params["size"], plan.budget_bytes,
+                 psutil.virtual_memory().available)
     limit = fairness.raise_open_file_limit()
-    if args.fast + max(levels) + 64 > limit:
-        raise UsageError(f"{args.fast + max(levels)} readers need more open files than the limit ({limit})")
-    default_server, default_loadgen = fairness.default_cpu_split()
-    server_cpus = args.server_cpus or default_server
-    loadgen_cpus = args.loadgen_cpus or default_loadgen
-    fairness.pin_to_cpus(loadgen_cpus)        # the harness's own sampling stays off the server's core
-    settings = {"slow_rate": float(args.slow_rate), "slow_rcvbuf": args.slow_rcvbuf, "warmup_s": args.warmup,
-                "window_s": args.window, "budget": budget}
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    output = Path(args.output) if args.output else Path("results") / f"backpressure-{stamp}.json"
-    profile = replace(PROFILES["default"], name="backpressure", connections=levels, warmup_s=args.warmup,
-                      window_s=args.window, repetitions=args.repetitions)
-    context = RunContext.collect(profile, runners, ["stream"], server_cpus, loadgen_cpus, options, sys.argv,
-                                 loadgen_engine(profile.engine))
-    context.metadata.update(malloc_arena_max=SERVER_ENV["MALLOC_ARENA_MAX"] + " (server)",
-                            memory_budget_bytes=budget, sample_interval_s=SAMPLE_INTERVAL_S)
-    order = [(rep, slow, runner) for rep in range(args.repetitions) for slow in levels
+    if plan.fast + max(plan.levels) + 64 > limit:
+        raise UsageError(f"{plan.fast + max(plan.levels)} readers need more open files than the limit ({limit})")
+    order = [(rep, (slow, runner)) for rep in range(plan.repetitions) for slow in plan.levels
              for runner in rotated(runners, rep)]
-    print(f"concbench backpressure: {len(runners)} runners x {len(levels)} slow-reader levels "
-          f"({','.join(map(str, levels))}) x {args.repetitions} repetitions; {args.fast} fast readers, slow readers at "
-          f"{args.slow_rate / (1 << 20):g} MiB/s; payload {params['size'] / (1 << 20):g} MiB in "
-          f"{params['chunk'] / 1024:g} KiB writes; warm-up {args.warmup:g} s, window {args.window:g} s; server on cpu "
-          f"{','.join(map(str, server_cpus))}, client on cpu {','.join(map(str, loadgen_cpus))}", flush=True)
-    from concbench.results.run_file import marked           # the file is rewritten after every measurement (an interrupt keeps them)
-    measurements, started = [], time.monotonic()
-    for done, (rep, slow, runner) in enumerate(order):
-        elapsed = int(time.monotonic() - started)
-        print(f"[{done + 1:>3}/{len(order)} {elapsed // 60:02d}:{elapsed % 60:02d}] rep {rep + 1}/{args.repetitions} "
-              f"slow={slow:<3} {runner:<18}", end=" ", flush=True)
-        began = time.monotonic()
-        record = measure(runner, params, args.fast, slow, settings, options.get(runner, {}), server_cpus, loadgen_cpus)
-        record.update(benchmark=BENCHMARK, repetition=rep, measured_wall_s=time.monotonic() - began,
-                      measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        print(format_outcome(record), flush=True)
-        measurements.append((runner, record))
-        write_stream_suite(output, marked(context, f"running: {len(measurements)} of {len(order)} measured"), measurements)
-    write_stream_suite(output, marked(context, "complete"), measurements)
-    print(f"\nfinished in {time.monotonic() - started:.0f} s; results: {output}\n")
-    print(backpressure_table(output))
-    if not args.no_chart:
-        print(f"\nchart: {write_backpressure_chart(output)}")
-    return 0
+
+    def slot(rep: int, cell) -> str:
+        slow, runner = cell
+        return slot_of(rep, f"stream/size={params['size']}/fast={plan.fast}/slow={slow}/{runner}")
+
+    plan_id = plan_identity([slot(rep, cell) for rep, cell in order], {
+        "params": params, "settings": settings(plan), "options": plan.options,
+        "server_cpus": plan.server_cpus, "loadgen_cpus": plan.loadgen_cpus})
+    output = output_path("backpressure", destination, Path("results") / f"backpressure-{stamp()}.json", len(order),
+                         plan_id)
+    fairness.pin_to_cpus(plan.loadgen_cpus)        # the harness's own sampling stays off the server's core
+    profile = replace(PROFILES["default"], name="backpressure", connections=plan.levels, warmup_s=plan.warmup_s,
+                      window_s=plan.window_s, repetitions=plan.repetitions, max_repetitions=None,
+                      stability_budget_s=0.0)
+    context = file_context(profile, runners, ["stream"], plan, plan_id, len(order),
+                           malloc_arena_max=SERVER_ENV["MALLOC_ARENA_MAX"] + " (server)",
+                           memory_budget_bytes=plan.budget_bytes, sample_interval_s=SAMPLE_INTERVAL_S)
+    print_header(plan)
+    announce(destination, output, len(order))
+    started = time.monotonic()
+
+    def measure_cell(cell) -> dict:
+        slow, runner = cell
+        record = measure(runner, params, plan.fast, slow, settings(plan), plan.options.get(runner, {}),
+                         plan.server_cpus, plan.loadgen_cpus)
+        return {**record, "benchmark": BENCHMARK}
+
+    def conclude(measurements) -> int:
+        print(f"\nfinished in {time.monotonic() - started:.0f} s; results: {output}\n")
+        print(backpressure_table(output))
+        if not destination.no_report:
+            print(f"\nchart: {write_backpressure_chart(output)}")
+        return failed_every_repetition("backpressure", load_measurements(output))
+
+    writer = RunFile(output, context, len(order), destination.previous,
+                     runs=lambda ctx, measured: stream_runs(ctx, [(runner, r) for (_, runner), r in measured]))
+    return run_study(Study("backpressure", order, measure_cell, slot,
+                           lambda rep, cell: f"rep {rep + 1}/{plan.repetitions} slow={cell[0]:<3} {cell[1]:<18}",
+                           format_outcome, writer, conclude, resumable=True))

@@ -11,18 +11,23 @@ import json
 import statistics
 import subprocess
 import sys
+import time
+from array import array
+from functools import partial
 from pathlib import Path
 
-from datetime import datetime, timezone
-
 from concbench import cpu, fairness, registry
-from concbench.results.format import git_commit
-from concbench.results.kinds import CEILING
-from concbench.results.summary_file import write_summary
-from concbench.studies.orchestrate import rotated
+from concbench.clients import native_engine
+from concbench.errors import ExitCode
 from concbench.harness.sampling import ServerSampler
 from concbench.harness.server_process import ServerProcess
 from concbench.paths import BUILD, TOOLS
+from concbench.results.format import git_commit
+from concbench.results.histogram import Histogram
+from concbench.results.run_file import COMPLETE, slot_of
+from concbench.results.kinds import CEILING
+from concbench.studies.pipeline import JsonFile, Study, output_path, rotated, run_study, stamp
+from concbench.studies.plans import CeilingPlan, Destination
 
 WARMUP_S = 1.0
 
@@ -32,12 +37,12 @@ def build_c_client() -> Path:
     return compile_c(TOOLS / "epoll_echo_client.c", BUILD / "epoll_echo_client")
 
 
-def client_commands(port: int, args, loadgen_cpus) -> dict[str, list[str]]:
-    common = ["127.0.0.1", str(port), str(args.connections), str(args.size), str(WARMUP_S), str(args.duration)]
+def client_commands(port: int, plan: CeilingPlan, loadgen_cpus) -> dict[str, list[str]]:
+    common = ["127.0.0.1", str(port), str(plan.connections), str(plan.size), str(WARMUP_S), str(plan.duration)]
     pin = ["taskset", "-c", ",".join(map(str, loadgen_cpus))]
     load = [sys.executable, "-m", "concbench", "load", "echo", "--target", f"127.0.0.1:{port}",
-            "--connections", str(args.connections), "--size", str(args.size),
-            "--warmup", str(WARMUP_S), "--duration", str(args.duration),
+            "--connections", str(plan.connections), "--size", str(plan.size),
+            "--warmup", str(WARMUP_S), "--duration", str(plan.duration),
             "--cpus", ",".join(map(str, loadgen_cpus)), "--json", "-"]
     return {
         "concbench": load + ["--engine", "native"],
@@ -59,10 +64,6 @@ def run_client(command: list[str], timeout_s: float) -> dict:
 def recording_cost_ns(samples: int = 2_000_000) -> dict:
     """What recording one latency costs on the hot path (timestamp + subtraction + array append),
     and what bucketing it into the histogram costs afterwards, in ns per value (median of 5)."""
-    import time
-    from array import array
-
-    from concbench.results.histogram import Histogram
     clock = time.perf_counter_ns
 
     def timed_loop(record) -> float:
@@ -90,58 +91,101 @@ def recording_cost_ns(samples: int = 2_000_000) -> dict:
             "histogram_bucketing_ns": statistics.median(bucketing)}
 
 
-def open_loop_check(rate: float, args, server_cpus, loadgen_cpus) -> dict:
+def open_loop_check(rate: float, plan: CeilingPlan) -> dict:
     """The concbench load generator (its default engine, or --engine) in open loop at `rate`."""
-    server = ServerProcess(registry.reference_runner(), "echo", {"size": args.size}, server_cpus).start()
+    server = ServerProcess(registry.reference_runner(), "echo", {"size": plan.size}, plan.server_cpus).start()
     try:
         command = [sys.executable, "-m", "concbench", "load", "echo", "--target", f"127.0.0.1:{server.port}",
-                   "--connections", str(args.connections), "--size", str(args.size), "--warmup", str(WARMUP_S),
-                   "--duration", str(args.duration), "--rate", str(rate),
-                   "--cpus", ",".join(map(str, loadgen_cpus)), "--json", "-"]
-        if getattr(args, "engine", None):
-            command += ["--engine", args.engine]
-        return run_client(command, WARMUP_S + args.duration + 60)
+                   "--connections", str(plan.connections), "--size", str(plan.size), "--warmup", str(WARMUP_S),
+                   "--duration", str(plan.duration), "--rate", str(rate),
+                   "--cpus", ",".join(map(str, plan.loadgen_cpus)), "--json", "-"]
+        if plan.engine:
+            command += ["--engine", plan.engine]
+        return run_client(command, WARMUP_S + plan.duration + 60)
     finally:
         server.stop()
 
 
-def run_ceiling(args) -> int:
-    server_cpus, loadgen_cpus = fairness.default_cpu_split()
-    fairness.pin_to_cpus(loadgen_cpus)
+def measure_client(name: str, plan: CeilingPlan) -> dict:
+    """One client against a fresh reference server: its echoes/s and both cores' busy share, or a failure."""
+    server = ServerProcess(registry.reference_runner(), "echo", {"size": plan.size}, plan.server_cpus).start()
+    try:
+        command = client_commands(server.port, plan, plan.loadgen_cpus)[name]
+        sampler = ServerSampler(server.pid, plan.server_cpus)
+        cores0 = cpu.read_cores()
+        sampler.start()
+        result = run_client(command, WARMUP_S + plan.duration + 60)
+        evidence = sampler.stop()
+        cores1 = cpu.read_cores()
+    finally:
+        server.stop()
+    if result.get("errors") or not result.get("requests"):
+        return {"status": "failed", "client": name, "first_error": str(result.get("first_error", result))}
+    # whole-run busy share (warm-up included); the window's own figure is in the concbench result
+    return {"status": "ok", "client": name, "echoes_per_s": result["requests"] / result["window_s"],
+            "client_core_busy_pct": cpu.busy_pct(cores0, cores1, plan.loadgen_cpus),
+            "server_core_busy_pct": evidence["server_core_busy_pct"]}
+
+
+def format_outcome(record: dict) -> str:
+    if record["status"] != "ok":
+        return f"FAILED: {record['first_error']}"
+    verified = "echoes/s (unverified)" if record["client"] == "bare-uvloop" else "verified echoes/s"
+    return f"{record['echoes_per_s']:>10,.0f} {verified}"
+
+
+def figures(names: list[str], measurements) -> dict:
+    """client -> its echoes/s, client core and server core busy shares, over the repetitions that passed."""
+    passed = [record for _, record in measurements if record["status"] == "ok"]
+    return {key: {name: [r[key] for r in passed if r["client"] == name] for name in names}
+            for key in ("echoes_per_s", "client_core_busy_pct", "server_core_busy_pct")}
+
+
+def run(plan: CeilingPlan) -> int:
+    """The whole `concbench ceiling` through the pipeline: the clients in rotated order against a fresh reference
+    server each, the JSON rewritten after each; then the table, the recording cost, the open-loop checks, ratios."""
+    fairness.pin_to_cpus(plan.loadgen_cpus)
     fairness.raise_open_file_limit()
-    from concbench.clients.native_engine import available
-    names = ["concbench", "concbench-uvloop", "bare-uvloop", "c-epoll"] if available() else \
+    names = ["concbench", "concbench-uvloop", "bare-uvloop", "c-epoll"] if native_engine.available() else \
         ["concbench-uvloop", "bare-uvloop", "c-epoll"]
-    if not available():
+    if not native_engine.available():
         print("concbench ceiling: the native engine is not built; measuring the uvloop engine only")
-    rates: dict[str, list[float]] = {name: [] for name in names}
-    busy: dict[str, list[float]] = {name: [] for name in names}
-    server_busy: dict[str, list[float]] = {name: [] for name in names}
-    print(f"concbench ceiling: echo {args.size} B, {args.connections} connections, {args.repetitions} repetitions "
-          f"of {args.duration:g} s; reference C server on cpu {server_cpus}, clients on cpu {loadgen_cpus}", flush=True)
-    for rep in range(args.repetitions):
-        for name in rotated(names, rep):
-            server = ServerProcess(registry.reference_runner(), "echo", {"size": args.size}, server_cpus).start()
-            try:
-                command = client_commands(server.port, args, loadgen_cpus)[name]
-                sampler = ServerSampler(server.pid, server_cpus)
-                cores0 = cpu.read_cores()
-                sampler.start()
-                result = run_client(command, WARMUP_S + args.duration + 60)
-                evidence = sampler.stop()
-                cores1 = cpu.read_cores()
-            finally:
-                server.stop()
-            if result.get("errors") or not result.get("requests"):
-                print(f"  rep {rep + 1} {name:<12} FAILED: {result.get('first_error', result)}", flush=True)
-                continue
-            rate = result["requests"] / result["window_s"]
-            rates[name].append(rate)
-            # whole-run busy share (warm-up included); the window's own figure is in the concbench result
-            busy[name].append(cpu.busy_pct(cores0, cores1, loadgen_cpus))
-            server_busy[name].append(evidence["server_core_busy_pct"])
-            print(f"  rep {rep + 1} {name:<16} {rate:>10,.0f} verified echoes/s" if name != "bare-uvloop" else
-                  f"  rep {rep + 1} {name:<16} {rate:>10,.0f} echoes/s (unverified)", flush=True)
+    order = [(rep, name) for rep in range(plan.repetitions) for name in rotated(names, rep)]
+    output = output_path("ceiling", Destination(), Path("results") / f"ceiling-{stamp()}.json", len(order), None)
+    print(f"concbench ceiling: echo {plan.size} B, {plan.connections} connections, {plan.repetitions} repetitions "
+          f"of {plan.duration:g} s; reference C server on cpu {plan.server_cpus}, clients on cpu {plan.loadgen_cpus}",
+          flush=True)
+    conclusions: dict = {}
+
+    def summarize(measurements) -> dict:
+        found = figures(names, measurements)
+        return {"command": " ".join(["concbench", *plan.command_line]), "git_commit": git_commit(),
+                "connections": plan.connections, "size": plan.size, "duration_s": plan.duration,
+                "server_cpus": list(plan.server_cpus), "loadgen_cpus": list(plan.loadgen_cpus),
+                "echoes_per_s": found["echoes_per_s"], "client_core_busy_pct": found["client_core_busy_pct"],
+                "server_core_busy_pct": found["server_core_busy_pct"], "bare_uvloop_is_unverified": True,
+                "concbench_engine": "native" if "concbench" in names else "uvloop", **conclusions}
+
+    sink = JsonFile(output, summarize, CEILING)
+
+    def conclude(measurements) -> int:
+        found = figures(names, measurements)
+        conclusions.update(conclude_ceiling(plan, names, found))
+        sink.finish(COMPLETE)
+        print(f"figures written to {output}")
+        if any(statistics.median(v) > 90 for v in found["server_core_busy_pct"].values() if v):
+            print("note: the reference server's core was over 90% busy: on this machine the server side, not only "
+                  "the client, limits the figure (loopback TCP work is charged to both cores)")
+        return ExitCode.OK if found["echoes_per_s"][names[0]] else ExitCode.REGRESSION
+
+    return run_study(Study("ceiling", order, partial(measure_client, plan=plan), slot_of,
+                           lambda rep, name: f"rep {rep + 1}/{plan.repetitions} {name:<16}", format_outcome, sink,
+                           conclude))
+
+
+def conclude_ceiling(plan: CeilingPlan, names: list[str], found: dict) -> dict:
+    """The table, the recording cost, the open-loop checks and the ratios to the C client; their figures."""
+    rates, busy, server_busy = found["echoes_per_s"], found["client_core_busy_pct"], found["server_core_busy_pct"]
     print(f"\n{'client':<16} {'echoes/s median':>16} {'(min-max)':>22} {'client core':>12} {'server core':>12}")
     for name in names:
         if not rates[name]:
@@ -154,11 +198,9 @@ def run_ceiling(args) -> int:
           f"the loop alone {cost['loop_without_append_ns']:.0f} ns); bucketing into the histogram after the run: "
           f"{cost['histogram_bucketing_ns']:.0f} ns per value")
     open_loop = []
-    extra_rates = []
-    if rates["c-epoll"] and not getattr(args, "no_relative_rate", False):
-        extra_rates.append(round(0.9 * statistics.median(rates["c-epoll"]), -2))   # 0.9x the C client, this run
-    for rate in [*(args.open_loop_rates or []), *extra_rates]:
-        result = open_loop_check(rate, args, server_cpus, loadgen_cpus)
+    extra_rates = [round(0.9 * statistics.median(rates["c-epoll"]), -2)] if rates["c-epoll"] else []  # 0.9x C's
+    for rate in [*plan.open_loop_rates, *extra_rates]:
+        result = open_loop_check(rate, plan)
         open_loop.append({"offered": rate, **{k: result.get(k) for k in (
             "throughput_rps", "achieved_ratio", "overloaded", "schedule_backlog_end", "latency_p99_s",
             "latency_uncorrected_p99_s", "schedule_lateness_p99_s", "loadgen_core_busy_pct", "status", "first_error")}})
@@ -170,24 +212,10 @@ def run_ceiling(args) -> int:
               f"({100 * row['achieved_ratio']:.2f}%){' OVERLOADED' if row['overloaded'] else ', on schedule'}, "
               f"p99 {row['latency_p99_s'] * 1e3:.2f} ms corrected / {row['latency_uncorrected_p99_s'] * 1e3:.2f} ms "
               f"uncorrected, load generator core {row['loadgen_core_busy_pct']:.0f}%")
-    ratio = None
     ratios = {}
     for name in names:
         if name != "c-epoll" and rates[name] and rates["c-epoll"]:
             ratios[name] = statistics.median(rates[name]) / statistics.median(rates["c-epoll"])
             print(f"{name} / C client: {ratios[name]:.2f} (medians of the same run)")
-    ratio = ratios.get("concbench", ratios.get("concbench-uvloop"))
-    output = Path("results") / f"ceiling-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}.json"
-    write_summary(output, CEILING, {
-        "command": "concbench ceiling " + " ".join(sys.argv[2:]), "git_commit": git_commit(),
-        "connections": args.connections, "size": args.size, "duration_s": args.duration,
-        "server_cpus": list(server_cpus), "loadgen_cpus": list(loadgen_cpus),
-        "echoes_per_s": rates, "client_core_busy_pct": busy, "server_core_busy_pct": server_busy,
-        "ratio_concbench_to_c": ratio, "ratios_to_c": ratios, "bare_uvloop_is_unverified": True,
-        "concbench_engine": "native" if "concbench" in names else "uvloop",
-        "recording_cost": cost, "open_loop": open_loop})
-    print(f"figures written to {output}")
-    if any(statistics.median(v) > 90 for v in server_busy.values() if v):
-        print("note: the reference server's core was over 90% busy: on this machine the server side, not only "
-              "the client, limits the figure (loopback TCP work is charged to both cores)")
-    return 0 if rates[names[0]] else 1
+    return {"ratio_concbench_to_c": ratios.get("concbench", ratios.get("concbench-uvloop")), "ratios_to_c": ratios,
+            "recording_cost": cost, "open_loop": open_loop}

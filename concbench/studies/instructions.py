@@ -12,20 +12,21 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from concbench import registry
 from concbench.clients.counted_load import CountedClient
+from concbench.errors import UsageError
+from concbench.harness.backend_service import BackendFailed, BackendProcess
 from concbench.harness.sampling import process_tree
 from concbench.harness.server_process import ServerFailed, ServerProcess
+from concbench.results.measurement import add_backend_evidence
+from concbench.studies.plans import INSTRUCTIONS_REQUESTS
 
 MIN_VALGRIND = (3, 10)           # callgrind_control through vgdb, --instr-atstart
 METRIC = "instructions-per-request"
-# Levels measured when --connections is not given: one connection, and one higher level where the count stays
-# stable under callgrind (which runs one thread at a time; see docs/instructions.md).
-DEFAULT_LEVELS = (1, 10)
-DEFAULT_REQUESTS = 1000
+DEFAULT_REQUESTS = INSTRUCTIONS_REQUESTS      # the levels when --connections is not given: plans.INSTRUCTIONS_LEVELS
 DEFAULT_WARMUP_REQUESTS = 200
 READY_TIMEOUT_S = 120.0          # Python start-up and imports run ~50x slower under valgrind
 CONTROL_TIMEOUT_S = 60.0
@@ -192,7 +193,6 @@ def measure(case, profile, server_cpus, loadgen_cpus, options: dict, settings: S
         return failed(case, f"not measured in instructions: {why}")
     backend = None
     if registry.SCENARIOS[case.scenario].needs_backend:
-        from concbench.harness.backend_service import BackendFailed, BackendProcess
         try:
             backend = BackendProcess(loadgen_cpus).start()
         except BackendFailed as exc:
@@ -202,7 +202,6 @@ def measure(case, profile, server_cpus, loadgen_cpus, options: dict, settings: S
     finally:
         calls = backend.stop() if backend else None
     if backend is not None:
-        from concbench.results.measurement import add_backend_evidence
         record = add_backend_evidence(record, calls)
     return record
 
@@ -353,30 +352,16 @@ def context_metadata(settings: Settings) -> dict:
             "instructions_env": ",".join(f"{k}={v}" for k, v in sorted(STABLE_ENV.items()))}
 
 
-
-def prepare(args, profile, runners: list[str]):
-    """(profile, settings, runners kept) for `run --measure instructions`, or None after one line if valgrind is
-    unusable. A runner it cannot measure is one line each and left out.
-    Levels: --connections if given, else DEFAULT_LEVELS for every scenario. UsageError for options it cannot honour."""
-    from dataclasses import replace
-
-    from concbench.errors import UsageError
-    if getattr(args, "rates", None) or getattr(args, "rate_search", False):
-        raise UsageError("--measure instructions drives a closed loop: no --rates or --rate-search")
-    if getattr(args, "slow_clients", None):
-        raise UsageError("--measure instructions counts the fast requests only: no --slow-clients")
-    if getattr(args, "loadgen", "concbench") != "concbench" or getattr(args, "loadgen_procs", 1) != 1:
-        raise UsageError("--measure instructions drives its own counted client: no --loadgen or --loadgen-procs")
+def prepare(requests: int | None, runners: list[str]) -> tuple[Settings, list[str]] | None:
+    """(settings, runners kept) for `run --measure instructions`, or None after one line if valgrind is unusable.
+    A runner it cannot measure is one line each and left out; UsageError if none is left."""
     try:
         settings = check_valgrind(os.environ.get("CONCBENCH_VALGRIND", "valgrind"),
                                   os.environ.get("CONCBENCH_CALLGRIND_CONTROL", "callgrind_control"))
     except Unavailable as exc:
         print(f"concbench run --measure instructions: skipped: {exc}", flush=True)
         return None
-    settings = replace(settings, requests=args.requests or DEFAULT_REQUESTS,
-                       warmup_requests=DEFAULT_WARMUP_REQUESTS)
-    if not args.connections:
-        profile = replace(profile, connections=DEFAULT_LEVELS, scenario_connections=())
+    settings = replace(settings, requests=requests or DEFAULT_REQUESTS, warmup_requests=DEFAULT_WARMUP_REQUESTS)
     print(f"concbench run --measure instructions: {settings.version}; {settings.warmup_requests} warm-up requests, "
           f"then {settings.requests} verified requests counted per measurement", flush=True)
     kept = []
@@ -388,10 +373,4 @@ def prepare(args, profile, runners: list[str]):
             kept.append(runner)
     if not kept:
         raise UsageError("--measure instructions: none of the selected runners can be measured in instructions")
-    return profile, settings, kept
-
-
-def hooks(settings: Settings):
-    """(measure, outcome line) for orchestrate's loop."""
-    from functools import partial
-    return partial(measure, settings=settings), format_outcome
+    return settings, kept

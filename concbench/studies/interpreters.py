@@ -7,7 +7,6 @@ stay on the interpreter running concbench, so only the server differs.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import os
@@ -19,9 +18,17 @@ from pathlib import Path
 import pyperf
 
 from concbench import registry
-from concbench.harness.envs import EnvFailed, EnvSpec, ensure
+from concbench.analysis.instructions import instructions_table
+from concbench.analysis.report import write_report
+from concbench.analysis.table import summary_table
 from concbench.errors import UsageError
+from concbench.harness import lifecycle
+from concbench.harness.envs import EnvFailed, EnvSpec, ensure
 from concbench.paths import REPOSITORY
+from concbench.results.format import dump_suite_atomically, merge_result_files
+from concbench.studies.orchestrate import default_output
+from concbench.studies.pipeline import print_report_paths, rotated
+from concbench.studies.plans import PythonsPlan
 
 SERVER_PYTHON_ENV = "CONCBENCH_SERVER_PYTHON"    # read by concbench.harness.server_process: the server's interpreter
 # what `concbench serve` imports for every runner: its command line (numpy, psutil, pyperf) and the http session
@@ -78,7 +85,6 @@ def tag(runner: str, identity: dict) -> str:
 
 def combine(parts: list[tuple[Path, dict]], output: Path) -> None:
     """One result file from per-interpreter files: every run's runner (and benchmark name) tagged with its interpreter."""
-    from concbench.results.format import dump_suite_atomically
     runs: dict[str, list] = {}
     for path, identity in parts:
         for bench in pyperf.BenchmarkSuite.load(os.fspath(path)).get_benchmarks():
@@ -95,53 +101,25 @@ def combine(parts: list[tuple[Path, dict]], output: Path) -> None:
     dump_suite_atomically(output, runs)
 
 
-def run_with_pythons(args) -> int:
+def run_with_pythons(plan: PythonsPlan) -> int:
     """The whole `run --python ...`: environments, rotated rounds, one tagged result, the table and report."""
-    from concbench.studies.orchestrate import default_output, print_report_paths, rotated, suite_options
-    from concbench.results.format import merge_result_files
-    if args.rates or args.rate_search or args.loadgen != "concbench":
-        raise UsageError("--python runs the closed-loop suite (no --rates, --rate-search or --loadgen wrk)")
-    output = Path(args.output) if args.output else default_output(list(args.scenarios or ["suite"]))
-    rounds = args.repetitions or 3
     code_id = tree_id()
-    sides = []                                   # (identity, env python, extra --runners removals)
+    output = Path(plan.output) if plan.output else default_output(list(plan.scenarios))
     with tempfile.TemporaryDirectory(prefix="concbench-pythons-") as tmp:
-        for python in dict.fromkeys(args.python):
-            spec = EnvSpec(python, (), REPOSITORY, code_id)
-            try:
-                env, identity, made = ensure(spec, Path(tmp) / "install.log", install_server_side)
-            except EnvFailed as exc:
-                print(f"concbench run --python {python}: skipped: {exc}", flush=True)
-                continue
-            failed = failed_frameworks(env)
-            dropped = sorted(name for name, runner in registry.RUNNERS.items() if runner.framework in failed)
-            for framework, problem in sorted(failed.items()):
-                names = [n for n in dropped if registry.RUNNERS[n].framework == framework]
-                print(f"concbench run --python {python}: {framework} will not install on "
-                      f"{identity['implementation']} {identity['version']} ({problem}); not run: {', '.join(names)}",
-                      flush=True)
-            print(f"  {tag('', identity).strip()}: {spec.describe(identity)}: "
-                  f"{'installed into' if made else 'cached'} {env}", flush=True)
-            sides.append((identity, str(env / "bin" / "python"), [f"-{n}" for n in dropped]))
-        if not sides:
-            raise UsageError("--python: none of the interpreters can run the suite (see the lines above)")
-        options = suite_options(args)
+        sides = environments(plan, code_id, Path(tmp))
         parts: dict[int, list[Path]] = {i: [] for i in range(len(sides))}
-        for round_index in range(rounds):
+        for round_index in range(plan.rounds):
             for i in rotated(list(range(len(sides))), round_index):
                 identity, server_python, removals = sides[i]
                 part = Path(tmp) / f"py{i}-round{round_index}.json"
-                child_options = options
+                child_options = list(plan.run_options)
                 if removals:              # the runners whose framework will not install here, removed
-                    child_options = suite_options(argparse.Namespace(**{**vars(args), "runners": None}))
-                    child_options.append("--runners=" + ",".join([*(args.runners or []), *removals]))
-                print(f"[round {round_index + 1}/{rounds}] {tag('', identity).strip()}", flush=True)
-                done = subprocess.run([sys.executable, "-m", "concbench", "run", "--repetitions", "1", "--no-report",
-                                       "-o", str(part), *child_options],
-                                      env={**os.environ, SERVER_PYTHON_ENV: server_python}, stdin=subprocess.DEVNULL)
-                if done.returncode != 0 or not part.exists():
-                    print(f"  {tag('', identity).strip()}: run exited {done.returncode}; this round left out",
-                          flush=True)
+                    child_options = [*plan.options_without_runners,
+                                     "--runners=" + ",".join([*plan.runners, *removals])]
+                print(f"[round {round_index + 1}/{plan.rounds}] {tag('', identity).strip()}", flush=True)
+                code = run_round(part, child_options, server_python)
+                if code != 0 or not part.exists():
+                    print(f"  {tag('', identity).strip()}: run exited {code}; this round left out", flush=True)
                     continue
                 parts[i].append(part)
         merged = []
@@ -154,13 +132,47 @@ def run_with_pythons(args) -> int:
             raise UsageError("--python: no interpreter produced a result")
         combine(merged, output)
     print(f"\nresults: {output} (runners tagged with their interpreter)\n")
-    if getattr(args, "measure", None) == "instructions":
-        from concbench.analysis.instructions import instructions_table
+    if plan.measure == "instructions":
         print(instructions_table(output))
         return 0
-    from concbench.analysis.table import summary_table
     print(summary_table(output))
-    if not args.no_report:
-        from concbench.analysis.report import write_report
+    if not plan.no_report:
         print_report_paths(write_report(output))
     return 0
+
+
+def environments(plan: PythonsPlan, code_id: str, tmp: Path) -> list[tuple[dict, str, list[str]]]:
+    """(identity, the environment's python, `-runner` removals) of every interpreter that can run the suite; one
+    line for each that cannot, and for each framework that will not install (its runners are left out)."""
+    sides = []
+    for python in dict.fromkeys(plan.pythons):
+        spec = EnvSpec(python, (), REPOSITORY, code_id)
+        try:
+            env, identity, made = ensure(spec, tmp / "install.log", install_server_side)
+        except EnvFailed as exc:
+            print(f"concbench run --python {python}: skipped: {exc}", flush=True)
+            continue
+        failed = failed_frameworks(env)
+        dropped = sorted(name for name, runner in registry.RUNNERS.items() if runner.framework in failed)
+        for framework, problem in sorted(failed.items()):
+            names = [n for n in dropped if registry.RUNNERS[n].framework == framework]
+            print(f"concbench run --python {python}: {framework} will not install on "
+                  f"{identity['implementation']} {identity['version']} ({problem}); not run: {', '.join(names)}",
+                  flush=True)
+        print(f"  {tag('', identity).strip()}: {spec.describe(identity)}: "
+              f"{'installed into' if made else 'cached'} {env}", flush=True)
+        sides.append((identity, str(env / "bin" / "python"), [f"-{n}" for n in dropped]))
+    if not sides:
+        raise UsageError("--python: none of the interpreters can run the suite (see the lines above)")
+    return sides
+
+
+def run_round(part: Path, options: list[str], server_python: str) -> int:
+    """One repetition of the suite by a `concbench run` child whose servers run under server_python; its exit code.
+    The child is tracked (concbench.harness.lifecycle): a stop signal stops it."""
+    child = lifecycle.spawn([sys.executable, "-m", "concbench", "run", "--repetitions", "1", "--no-report",
+                             "-o", str(part), *options], owns_group=True,
+                            env={**os.environ, SERVER_PYTHON_ENV: server_python}, stdin=subprocess.DEVNULL)
+    code = child.wait()
+    lifecycle.untrack(child)
+    return code

@@ -7,25 +7,27 @@ fixed cost) and the open-file check. Result files: concbench.results.format; tab
 from __future__ import annotations
 
 import statistics
-import sys
 import time
-from datetime import datetime, timezone
+from dataclasses import replace
 from pathlib import Path
 
 from concbench import fairness, registry
-from concbench.errors import UsageError
+from concbench.analysis.memory import human_bytes, memory_table, write_memory_chart
 from concbench.clients.idle import HolderFailed, IdleHolder
+from concbench.errors import UsageError
 from concbench.harness.kernel_memory import COMPONENTS, new_meter
 from concbench.harness.sampling import process_tree, tree_memory
 from concbench.clients.native_engine import loadgen_engine
 from concbench.harness.server_process import ServerFailed, ServerProcess
+from concbench.results.format import load_measurements, memory_runs
 from concbench.results.kinds import MEMORY
+from concbench.results.run_file import RunFile, slot_of
+from concbench.studies.pipeline import (Study, announce, failed_every_repetition, file_context, output_path,
+                                        plan_identity, rotated, run_study, stamp)
+from concbench.studies.plans import MemoryPlan
+from concbench.studies.profiles import PROFILES
 
-LEVELS = (1000, 5000, 10000)
-PROCESS_LEVELS = (10, 50, 100)      # processes: one worker per connection, so fewer (forking 10000 is not sensible)
 PER_LEVEL_SERVER = set(registry.with_capability("worker_per_connection"))   # a server per level, workers=level
-WARM_CONNECTIONS = 10
-REPETITIONS = 3
 FD_MARGIN = 64                      # listener, pipes, logs, imports: the descriptors besides connections
 SETTLE_S = 1.0                      # wait after the last connection, then sample until stable
 SETTLE_STEP_S = 0.25
@@ -83,7 +85,11 @@ def calibrate(meter, cpus) -> dict:
 
 
 class MeasurementFailed(Exception):
-    pass
+    """A repetition that gives no figure; kind is its error kind (concbench.results.run_file.BROKEN_KINDS: broken)."""
+
+    def __init__(self, message: str, kind: str = "connect"):
+        super().__init__(message)
+        self.kind = kind
 
 
 def hold(holder: IdleHolder, server, count: int) -> None:
@@ -91,7 +97,7 @@ def hold(holder: IdleHolder, server, count: int) -> None:
     if answer.get("failed"):
         raise MeasurementFailed(f"{answer['failed']} of {count} connections failed their echo: {answer['first_error']}")
     if not server.alive():
-        raise MeasurementFailed(f"server died while connections opened: {server.last_words()}")
+        raise MeasurementFailed(f"server died while connections opened: {server.last_words()}", "server_died")
 
 
 def point(server, holder, meter, held: int) -> dict:
@@ -119,7 +125,7 @@ def measure_shared_server(start_server, levels, warm, meter, cpus) -> tuple[dict
                 held = warm + level
                 points.append(point(server, holder, meter, held))
             if not server.alive():
-                raise MeasurementFailed(f"server died: {server.last_words()}")
+                raise MeasurementFailed(f"server died: {server.last_words()}", "server_died")
     finally:
         server.stop()
     return baseline, points
@@ -185,102 +191,72 @@ def measure_runner(runner: str, levels, warm, options: dict, server_cpus, loadge
         record.update(summarize(baseline, points, levels, warm))
         record["memory_mode"] = "server per level, workers=connections" if per_level else "one server, levels cumulative"
     except (MeasurementFailed, ServerFailed, HolderFailed, ValueError) as exc:
-        record.update(status="failed", first_error=str(exc))
+        # a server that cannot start or dies, a holder or fit that fails: the runner (or harness) is broken; connections
+        # that fail their echo are a limit measured
+        record.update(status="failed", first_error=str(exc), errors=1,
+                      error_kinds={getattr(exc, "kind", "harness"): 1})
     finally:
         meter.close()
     return record
 
 
-def add_memory_arguments(p) -> None:
-    from concbench.cli import cpu_list, positive_int
-    p.add_argument("--runners", nargs="+", metavar="RUNNER",
-                   help="runners to measure, like run --runners (default: the default suite and the thread-stack variants)")
-    p.add_argument("--levels", type=positive_int, nargs="+", metavar="N",
-                   help=f"idle connections to hold (default {' '.join(map(str, LEVELS))})")
-    p.add_argument("--process-levels", type=positive_int, nargs="+", metavar="N",
-                   help=f"levels for the processes runner, one worker each (default {' '.join(map(str, PROCESS_LEVELS))})")
-    p.add_argument("--repetitions", type=positive_int, default=REPETITIONS, help="fresh servers per runner (default 3)")
-    p.add_argument("--warm", type=int, default=WARM_CONNECTIONS, help="connections open before the baseline (default 10)")
-    p.add_argument("--server-cpus", type=cpu_list, help="cpus for the server (default: the first)")
-    p.add_argument("--loadgen-cpus", type=cpu_list, help="cpus for the idle holder (default: the second)")
-    p.add_argument("--option", "-O", action="append", default=[], metavar="RUNNER:NAME=VALUE", help="a runner option")
-    p.add_argument("-o", "--output", help="result file (default: results/memory-<time>.json)")
-    p.add_argument("--no-chart", action="store_true", help="skip the chart")
-
-
-def format_progress(done, total, started, rep, reps, runner) -> str:
-    elapsed = int(time.monotonic() - started)
-    return f"[{done + 1:>3}/{total} {elapsed // 60:02d}:{elapsed % 60:02d}] rep {rep + 1}/{reps} {runner:<20}"
+def levels_of(plan: MemoryPlan, runner: str) -> tuple[int, ...]:
+    return plan.process_levels if runner in PER_LEVEL_SERVER else plan.levels
 
 
 def format_outcome(record: dict) -> str:
-    from concbench.analysis.memory import human_bytes
     if record["status"] != "ok":
         return f"FAILED: {record.get('first_error', '')}"
     return ("per connection: " + "  ".join(f"{k} {human_bytes(record[f'{k}_per_connection_bytes'])}" for k in KINDS)
             + f"  threads {record['threads_per_connection']:.2f}")
 
 
-def cmd_memory(args) -> int:
-    from concbench.analysis.memory import memory_table, write_memory_chart
-    from concbench.studies.orchestrate import PROFILES, rotated, runner_options
-    from concbench.results.format import RunContext, write_memory_suite
-    from dataclasses import replace
-    try:
-        runners = registry.select(args.runners, registry.RUNNERS, "runner", registry.default_memory_runners())
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    reference = [r for r in runners if registry.RUNNERS[r].has("reference")]
-    if reference:
-        raise UsageError(f"{reference[0]} is not a Python model and is not measured for memory; drop it")
-    for runner in runners:
-        reason = registry.applicable(runner, "echo")
-        if reason:
-            raise UsageError(f"{runner} cannot hold echo connections ({reason}); drop it")
-    if args.warm < 0:
-        raise UsageError(f"--warm must be 0 or more, got {args.warm}")
-    levels = tuple(sorted(set(args.levels or LEVELS)))
-    process_levels = tuple(sorted(set(args.process_levels or PROCESS_LEVELS)))
-    for chosen in ([levels] if set(runners) - PER_LEVEL_SERVER else []) + \
-                  ([process_levels] if set(runners) & PER_LEVEL_SERVER else []):
+def slot(rep: int, runner: str) -> str:
+    return slot_of(rep, f"memory/idle/{runner}")
+
+
+def run(plan: MemoryPlan) -> int:
+    """The whole `concbench memory` through the pipeline: runners in rotated order, one record per repetition
+    (every level, fitted), the file rewritten after each; then the table and chart. Resumable (--resume)."""
+    runners = list(plan.runners)
+    per_level = set(runners) & PER_LEVEL_SERVER
+    for chosen in ([plan.levels] if set(runners) - per_level else []) + ([plan.process_levels] if per_level else []):
         if len(chosen) < 2:
             raise UsageError("the fit needs at least two levels (e.g. --levels 1000 5000)")
-    options = runner_options(args.option, runners)
     limit = fairness.raise_open_file_limit()
-    check_open_files(levels if set(runners) - PER_LEVEL_SERVER else process_levels, args.warm, limit)
-    default_server, default_loadgen = fairness.default_cpu_split()
-    server_cpus = args.server_cpus or default_server
-    loadgen_cpus = args.loadgen_cpus or default_loadgen
-    fairness.pin_to_cpus(loadgen_cpus)        # the harness's own sampling stays off the server's core
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
-    output = Path(args.output) if args.output else Path("results") / f"memory-{stamp}.json"
-    profile = replace(PROFILES["default"], name="memory", connections=levels, warmup_s=0.0, window_s=0.0,
-                      repetitions=args.repetitions)
-    context = RunContext.collect(profile, runners, ["echo"], server_cpus, loadgen_cpus, options, sys.argv,
-                                 loadgen_engine(profile.engine))
-    context.metadata.update(malloc_arena_max=SERVER_ENV["MALLOC_ARENA_MAX"] + " (server)",
-                            memory_process_levels=",".join(map(str, process_levels)),
-                            open_file_limit=limit)
-    order = [(rep, runner) for rep in range(args.repetitions) for runner in rotated(runners, rep)]
-    print(f"concbench memory: {len(runners)} runners x {args.repetitions} repetitions; levels "
-          f"{','.join(map(str, levels))} idle connections (processes: {','.join(map(str, process_levels))}) "
-          f"after {args.warm} warm; server on cpu {','.join(map(str, server_cpus))}, idle holder on cpu "
-          f"{','.join(map(str, loadgen_cpus))}", flush=True)
-    from concbench.results.run_file import marked           # the file is rewritten after every measurement (an interrupt keeps them)
-    measurements, started = [], time.monotonic()
-    for done, (rep, runner) in enumerate(order):
-        print(format_progress(done, len(order), started, rep, args.repetitions, runner), end=" ", flush=True)
-        began = time.monotonic()
-        record = measure_runner(runner, process_levels if runner in PER_LEVEL_SERVER else levels, args.warm,
-                                options.get(runner, {}), server_cpus, loadgen_cpus)
-        record.update(benchmark=BENCHMARK, repetition=rep, measured_wall_s=time.monotonic() - began,
-                      measured_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        print(format_outcome(record), flush=True)
-        measurements.append((runner, record))
-        write_memory_suite(output, marked(context, f"running: {len(measurements)} of {len(order)} measured"), measurements)
-    write_memory_suite(output, marked(context, "complete"), measurements)
-    print(f"\nfinished in {time.monotonic() - started:.0f} s; results: {output}\n")
-    print(memory_table(output))
-    if not args.no_chart:
-        print(f"\nchart: {write_memory_chart(output)}")
-    return 0
+    check_open_files(plan.levels if set(runners) - PER_LEVEL_SERVER else plan.process_levels, plan.warm, limit)
+    order = [(rep, runner) for rep in range(plan.repetitions) for runner in rotated(runners, rep)]
+    plan_id = plan_identity([slot(rep, runner) for rep, runner in order], {
+        "levels": plan.levels, "process_levels": plan.process_levels, "warm": plan.warm, "options": plan.options,
+        "server_cpus": plan.server_cpus, "loadgen_cpus": plan.loadgen_cpus})
+    destination = plan.destination
+    output = output_path("memory", destination, Path("results") / f"memory-{stamp()}.json", len(order), plan_id)
+    fairness.pin_to_cpus(plan.loadgen_cpus)        # the harness's own sampling stays off the server's core
+    profile = replace(PROFILES["default"], name="memory", connections=plan.levels, warmup_s=0.0, window_s=0.0,
+                      repetitions=plan.repetitions, max_repetitions=None, stability_budget_s=0.0)
+    context = file_context(profile, runners, ["echo"], plan, plan_id, len(order),
+                           malloc_arena_max=SERVER_ENV["MALLOC_ARENA_MAX"] + " (server)",
+                           memory_process_levels=",".join(map(str, plan.process_levels)), open_file_limit=limit)
+    print(f"concbench memory: {len(runners)} runners x {plan.repetitions} repetitions; levels "
+          f"{','.join(map(str, plan.levels))} idle connections (processes: {','.join(map(str, plan.process_levels))}) "
+          f"after {plan.warm} warm; server on cpu {','.join(map(str, plan.server_cpus))}, idle holder on cpu "
+          f"{','.join(map(str, plan.loadgen_cpus))}", flush=True)
+    announce(destination, output, len(order))
+    started = time.monotonic()
+
+    def measure(runner: str) -> dict:
+        record = measure_runner(runner, levels_of(plan, runner), plan.warm, plan.options.get(runner, {}),
+                                plan.server_cpus, plan.loadgen_cpus)
+        return {**record, "benchmark": BENCHMARK}
+
+    def conclude(measurements) -> int:
+        print(f"\nfinished in {time.monotonic() - started:.0f} s; results: {output}\n")
+        print(memory_table(output))
+        if not destination.no_report:
+            print(f"\nchart: {write_memory_chart(output)}")
+        return failed_every_repetition("memory", load_measurements(output))
+
+    writer = RunFile(output, context, len(order), destination.previous, runs=memory_runs)
+    return run_study(Study("memory", order, measure, slot,
+                           lambda rep, runner: f"rep {rep + 1}/{plan.repetitions} {runner:<20}", format_outcome,
+                           writer, conclude, resumable=True))

@@ -6,16 +6,18 @@ It owns the sequence (run, compare, run, compare) and the decision; measuring is
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+from concbench.errors import ExitCode
+from concbench.harness import lifecycle
 from concbench.studies.instructions import Unavailable, check_valgrind
+from concbench.studies.plans import RegressPlan
 
-EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT = 0, 1, 3
+EXIT_PASS, EXIT_FAIL, EXIT_BAD_INPUT = ExitCode.OK, ExitCode.REGRESSION, ExitCode.BAD_INPUT
 # What the instruction baseline and head are measured with (make baseline-instructions runs the same):
 # every default runner that can be measured, echo and http, one connection (counts stable to well under 1%).
 INSTRUCTION_RUN = ["--measure", "instructions", "--scenarios", "echo", "http", "--connections", "1",
@@ -24,8 +26,12 @@ WALL_RUN = ["--quick"]
 
 
 def concbench(*args: str) -> int:
+    """`concbench ARGS` in a child (tracked: a stop signal stops it, and it keeps its own results first); its code."""
     print("$ concbench " + " ".join(args), flush=True)
-    return subprocess.run([sys.executable, "-m", "concbench", *args], stdin=subprocess.DEVNULL).returncode
+    child = lifecycle.spawn([sys.executable, "-m", "concbench", *args], owns_group=False, stdin=subprocess.DEVNULL)
+    code = child.wait()
+    lifecycle.untrack(child)
+    return code
 
 
 def undecided_rows(report_path: Path) -> list[str]:
@@ -53,20 +59,10 @@ def decide(part: str, code: int, report_path: Path | None, allow_inconclusive: b
     return EXIT_BAD_INPUT, [f"{part}: could not run or compare (exit {code})"]
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m concbench.studies.regress", description=__doc__.splitlines()[0])
-    p.add_argument("--baseline", default="results/baseline.json", help="wall-clock baseline (make baseline)")
-    p.add_argument("--baseline-instructions", default="results/baseline-instructions.json",
-                   help="instruction-count baseline (make baseline-instructions, on the same machine and Python)")
-    p.add_argument("--output-dir", default="results", help="where regress-*.json go")
-    p.add_argument("--allow-inconclusive", action="store_true",
-                   default=os.environ.get("ALLOW_INCONCLUSIVE", "") not in ("", "0"),
-                   help="inconclusive comparisons pass (default: they fail; env ALLOW_INCONCLUSIVE=1)")
-    p.add_argument("--skip-wall", action="store_true", help="instruction counts only")
-    p.add_argument("--threshold", action="append", default=[], metavar="METRIC=PCT", help="passed to compare")
-    args = p.parse_args(argv)
-    out = Path(args.output_dir)
-    thresholds = [part for t in args.threshold for part in ("--threshold", t)]
+def run_regress(plan: RegressPlan) -> int:
+    """The instruction counts (deciding) and the quick wall-clock suite, each run and compared; the exit code."""
+    out = Path(plan.output_dir)
+    thresholds = [part for t in plan.thresholds for part in ("--threshold", t)]
     outcomes: list[tuple[int, list[str]]] = []
 
     try:
@@ -77,8 +73,8 @@ def main(argv=None) -> int:
         valgrind_problem = str(exc)
     if valgrind_problem:
         outcomes.append((EXIT_PASS, [f"instructions: skipped: {valgrind_problem}; wall clock alone decides"]))
-    elif not Path(args.baseline_instructions).exists():
-        outcomes.append((EXIT_BAD_INPUT, [f"instructions: no baseline {args.baseline_instructions}: run "
+    elif not Path(plan.baseline_instructions).exists():
+        outcomes.append((EXIT_BAD_INPUT, [f"instructions: no baseline {plan.baseline_instructions}: run "
                                           f"`make baseline-instructions` on the reference revision (same machine "
                                           f"and Python: counts depend on the interpreter's build)"]))
     else:
@@ -86,18 +82,18 @@ def main(argv=None) -> int:
         code = concbench("run", *INSTRUCTION_RUN, "-o", str(head))
         report = out / "regress-compare-instructions.json"
         if code == 0:
-            code = concbench("compare", args.baseline_instructions, str(head), "--json", str(report), *thresholds)
+            code = concbench("compare", plan.baseline_instructions, str(head), "--json", str(report), *thresholds)
         else:
             code = EXIT_BAD_INPUT
-        outcomes.append(decide("instructions (decides)", code, report, args.allow_inconclusive))
+        outcomes.append(decide("instructions (decides)", code, report, plan.allow_inconclusive))
 
-    if not args.skip_wall:
+    if not plan.skip_wall:
         head = out / "regress-head.json"
         report = out / "regress-compare.json"
         code = concbench("run", *WALL_RUN, "-o", str(head))
-        code = (concbench("compare", args.baseline, str(head), "--json", str(report), *thresholds) if code == 0
+        code = (concbench("compare", plan.baseline, str(head), "--json", str(report), *thresholds) if code == 0
                 else EXIT_BAD_INPUT)
-        outcomes.append(decide("wall clock", code, report, args.allow_inconclusive))
+        outcomes.append(decide("wall clock", code, report, plan.allow_inconclusive))
 
     print("\nmake regress:")
     for _, lines in outcomes:
@@ -107,7 +103,3 @@ def main(argv=None) -> int:
                 key=lambda c: {EXIT_PASS: 0, EXIT_FAIL: 2, EXIT_BAD_INPUT: 1}[c])
     print(f"make regress: {'pass' if final == EXIT_PASS else 'FAIL'} (exit {final})")
     return final
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import socket
 
-from concbench import registry
+from concbench import console, registry
 from concbench.clients.loadgen import LoadPlan, run_load
-from concbench.results.measurement import add_backend_evidence, loadgen_report
+from concbench.clients.stream_client import fetch_stream
+from concbench.errors import ExitCode
+from concbench.harness.backend_service import BackendFailed, BackendProcess
 from concbench.scenarios.base import ProbeReply
 from concbench.harness.server_process import ServerFailed, ServerProcess
+from concbench.results.measurement import add_backend_evidence, loadgen_report
+from concbench.studies.pipeline import NoFile, Study, run_study
+from concbench.studies.plans import VerifyPlan
 
 
 def read_framed(sock, frame) -> bytes:
@@ -63,7 +68,6 @@ STREAM_VERIFY_SIZE = 4 << 20   # the stream scenario is verified with a 4 MiB pa
 
 def verify_stream(runner: str) -> list[str]:
     """Two streams of STREAM_VERIFY_SIZE bytes, every byte checked at its offset, complete and closed."""
-    from concbench.clients.stream_client import fetch_stream
     params = registry.SCENARIOS["stream"].parse_params({"size": STREAM_VERIFY_SIZE})
     try:
         server = ServerProcess(runner, "stream", params, None).start()
@@ -94,7 +98,6 @@ def verify_pair(runner: str, scenario: str) -> list[str]:
     params = spec.parse_params({})
     if not spec.needs_backend:
         return verify_server(runner, scenario, params, None)[0]
-    from concbench.harness.backend_service import BackendFailed, BackendProcess
     try:
         backend = BackendProcess().start()
     except BackendFailed as exc:
@@ -147,22 +150,33 @@ def verify_external(scenario: str, params: dict, port: int) -> list[str]:
         return [f"probe failed: {exc}"]
 
 
-def cmd_verify(args) -> int:
-    from concbench.errors import UsageError
-    try:
-        runners = registry.select(args.runners or ["all"], registry.RUNNERS, "runner")
-        scenarios = registry.select(args.scenarios or ["all"], registry.SCENARIOS, "scenario")
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    failed = 0
-    for scenario in scenarios:
-        for runner in runners:
-            reason = registry.applicable(runner, scenario)
-            if reason:
-                print(f"{scenario:<8} {runner:<20} n/a   {reason}", flush=True)
-                continue
-            problems = verify_pair(runner, scenario)
-            failed += bool(problems)
-            print(f"{scenario:<8} {runner:<20} {'FAIL' if problems else 'pass'}  {'; '.join(problems)}", flush=True)
-    print(f"{'all pairs pass' if not failed else f'{failed} pair(s) FAIL'}")
-    return 1 if failed else 0
+def check(pair) -> dict:
+    """One pair as a record: n/a (with why), ok, or failed with its problems."""
+    scenario, runner = pair
+    reason = registry.applicable(runner, scenario)
+    if reason:
+        return {"status": "n/a", "problems": [reason]}
+    problems = verify_pair(runner, scenario)
+    return {"status": "failed" if problems else "ok", "problems": problems}
+
+
+def outcome_line(record: dict) -> str:
+    word = {"ok": "pass", "failed": "FAIL", "n/a": "n/a "}[record["status"]]
+    return f"{word}  {'; '.join(record['problems'])}"
+
+
+def conclude(measurements) -> int:
+    failed = [(pair, record) for pair, record in measurements if record["status"] == "failed"]
+    if console.verbosity < console.NORMAL:        # -q: the progress lines were not shown; the failures are results
+        for (scenario, runner), record in failed:
+            print(f"{scenario:<8} {runner:<20} FAIL  {'; '.join(record['problems'])}")
+    print(f"{'all pairs pass' if not failed else f'{len(failed)} pair(s) FAIL'}")
+    return ExitCode.REGRESSION if failed else ExitCode.OK
+
+
+def run(plan: VerifyPlan) -> int:
+    """Every runner x scenario through the pipeline (a fresh server per pair); exit 1 if a pair fails."""
+    order = [(0, (scenario, runner)) for scenario in plan.scenarios for runner in plan.runners]
+    return run_study(Study("verify", order, check, lambda rep, pair: "/".join(pair),
+                           lambda rep, pair: f"{pair[0]:<8} {pair[1]:<20}", outcome_line, NoFile(), conclude,
+                           unit="pairs"))
