@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup", type=float, required=True)
     p.add_argument("--window", type=positive_float, required=True)
     p.add_argument("--cpus", type=cpu_numbers, default=(), help="pin to these cpus, e.g. 1")
-    p.add_argument("--events", action="store_true", help="JSON lines: window_start, window_end, result")
+    p.add_argument("--events", action="store_true", help="JSON lines: ready, window_start, window_end, result")
     return parser
 
 

@@ -11,6 +11,7 @@ import sys
 
 from concbench.analysis.compare import compare_records, markdown, parse_thresholds
 from concbench.errors import BadInput
+from concbench.results.kinds import kind_of_records
 from concbench.results.format import NotAResult, load_measurements, write_json_atomically, write_text_atomically
 from concbench.studies.plans import ComparePlan
 
@@ -23,9 +24,9 @@ def compare_files(base_path, head_path, plan: ComparePlan) -> int:
     except NotAResult as exc:
         raise BadInput(str(exc)) from None
     for path, records in ((base_path, base), (head_path, head)):
-        kinds = {record.get("benchmark") for record in records} - {None}
-        if kinds:   # memory-idle or stream-backpressure: figures of their own, not compared case by case yet
-            raise BadInput(f"{path}: a {', '.join(sorted(kinds))} result; compare reads `concbench run` results "
+        kind = kind_of_records(records)     # memory, backpressure: figures of their own, not compared case by case
+        if kind is None or not kind.comparable:
+            raise BadInput(f"{path}: a {kind.name if kind else 'newer'} result; compare reads `concbench run` results "
                            f"(read it with `concbench show`)")
     report = compare_records(base, head, metrics, plan.normalize)
     report.update(base=str(base_path), head=str(head_path))

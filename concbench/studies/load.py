@@ -15,6 +15,7 @@ from concbench.clients import native_engine
 from concbench.clients.loadgen import LoadPlan, probe, run_load
 from concbench.clients.loadgen_procs import run_load_processes
 from concbench.errors import ExitCode, UsageError
+from concbench.harness import protocol
 from concbench.results.format import write_json_atomically
 from concbench.results.measurement import loadgen_report, merge_reports
 from concbench.studies.plans import LoadCommandPlan
@@ -35,7 +36,7 @@ def run(plan: LoadCommandPlan) -> int:
 
     def emit(event):
         if plan.events:
-            print(json.dumps({"event": event}), flush=True)
+            protocol.emit(event)
 
     load = LoadPlan(plan.host, plan.port, plan.connections, plan.warmup_s, plan.duration_s, plan.timeout_s,
                     rate=plan.rate, arrival=plan.arrival)
@@ -50,13 +51,14 @@ def run(plan: LoadCommandPlan) -> int:
         engine = native_engine.resolve(plan.engine)
     except ValueError as exc:
         raise UsageError(f"--engine {plan.engine}: {exc}") from None
+    emit(protocol.READY)                 # --events: checked, engine chosen; the parent's clock starts here
     if plan.loadgen_procs > 1:
         report = run_load_processes(load, workload, plan.loadgen_procs, plan.cpus, emit, engine=engine)
     else:
         report = loadgen_report(run_load(load, workload, emit, engine=engine))
     report.update(scenario=plan.scenario, params=plan.params, target=f"{plan.host}:{plan.port}")
     if plan.events:
-        print(json.dumps({"event": "result", "result": report}), flush=True)
+        protocol.emit(protocol.RESULT, result=report)
     write_report(report, plan.json)
     if not plan.events and plan.json != "-":
         print(describe_load(report))
