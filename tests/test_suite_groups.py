@@ -36,7 +36,9 @@ INTEROP = ["uvloop", "uvloop-streams", "twisted-asyncio", "twisted-uvloop", "tor
 
 
 def test_run_selects_today_s_runners_with_no_runner_named():
-    from concbench.studies.orchestrate import PROFILES, plan_cases, without_other_measures
+    from concbench.cli.plans import without_other_measures
+    from concbench.studies.orchestrate import plan_cases
+    from concbench.studies.profiles import PROFILES
     scenarios = without_other_measures(None, registry.select(None, registry.SCENARIOS, "scenario"))
     assert scenarios == list(RUN_DEFAULT_PLAN)
     runners = registry.select(None, registry.RUNNERS, "runner", registry.default_runners_for(scenarios))
@@ -53,7 +55,8 @@ def test_run_selects_today_s_runners_with_no_runner_named():
 
 @pytest.mark.parametrize("scenario", list(RUN_DEFAULT_PLAN))
 def test_run_of_one_scenario_selects_today_s_runners(scenario):
-    from concbench.studies.orchestrate import PROFILES, plan_cases
+    from concbench.studies.orchestrate import plan_cases
+    from concbench.studies.profiles import PROFILES
     runners = registry.default_runners_for([scenario])
     assert runners == (SEVEN[:2] + ["threads-pool", "processes-pool"] + SEVEN[2:] + OWN_HTTP if scenario == "backend"
                        else SEVEN + OWN_HTTP)
@@ -64,7 +67,7 @@ def test_run_of_one_scenario_selects_today_s_runners(scenario):
 
 
 def test_every_profile_measures_today_s_levels_and_the_scenario_declares_them():
-    from concbench.studies.orchestrate import PROFILES
+    from concbench.studies.profiles import PROFILES
     for profile, levels in LEVELS.items():
         assert {s: PROFILES[profile].levels(s) for s in levels} == levels
         for scenario, expected in levels.items():

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable
 
 from concbench.results.format import NotAResult, load_measurements
-from concbench.results.kinds import KINDS, RUN, ResultKind
+from concbench.results.kinds import KINDS, ResultKind
 from concbench.results.summary_file import kind_of_file
 
 from .backpressure import backpressure_table, write_backpressure_report
@@ -40,18 +40,21 @@ assert set(VIEWS) == set(KINDS), "every result kind needs a view"
 
 
 def run_state_notes(path) -> str:
-    """For an unfinished `run` file: that it is not complete, and how to finish it ('' when complete)."""
-    states = {r.get("run_state", "complete") for r in load_measurements(path) if "plan_id" in r}
+    """For an unfinished file of a resumable study (run, memory, backpressure): that it is not complete, and how to
+    finish it with the command that wrote it ('' when complete)."""
+    records = load_measurements(path)
+    states = {r.get("run_state", "complete") for r in records if "plan_id" in r}
     states.discard("complete")
-    return "".join(f"\nthis run is not complete ({state}); concbench run --resume {path} measures the rest"
-                   for state in sorted(states))
+    command = (records[0].get("command") or "concbench run").split()[1:2] or ["run"] if records else ["run"]
+    return "".join(f"\nthis {command[0]} is not complete ({state}); concbench {command[0]} --resume {path} measures "
+                   f"the rest" for state in sorted(states))
 
 
 def show_text(path) -> str:
     """What `concbench show FILE` prints: the table of the file's kind (NotAResult for anything else)."""
     kind = kind_of_file(path)
     text = VIEWS[kind.name].table(path)
-    notes = run_state_notes(path) if kind is RUN else ""
+    notes = run_state_notes(path) if kind.layout != "summary" else ""
     return f"{text}\n{notes}" if notes else text
 
 
