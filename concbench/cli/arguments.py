@@ -187,10 +187,13 @@ def add_backpressure_arguments(p) -> None:
 
 
 def add_ceiling_arguments(p) -> None:
-    p.add_argument("--connections", type=positive_int, default=50, metavar="N")
-    p.add_argument("--size", type=positive_int, default=64, metavar="BYTES")
-    p.add_argument("--duration", type=positive_float, default=3.0, metavar="SECONDS")
-    p.add_argument("--repetitions", type=positive_int, default=5, metavar="N")
+    p.add_argument("--connections", type=positive_int, default=50, metavar="N",
+                   help="connections each client keeps busy")
+    p.add_argument("--size", type=positive_int, default=64, metavar="BYTES", help="echo message size")
+    p.add_argument("--duration", type=positive_float, default=3.0, metavar="SECONDS",
+                   help="measuring window of each client's turn, after a 1 s warm-up")
+    p.add_argument("--repetitions", type=positive_int, default=5, metavar="N",
+                   help="rounds; in each, every client is measured once against a fresh server, in rotated order")
     p.add_argument("--open-loop-rates", type=positive_float, nargs="*", default=[60000.0, 80000.0, 100000.0],
                    metavar="R", help="also run the load generator open loop at these rates (default 60k 80k 100k), "
                                      "and at 0.9x the C client's median of the run")
