@@ -96,3 +96,31 @@ def test_an_interrupt_while_concluding_says_the_measurements_are_all_there(tmp_p
     assert pipeline.run_study(study) == 128 + signal.SIGINT
     assert json.loads((tmp_path / "figures.json").read_text())["run_state"] == "complete"
     assert f"after the last measurement; every measurement is in {tmp_path / 'figures.json'}" in capsys.readouterr().err
+
+
+def test_a_summary_of_a_kind_is_checked_in_full_once_the_study_has_concluded(tmp_path):
+    """ceiling and clients write their summary through their kind: while measuring (and when the last slot is done)
+    it may lack the figures the conclusion adds; the concluded file must carry them, and an unregistered key is
+    refused at any time."""
+    from concbench.results import kinds
+    from concbench.results.summary_file import read_summary
+    path = tmp_path / "clients.json"
+    sink = pipeline.JsonFile(path, lambda measured: {"command": "concbench clients", "medians": {"x": len(measured)}},
+                             kinds.CLIENTS)
+    conclusion = {}
+
+    def conclude(measured):
+        conclusion["reference_client"] = "wrk"
+        sink.finish("complete", concluded=True)
+        return ExitCode.OK
+    sink.summarize = lambda measured, base=sink.summarize: {**base(measured), **conclusion}
+    order = [(0, "a"), (0, "b")]
+    study = pipeline.Study("clients", order, lambda name: {"status": "ok"}, lambda rep, name: name,
+                           lambda rep, name: name, lambda record: "ok", sink, conclude)
+    assert pipeline.run_study(study) == ExitCode.OK
+    kind, summary = read_summary(path)
+    assert kind is kinds.CLIENTS and summary["reference_client"] == "wrk" and summary["run_state"] == "complete"
+    bad = pipeline.JsonFile(tmp_path / "bad.json", lambda measured: {"not_a_key": 1}, kinds.CLIENTS)
+    bad.measurements.append(("a", {}))
+    with pytest.raises(ValueError, match="not_a_key"):
+        bad.finish("running: 1 measured")

@@ -171,7 +171,7 @@ def run(plan: CeilingPlan) -> int:
     def conclude(measurements) -> int:
         found = figures(names, measurements)
         conclusions.update(conclude_ceiling(plan, names, found))
-        sink.finish(COMPLETE)
+        sink.finish(COMPLETE, concluded=True)
         print(f"figures written to {output}")
         if any(statistics.median(v) > 90 for v in found["server_core_busy_pct"].values() if v):
             print("note: the reference server's core was over 90% busy: on this machine the server side, not only "

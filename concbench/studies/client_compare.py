@@ -120,7 +120,7 @@ def run_clients(plan: ClientsPlan) -> int:
         medians = {runner: {client: statistics.median(values) for client, values in by_client.items() if values}
                    for runner, by_client in rates(measurements).items()}
         conclusions.update(medians=medians, server_ratios=print_ratios(plan, clients, reference, medians))
-        sink.finish(COMPLETE)
+        sink.finish(COMPLETE, concluded=True)
         print(f"figures written to {output}")
         return ExitCode.OK if all(medians[r] for r in plan.runners) else ExitCode.REGRESSION
 

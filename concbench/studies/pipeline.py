@@ -114,13 +114,15 @@ class JsonFile(NoFile):
         self.measurements.extend(measurements)
         self.finish(f"running: {self.count} measured")
 
-    def finish(self, state: str) -> None:
+    def finish(self, state: str, concluded: bool = False) -> None:
+        """Rewrite the summary marked with `state`; `concluded`: the study's conclusion is in it (its ratios, the
+        figures that identify a finished summary of its kind), so the kind's full check applies."""
         if self.measurements:
             summary = {**self.summarize(self.measurements), run_file.STATE_KEY: state}
             if self.kind is None:           # a summary of no registered kind (tests' fake studies)
                 write_json_atomically(self.path, summary)
             else:
-                write_summary(self.path, self.kind, summary, partial=state != run_file.COMPLETE)
+                write_summary(self.path, self.kind, summary, partial=not concluded)
 
 
 @dataclass
