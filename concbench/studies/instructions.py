@@ -32,6 +32,17 @@ READY_TIMEOUT_S = 120.0          # Python start-up and imports run ~50x slower u
 CONTROL_TIMEOUT_S = 60.0
 # Whatever makes the server's instruction count repeatable: no hash randomisation, no bytecode writing.
 STABLE_ENV = {"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONMALLOC": "pymalloc"}
+# The server's environment under callgrind is only these of the caller's (and STABLE_ENV): the number of variables
+# changes the interpreter's start-up allocations and so the count, by as much as the slowdowns compare must catch
+# (three more variables moved asyncio's cpu request by 1.2%, and its extra_work=110 cost from 126k to 30k
+# instructions: docs/instructions.md), so a count must not depend on who runs it (a terminal, CI, pytest-xdist).
+KEPT_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH")
+
+
+def server_environment() -> dict:
+    """The server's whole environment under callgrind (KEPT_ENV of the caller's, valgrind's own, STABLE_ENV)."""
+    kept = {k: v for k, v in os.environ.items() if k in KEPT_ENV or k.startswith("VALGRIND")}
+    return {**kept, **STABLE_ENV}
 # Runners measured: all the suite's Python servers. Threads: valgrind runs them one at a time and counts them all.
 # Forked workers (processes*): a fork stays under valgrind, and --trace-children=yes gives each child its own vgdb
 # channel (without it valgrind 3.19 answers `vgdb: no FIFO found matching pid`), so every process of the server
@@ -214,6 +225,7 @@ def measure_server(case, profile, server_cpus, options: dict, settings: Settings
         server = ServerProcess(case.runner, case.scenario, dict(case.params), server_cpus, options,
                                env=STABLE_ENV, backend=backend)
         server.command = [*callgrind_command(settings, out_dir), *server.command]
+        server.env = server_environment()
         try:
             server.start(ready_timeout_s=READY_TIMEOUT_S)
         except ServerFailed as exc:
