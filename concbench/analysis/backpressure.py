@@ -13,7 +13,7 @@ from concbench.results.format import NotAResult, load_measurements
 from concbench.results.kinds import BACKPRESSURE, kind_of_record
 
 from .palette import runner_colours
-from .table_page import write_table_and_chart_report
+from .table_page import save_chart, write_table_and_chart_report
 
 MIB = 1 << 20
 
@@ -142,11 +142,7 @@ def write_backpressure_chart(path, output: str | Path | None = None) -> Path:
                  f"{int(first.get('stream_chunk', 0)) / 1024:g} KiB writes; {first.get('cpu_model_name', 'unknown cpu')}, "
                  f"Python {first.get('python_version', '?')}, {first.get('date', '')[:16]}", fontsize=10)
     fig.tight_layout(rect=(0, 0.09, 1, 1))
-    target = Path(output) if output else Path("reports") / f"{Path(path).stem}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(target, dpi=120)
-    plt.close(fig)
-    return target
+    return save_chart(fig, path, output)
 
 
 def write_backpressure_report(result_path: Path, folder: Path) -> list[Path]:

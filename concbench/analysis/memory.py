@@ -12,7 +12,7 @@ from concbench.results.format import NotAResult, load_measurements
 from concbench.results.keys import MEMORY_METRICS
 from concbench.results.kinds import MEMORY, kind_of_record
 
-from .table_page import write_table_and_chart_report
+from .table_page import save_chart, write_table_and_chart_report
 
 KINDS = MEMORY_METRICS
 
@@ -128,11 +128,7 @@ def write_memory_chart(path, output: str | Path | None = None) -> Path:
                  f"(processes: {first.get('memory_process_levels', '?')}), {first.get('date', '')[:16]}",
                  fontsize=10)
     fig.tight_layout()
-    target = Path(output) if output else Path("reports") / f"{Path(path).stem}.png"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(target, dpi=120)
-    plt.close(fig)
-    return target
+    return save_chart(fig, path, output)
 
 
 def write_memory_report(result_path: Path, folder: Path) -> list[Path]:

@@ -24,3 +24,13 @@ def write_table_and_chart_report(command: str, result_path: Path, records: list[
         f"<pre>{html.escape(table)}</pre><img style='max-width:100%' "
         f"src='data:image/png;base64,{base64.b64encode(chart.read_bytes()).decode()}'></body>")
     return [index, summary, chart]
+
+
+def save_chart(fig, result_path, output=None) -> Path:
+    """Save a study's chart as a PNG (at `output`, or reports/<result file's stem>.png), close it, return the path."""
+    import matplotlib.pyplot as plt
+    target = Path(output) if output else Path("reports") / f"{Path(result_path).stem}.png"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target, dpi=120)
+    plt.close(fig)
+    return target
