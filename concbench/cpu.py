@@ -19,6 +19,6 @@ def busy_pct(before, after, cores) -> float:
         a, b = before[core], after[core]
         total = sum(b) - sum(a)
         idle = (b.idle - a.idle) + (getattr(b, "iowait", 0.0) - getattr(a, "iowait", 0.0))
-        if total > 0:
-            shares.append(100.0 * (1.0 - idle / total))
+        if total > 0:                   # float sums can put idle a hair above total: a share is within 0-100
+            shares.append(min(100.0, max(0.0, 100.0 * (1.0 - idle / total))))
     return sum(shares) / len(shares) if shares else 0.0
