@@ -65,7 +65,8 @@ def test_a_server_that_answers_wrongly_fails_verification(tmp_path):
 def test_uvicorn_measured_pinned_and_labelled_external_beside_a_broken_command(tmp_path):
     out = tmp_path / "external.json"
     command = [sys.executable, "-m", "concbench", "run", "--scenarios", "http", "--connections", "2",
-               "--repetitions", "1", "--warmup", "0.05", "--duration", "0.2", "--no-report", "-o", str(out),
+               "--repetitions", "1", "--warmup", "0.05", "--duration", "0.2", "--timeout", "10", "--no-report",
+               "-o", str(out),
                "--server-cmd", f"uvicorn={uvicorn_command(tmp_path)}", "--server-cmd", "broken=/bin/false {port}"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     # exit 4: a runner (here the broken command) failed every repetition of a case; the rest was measured
