@@ -164,3 +164,43 @@ def test_report_and_show_of_an_instruction_file(tmp_path):
     assert shown.returncode == 0 and "| echo size=64 c=1 | asyncio | 23,973 (n=1, spread 0.00%) |" in shown.stdout
     refused = concbench("report", str(path), timeout=60)
     assert refused.returncode == 2 and "concbench show" in refused.stderr and "Traceback" not in refused.stderr
+
+
+@pytest.mark.parametrize("runner", ["asyncio", "threads", "gevent", "twisted", "processes-pool"])
+def test_every_server_process_collects_garbage_when_asked_before_the_window(tmp_path, runner):
+    """The handler the harness installs under --measure instructions (no valgrind needed): each process of the
+    server, forked workers included, runs gc.collect() on SIGUSR2 and says so; the server goes on serving."""
+    from concbench.clients.counted_load import CountedClient
+    from concbench.harness.sampling import process_tree
+    from concbench.harness.serve import COLLECT_ACK_ENV
+    from concbench.harness.server_process import ServerProcess
+    ack = tmp_path / "collected"
+    server = ServerProcess(runner, "echo", {"size": 64}, None, env={COLLECT_ACK_ENV: str(ack)}).start()
+    try:
+        pids = [p.pid for p in process_tree(server.pid)]
+        assert instructions.collect_garbage(pids, ack) is None
+        assert sorted(instructions.collected_pids(ack)) == sorted(pids)
+        client = CountedClient("127.0.0.1", server.port, registry.SCENARIOS["echo"].client_workload({"size": 64}), 1,
+                               timeout_s=10.0)
+        try:
+            client.open()
+            outcome = client.run(20)
+        finally:
+            client.close()
+        assert outcome.complete and outcome.requests == 20
+    finally:
+        server.stop()
+
+
+def test_a_server_process_that_does_not_collect_fails_the_measurement_with_its_pid(tmp_path, monkeypatch):
+    monkeypatch.setattr(instructions, "COLLECT_TIMEOUT_S", 0.5)
+    deaf = subprocess.Popen([sys.executable, "-c", "import signal, time; signal.signal(signal.SIGUSR2, "
+                             "signal.SIG_IGN); print('ready', flush=True); time.sleep(30)"], stdout=subprocess.PIPE)
+    try:
+        deaf.stdout.readline()
+        problem = instructions.collect_garbage([deaf.pid], tmp_path / "collected")
+        assert problem == (f"server process {deaf.pid} did not run the garbage collection asked for (SIGUSR2) "
+                           f"within 0.5 s")
+    finally:
+        deaf.kill()
+        deaf.wait()

@@ -200,6 +200,8 @@ record("instructions_per_connection", float, "instruction", "churn: instructions
 record("requests_planned", int, "count", "requests the counted client was to send", COUNT)
 record("warmup_requests", int, "count", "requests sent before counting", COUNT)
 record("valgrind_version", str, "", "valgrind's version")
+record("gc_collected_processes", int, "count", "server processes that ran a full garbage collection just before "
+       "the counted window (every one of them, or the measurement failed)", COUNT)
 record("unsettled_rounds", int, "count", "rounds the counted client waited for the server to settle", COUNT)
 # concbench backpressure (the stream scenario)
 for _name, _unit, _meaning in (

@@ -20,6 +20,7 @@ from concbench.clients.counted_load import CountedClient
 from concbench.errors import UsageError
 from concbench.harness.backend_service import BackendFailed, BackendProcess
 from concbench.harness.sampling import process_tree
+from concbench.harness.serve import COLLECT_ACK_ENV, COLLECT_SIGNAL
 from concbench.harness.server_process import ServerFailed, ServerProcess
 from concbench.results.measurement import add_backend_evidence
 from concbench.studies.plans import INSTRUCTIONS_REQUESTS
@@ -225,7 +226,8 @@ def measure_server(case, profile, server_cpus, options: dict, settings: Settings
         server = ServerProcess(case.runner, case.scenario, dict(case.params), server_cpus, options,
                                env=STABLE_ENV, backend=backend)
         server.command = [*callgrind_command(settings, out_dir), *server.command]
-        server.env = server_environment()
+        ack = out_dir / "collected"
+        server.env = {**server_environment(), COLLECT_ACK_ENV: str(ack)}
         try:
             server.start(ready_timeout_s=READY_TIMEOUT_S)
         except ServerFailed as exc:
@@ -236,7 +238,7 @@ def measure_server(case, profile, server_cpus, options: dict, settings: Settings
                                timeout_s=max(profile.timeout_s * 30, 60.0), settle=settler,
                                hold=pause.hold if pause else None, release=pause.release if pause else None)
         try:
-            record = drive(case, server, client, settings)
+            record = drive(case, server, client, settings, ack)
         finally:
             client.close()
             server.stop()                                  # SIGTERM, then SIGCONT: a paused server ends too
@@ -267,8 +269,39 @@ def idle_window(settings: Settings, pids: list[int], switched_on: dict, wall: fl
     return problems, clocks
 
 
-def drive(case, server: ServerProcess, client: CountedClient, settings: Settings) -> dict:
-    """Warm-up (not counted), then every server process switched on, the counted requests, off, dumped."""
+COLLECT_TIMEOUT_S = 60.0      # a handler runs when its process next runs Python: under valgrind, a while
+
+
+def collected_pids(ack: Path) -> set[int]:
+    try:
+        return {int(line) for line in ack.read_text().split()}
+    except (OSError, ValueError):
+        return set()
+
+
+def collect_garbage(pids: list[int], ack: Path) -> str | None:
+    """Every server process runs a full garbage collection (harness.serve's COLLECT_SIGNAL handler) and says so in
+    `ack`; None once all have, else what went wrong. A full collection that falls inside one counted window and not
+    in another moves the count by 1-2%; after this every window starts from the same collector state."""
+    wanted = set(pids)
+    for pid in pids:
+        try:
+            os.kill(pid, COLLECT_SIGNAL)
+        except ProcessLookupError:
+            return f"server process {pid} ended before the garbage collection before the window"
+    deadline = time.monotonic() + COLLECT_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if wanted <= collected_pids(ack):
+            return None
+        time.sleep(0.01)
+    missing = sorted(wanted - collected_pids(ack))
+    return (f"server process{'es' if len(missing) != 1 else ''} {', '.join(map(str, missing))} did not run the "
+            f"garbage collection asked for (SIGUSR2) within {COLLECT_TIMEOUT_S:g} s")
+
+
+def drive(case, server: ServerProcess, client: CountedClient, settings: Settings, ack: Path) -> dict:
+    """Warm-up (not counted), a full garbage collection in every server process, then every server process switched
+    on, the counted requests, off, dumped."""
     if isinstance(client.settle, Settler):          # every process of the server (forked workers too)
         client.settle.pids = [p.pid for p in process_tree(server.pid)]
     try:
@@ -282,6 +315,11 @@ def drive(case, server: ServerProcess, client: CountedClient, settings: Settings
     pids = [p.pid for p in process_tree(server.pid)]
     if isinstance(client.settle, Settler):
         client.settle.pids = pids
+    problem = collect_garbage(pids, ack)
+    if problem:
+        return failed(case, problem)
+    if isinstance(client.settle, Settler):
+        client.settle()                  # every thread asleep again after its collection
     switched_on = {}
     for pid in pids:
         problem = control(settings, pid, "-i", "on")
@@ -299,7 +337,7 @@ def drive(case, server: ServerProcess, client: CountedClient, settings: Settings
         "warmup_requests": settings.warmup_requests, "window_s": wall,
         "errors": outcome.error_count, "error_kinds": dict(outcome.errors),
         "verified_replies_total": outcome.requests + (warm.requests if warm else 0),
-        "server_processes": len(pids), "valgrind_version": settings.version,
+        "server_processes": len(pids), "valgrind_version": settings.version, "gc_collected_processes": len(pids),
         "connections_opened": outcome.connections_opened, "unsettled_rounds": client.settle.unsettled,
         "_clocks": clocks,
     }
