@@ -110,7 +110,7 @@ external-demo: $(STAMP)
 		--server-cmd "uvicorn=$(BIN)/uvicorn --app-dir tools asgi_plaintext:app --host 127.0.0.1 --port {port} --log-level warning" \
 		--force -o results/external-demo.json $(ARGS)
 
-.PHONY: asan wrk-compare headline
+.PHONY: asan wrk-compare headline churn-compare
 ## asan: the native engine built with AddressSanitizer, and the engine tests (both-engine tests on native,
 ## the fuzz test included) run against that build; libasan is preloaded because the host is python
 ASAN_BUILD := build/asan
@@ -127,6 +127,12 @@ asan: $(STAMP)
 wrk-compare: $(STAMP)
 	$(BIN)/concbench clients --scenario http --runners asyncio asyncio-uvloop --clients native uvloop wrk \
 		--connections 50 --repetitions 5 --duration 3 $(ARGS)
+
+## churn-compare: a connection per request (churn, 10 connections) against processes and asyncio, the native engine
+## and the C client's churn mode interleaved (5 rounds): is a client-bound churn row the client's limit, or any client's?
+churn-compare: $(STAMP)
+	$(BIN)/concbench clients --scenario churn --runners processes asyncio --clients native c-epoll \
+		--connections 10 --repetitions 5 --duration 3 $(ARGS)
 
 ## headline: asyncio-uvloop / asyncio on 64 B echo at 100 connections, as concbench (native) and the C client see it
 headline: $(STAMP)

@@ -27,7 +27,7 @@ def test_each_engine_is_asked_for_by_name():
 def test_reference_clients_drive_only_their_scenario():
     with pytest.raises(UsageError, match="wrk drives the http scenario only"):
         run_clients(parse("--scenario", "echo", "--clients", "native", "wrk"))
-    with pytest.raises(UsageError, match="c-epoll the echo scenario only"):
+    with pytest.raises(UsageError, match="c-epoll the echo and churn scenarios only"):
         run_clients(parse("--scenario", "http", "--clients", "native", "c-epoll"))
 
 
@@ -35,3 +35,20 @@ def test_ceiling_runs_both_engines_by_name():
     commands = client_commands(5000, CeilingPlan(connections=50, size=64, duration=1.0), (1,))
     assert commands["concbench"][-2:] == ["--engine", "native"]
     assert commands["concbench-uvloop"][-2:] == ["--engine", "uvloop"]
+
+
+def test_churn_is_driven_by_the_c_client_in_its_churn_mode():
+    args = parse("--scenario", "churn", "--size", "32")
+    command = client_command("c-epoll", args, 5000, (1,))
+    assert command[-1] == "--churn" and command[command.index("5000") + 2] == "32"
+    native = client_command("native", args, 5000, (1,))
+    assert native[native.index("load") + 1] == "churn" and native[native.index("--size") + 1] == "32"
+
+
+def test_the_ceilings_open_loop_runs_the_c_client_at_the_same_rate():
+    from concbench.studies.ceiling import open_loop_command
+    plan = CeilingPlan(connections=50, size=64, duration=1.0, loadgen_cpus=(1,))
+    c = open_loop_command("c-epoll", 150000.0, 5000, plan)
+    ours = open_loop_command("concbench", 150000.0, 5000, plan)
+    assert c[-2:] == ["--rate", "150000.0"] and c[:3] == ["taskset", "-c", "1"]
+    assert ours[ours.index("--rate") + 1] == "150000.0" and ours[ours.index("--connections") + 1] == "50"

@@ -194,21 +194,24 @@ def add_ceiling_arguments(p) -> None:
                    help="measuring window of each client's turn, after a 1 s warm-up")
     p.add_argument("--repetitions", type=positive_int, default=5, metavar="N",
                    help="rounds; in each, every client is measured once against a fresh server, in rotated order")
-    p.add_argument("--open-loop-rates", type=positive_float, nargs="*", default=[60000.0, 80000.0, 100000.0],
-                   metavar="R", help="also run the load generator open loop at these rates (default 60k 80k 100k), "
-                                     "and at 0.9x the C client's median of the run")
+    p.add_argument("--open-loop-rates", type=positive_float, nargs="*",
+                   default=[60000.0, 100000.0, 150000.0, 200000.0], metavar="R",
+                   help="also run the load generator and the C client open loop at these rates (default 60k 100k "
+                        "150k 200k), and at 0.9x the C client's closed-loop median of the run")
+    p.add_argument("--open-loop-repetitions", type=positive_int, default=2, metavar="N",
+                   help="each open-loop rate, both clients, this many times (rotated; default 2)")
     p.add_argument("--engine", choices=("native", "uvloop"),
                    help="the engine of the open-loop checks (default: native where built)")
 
 
 def add_clients_arguments(p) -> None:
-    p.add_argument("--scenario", choices=("http", "echo"), default="http")
+    p.add_argument("--scenario", choices=("http", "echo", "churn"), default="http")
     p.add_argument("--runners", nargs="+", default=registry.group_runners("clients"), metavar="RUNNER")
     p.add_argument("--clients", nargs="+", default=None, metavar="CLIENT",
-                   help="native, uvloop (concbench's engines), wrk (http), c-epoll (echo); default: native and "
-                        "the scenario's reference client (wrk for http, c-epoll for echo)")
+                   help="native, uvloop (concbench's engines), wrk (http), c-epoll (echo, churn); default: native "
+                        "and the scenario's reference client (wrk for http, c-epoll for echo and churn)")
     p.add_argument("--connections", type=positive_int, default=50, metavar="N")
-    p.add_argument("--size", type=positive_int, default=64, metavar="BYTES", help="echo message size")
+    p.add_argument("--size", type=positive_int, default=64, metavar="BYTES", help="echo and churn message size")
     p.add_argument("--duration", type=positive_float, default=3.0, metavar="SECONDS",
                    help="window per measurement, seconds")
     p.add_argument("--repetitions", type=positive_int, default=5, metavar="N")

@@ -282,7 +282,7 @@ def ceiling_plan(args) -> CeilingPlan:
     server_cpus, loadgen_cpus = fairness.default_cpu_split()
     return CeilingPlan(args.connections, args.size, args.duration, args.repetitions,
                        tuple(args.open_loop_rates or ()), args.engine, server_cpus, loadgen_cpus,
-                       tuple(args.command_line))
+                       tuple(args.command_line), args.open_loop_repetitions)
 
 
 def clients_plan(args) -> ClientsPlan:

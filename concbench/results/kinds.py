@@ -82,7 +82,8 @@ CEILING = ResultKind(
 CLIENTS = ResultKind(
     "clients", "concbench clients", "the same servers measured by several clients, interleaved", "summary",
     keys=("command", "git_commit", "scenario", "connections", "duration_s", "server_cpus", "loadgen_cpus", "rates",
-          "medians", "reference_client", "server_ratios", "run_state"),
+          "client_core_busy_pct", "medians", "client_core_busy_medians", "reference_client", "server_ratios",
+          "run_state"),
     identifying=("medians", "reference_client"))
 
 KINDS: dict[str, ResultKind] = {kind.name: kind for kind in (RUN, INSTRUCTIONS, MEMORY, BACKPRESSURE, CEILING, CLIENTS)}

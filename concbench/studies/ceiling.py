@@ -91,19 +91,37 @@ def recording_cost_ns(samples: int = 2_000_000) -> dict:
             "histogram_bucketing_ns": statistics.median(bucketing)}
 
 
-def open_loop_check(rate: float, plan: CeilingPlan) -> dict:
-    """The concbench load generator (its default engine, or --engine) in open loop at `rate`."""
+OPEN_LOOP_CLIENTS = ("concbench", "c-epoll")
+OPEN_LOOP_KEYS = ("throughput_rps", "achieved_ratio", "overloaded", "schedule_backlog_end", "latency_p50_s",
+                  "latency_p99_s", "latency_p99_9_s", "latency_uncorrected_p99_s", "schedule_lateness_p99_s",
+                  "loadgen_core_busy_pct", "status", "first_error")
+
+
+def open_loop_command(client: str, rate: float, port: int, plan: CeilingPlan) -> list[str]:
+    """concbench's load generator (its default engine, or --engine) or the C client, open loop at `rate`."""
+    if client == "c-epoll":
+        return ["taskset", "-c", ",".join(map(str, plan.loadgen_cpus)), str(build_c_client()), "127.0.0.1",
+                str(port), str(plan.connections), str(plan.size), str(WARMUP_S), str(plan.duration),
+                "--rate", str(rate)]
+    command = [sys.executable, "-m", "concbench", "load", "echo", "--target", f"127.0.0.1:{port}",
+               "--connections", str(plan.connections), "--size", str(plan.size), "--warmup", str(WARMUP_S),
+               "--duration", str(plan.duration), "--rate", str(rate),
+               "--cpus", ",".join(map(str, plan.loadgen_cpus)), "--json", "-"]
+    return command + (["--engine", plan.engine] if plan.engine else [])
+
+
+def open_loop_check(rate: float, plan: CeilingPlan, client: str = "concbench") -> dict:
+    """One open-loop run at `rate` against a fresh reference server: the OPEN_LOOP_KEYS of its result."""
     server = ServerProcess(registry.reference_runner(), "echo", {"size": plan.size}, plan.server_cpus).start()
     try:
-        command = [sys.executable, "-m", "concbench", "load", "echo", "--target", f"127.0.0.1:{server.port}",
-                   "--connections", str(plan.connections), "--size", str(plan.size), "--warmup", str(WARMUP_S),
-                   "--duration", str(plan.duration), "--rate", str(rate),
-                   "--cpus", ",".join(map(str, plan.loadgen_cpus)), "--json", "-"]
-        if plan.engine:
-            command += ["--engine", plan.engine]
-        return run_client(command, WARMUP_S + plan.duration + 60)
+        result = run_client(open_loop_command(client, rate, server.port, plan), WARMUP_S + plan.duration + 60)
     finally:
         server.stop()
+    if client == "c-epoll":          # the C client's line: requests and window rather than a status and a rate
+        result["status"] = "ok" if not result.get("errors") and result.get("requests") else "failed"
+        result["throughput_rps"] = result.get("requests", 0) / (result.get("window_s") or 1.0)
+        result.setdefault("first_error", "")
+    return {"offered": rate, "client": client, **{k: result.get(k) for k in OPEN_LOOP_KEYS}}
 
 
 def measure_client(name: str, plan: CeilingPlan) -> dict:
@@ -197,21 +215,8 @@ def conclude_ceiling(plan: CeilingPlan, names: list[str], found: dict) -> dict:
     print(f"\nrecording one latency: {cost['record_ns']:.0f} ns (perf_counter_ns, subtraction, array append; "
           f"the loop alone {cost['loop_without_append_ns']:.0f} ns); bucketing into the histogram after the run: "
           f"{cost['histogram_bucketing_ns']:.0f} ns per value")
-    open_loop = []
     extra_rates = [round(0.9 * statistics.median(rates["c-epoll"]), -2)] if rates["c-epoll"] else []  # 0.9x C's
-    for rate in [*plan.open_loop_rates, *extra_rates]:
-        result = open_loop_check(rate, plan)
-        open_loop.append({"offered": rate, **{k: result.get(k) for k in (
-            "throughput_rps", "achieved_ratio", "overloaded", "schedule_backlog_end", "latency_p99_s",
-            "latency_uncorrected_p99_s", "schedule_lateness_p99_s", "loadgen_core_busy_pct", "status", "first_error")}})
-        row = open_loop[-1]
-        if row["status"] != "ok":
-            print(f"open loop {rate:,.0f}/s: FAILED: {row['first_error']}")
-            continue
-        print(f"open loop {rate:,.0f}/s offered: {row['throughput_rps']:,.0f}/s achieved "
-              f"({100 * row['achieved_ratio']:.2f}%){' OVERLOADED' if row['overloaded'] else ', on schedule'}, "
-              f"p99 {row['latency_p99_s'] * 1e3:.2f} ms corrected / {row['latency_uncorrected_p99_s'] * 1e3:.2f} ms "
-              f"uncorrected, load generator core {row['loadgen_core_busy_pct']:.0f}%")
+    open_loop = open_loop_checks([*plan.open_loop_rates, *extra_rates], plan)
     ratios = {}
     for name in names:
         if name != "c-epoll" and rates[name] and rates["c-epoll"]:
@@ -219,3 +224,33 @@ def conclude_ceiling(plan: CeilingPlan, names: list[str], found: dict) -> dict:
             print(f"{name} / C client: {ratios[name]:.2f} (medians of the same run)")
     return {"ratio_concbench_to_c": ratios.get("concbench", ratios.get("concbench-uvloop")), "ratios_to_c": ratios,
             "recording_cost": cost, "open_loop": open_loop}
+
+
+def open_loop_checks(rates: list[float], plan: CeilingPlan) -> list[dict]:
+    """Each rate, concbench's load generator and the C client in turn (rotated), plan.open_loop_repetitions times,
+    a fresh reference server each: the records, and a line per rate comparing the two (medians)."""
+    records = []
+    for rep in range(plan.open_loop_repetitions):
+        for n, rate in enumerate(rates):
+            for client in rotated(list(OPEN_LOOP_CLIENTS), rep + n):
+                records.append({"repetition": rep, **open_loop_check(rate, plan, client)})
+                row = records[-1]
+                print(f"open loop {rate:>9,.0f}/s {client:<10} " + (
+                      f"FAILED: {row['first_error']}" if row["status"] != "ok" else
+                      f"{row['throughput_rps']:>9,.0f}/s ({100 * row['achieved_ratio']:.2f}%), p99 "
+                      f"{row['latency_p99_s'] * 1e3:6.2f} ms corrected / {row['latency_uncorrected_p99_s'] * 1e3:5.2f} "
+                      f"ms uncorrected, its core {row['loadgen_core_busy_pct']:.0f}% busy"), flush=True)
+    print(f"\nopen loop, medians of {plan.open_loop_repetitions}: offered, then per client: achieved share, "
+          f"p99 corrected / uncorrected (ms)")
+    for rate in rates:
+        cells = []
+        for client in OPEN_LOOP_CLIENTS:
+            ok = [r for r in records if r["offered"] == rate and r["client"] == client and r["status"] == "ok"]
+            if not ok:
+                cells.append(f"{client}: no run passed")
+                continue
+            median = lambda key: statistics.median(r[key] for r in ok)  # noqa: E731
+            cells.append(f"{client} {100 * median('achieved_ratio'):6.2f}% {median('latency_p99_s') * 1e3:6.2f} / "
+                         f"{median('latency_uncorrected_p99_s') * 1e3:5.2f}")
+        print(f"{rate:>9,.0f}/s   " + "   ".join(cells))
+    return records

@@ -25,7 +25,8 @@ from concbench.studies.pipeline import JsonFile, Study, output_path, rotated, ru
 from concbench.studies.plans import ClientsPlan, Destination
 
 WARMUP_S = 1.0
-REFERENCE = {"http": "wrk", "echo": "c-epoll"}
+REFERENCE = {"http": "wrk", "echo": "c-epoll", "churn": "c-epoll"}
+SIZED = ("echo", "churn")           # the scenarios with a message size
 
 
 def client_command(client: str, plan: ClientsPlan, port: int, loadgen_cpus) -> list[str] | None:
@@ -34,10 +35,10 @@ def client_command(client: str, plan: ClientsPlan, port: int, loadgen_cpus) -> l
         command = [sys.executable, "-m", "concbench", "load", plan.scenario, "--target", f"127.0.0.1:{port}",
                    "--connections", str(plan.connections), "--warmup", str(WARMUP_S),
                    "--duration", str(plan.duration), "--cpus", cpus, "--engine", client, "--json", "-"]
-        return command + (["--size", str(plan.size)] if plan.scenario == "echo" else [])
+        return command + (["--size", str(plan.size)] if plan.scenario in SIZED else [])
     if client == "c-epoll":
         return ["taskset", "-c", cpus, str(build_c_client()), "127.0.0.1", str(port), str(plan.connections),
-                str(plan.size), str(WARMUP_S), str(plan.duration)]
+                str(plan.size), str(WARMUP_S), str(plan.duration), *(["--churn"] if plan.scenario == "churn" else [])]
     return None
 
 
@@ -62,7 +63,7 @@ def measure(client: str, plan: ClientsPlan, port: int, loadgen_cpus) -> dict:
 def measure_pair(pair: tuple[str, str], plan: ClientsPlan) -> dict:
     """One client against a fresh server of one runner: its rate, or why it has none."""
     runner, client = pair
-    params = {"size": plan.size} if plan.scenario == "echo" else {}
+    params = {"size": plan.size} if plan.scenario in SIZED else {}
     server = ServerProcess(runner, plan.scenario, params, plan.server_cpus).start()
     try:
         outcome = measure(client, plan, server.port, plan.loadgen_cpus)
@@ -79,8 +80,8 @@ def outcome_line(record: dict) -> str:
 
 def check_clients(plan: ClientsPlan, clients: list[str]) -> None:
     """Refuse, before anything starts, a client that cannot drive the scenario or is not there."""
-    if "wrk" in clients and plan.scenario != "http" or "c-epoll" in clients and plan.scenario != "echo":
-        raise UsageError("wrk drives the http scenario only, c-epoll the echo scenario only")
+    if "wrk" in clients and plan.scenario != "http" or "c-epoll" in clients and plan.scenario not in SIZED:
+        raise UsageError("wrk drives the http scenario only, c-epoll the echo and churn scenarios only")
     if "wrk" in clients and not wrk.available():
         raise UsageError("wrk is not installed (Debian: apt-get install -y wrk)")
     if "native" in clients and not native_engine.available():
@@ -101,8 +102,8 @@ def run_clients(plan: ClientsPlan) -> int:
     print(f"concbench clients: {plan.scenario}, {plan.connections} connections, {plan.repetitions} rounds of "
           f"{plan.duration:g} s; servers on cpu {plan.server_cpus}, clients on cpu {plan.loadgen_cpus}", flush=True)
 
-    def rates(measurements) -> dict:
-        return {runner: {client: [r["rate"] for _, r in measurements
+    def rates(measurements, key: str = "rate") -> dict:
+        return {runner: {client: [r.get(key) for _, r in measurements
                                   if r["status"] == "ok" and (r["runner"], r["client"]) == (runner, client)]
                          for client in clients} for runner in plan.runners}
 
@@ -112,14 +113,18 @@ def run_clients(plan: ClientsPlan) -> int:
         return {"command": " ".join(["concbench", *plan.command_line]), "git_commit": git_commit(),
                 "scenario": plan.scenario, "connections": plan.connections, "duration_s": plan.duration,
                 "server_cpus": list(plan.server_cpus), "loadgen_cpus": list(plan.loadgen_cpus),
-                "rates": rates(measurements), "reference_client": reference, **conclusions}
+                "rates": rates(measurements), "client_core_busy_pct": rates(measurements, "client_core_busy_pct"),
+                "reference_client": reference, **conclusions}
 
     sink = JsonFile(output, summarize, CLIENTS)
 
     def conclude(measurements) -> int:
         medians = {runner: {client: statistics.median(values) for client, values in by_client.items() if values}
                    for runner, by_client in rates(measurements).items()}
-        conclusions.update(medians=medians, server_ratios=print_ratios(plan, clients, reference, medians))
+        busy = {runner: {client: statistics.median(v) for client, v in by_client.items() if v and None not in v}
+                for runner, by_client in rates(measurements, "client_core_busy_pct").items()}
+        conclusions.update(medians=medians, client_core_busy_medians=busy,
+                           server_ratios=print_ratios(plan, clients, reference, medians, busy))
         sink.finish(COMPLETE, concluded=True)
         print(f"figures written to {output}")
         return ExitCode.OK if all(medians[r] for r in plan.runners) else ExitCode.REGRESSION
@@ -129,12 +134,13 @@ def run_clients(plan: ClientsPlan) -> int:
                            outcome_line, sink, conclude))
 
 
-def print_ratios(plan: ClientsPlan, clients: list[str], reference: str, medians: dict) -> dict:
-    """The medians table with each client's ratio to the reference; with two servers, their ratio as each client
-    sees it (returned)."""
-    print(f"\n{'server':<16} " + " ".join(f"{c:>12}" for c in clients) + "   ratios to " + reference)
+def print_ratios(plan: ClientsPlan, clients: list[str], reference: str, medians: dict, busy: dict) -> dict:
+    """The medians table (each client's rate and the busy share of its core) with each client's ratio to the
+    reference; with two servers, their ratio as each client sees it (returned)."""
+    print(f"\n{'server':<16} " + " ".join(f"{c:>20}" for c in clients) + "   ratios to " + reference)
     for runner in plan.runners:
-        cells = " ".join(f"{medians[runner].get(c, float('nan')):>12,.0f}" for c in clients)
+        cells = " ".join(f"{medians[runner].get(c, float('nan')):>12,.0f}"
+                         f"{'' if c not in busy[runner] else f' ({busy[runner][c]:3.0f}%)':>8}" for c in clients)
         ratios = ", ".join(f"{c} {medians[runner][c] / medians[runner][reference]:.2f}x"
                            for c in clients if c != reference and c in medians[runner] and reference in medians[runner])
         print(f"{runner:<16} {cells}   {ratios}")

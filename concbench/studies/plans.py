@@ -126,6 +126,7 @@ class CeilingPlan:
     server_cpus: tuple[int, ...] = ()
     loadgen_cpus: tuple[int, ...] = ()
     command_line: tuple[str, ...] = ()
+    open_loop_repetitions: int = 2            # each open-loop rate, concbench and the C client, this many times
 
 
 @dataclass(frozen=True)
