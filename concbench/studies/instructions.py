@@ -300,8 +300,8 @@ def collect_garbage(pids: list[int], ack: Path) -> str | None:
 
 
 def drive(case, server: ServerProcess, client: CountedClient, settings: Settings, ack: Path) -> dict:
-    """Warm-up (not counted), a full garbage collection in every server process, then every server process switched
-    on, the counted requests, off, dumped."""
+    """Warm-up (not counted), a full garbage collection in every server process, a second warm-up, then every server
+    process switched on, the counted requests, off, dumped."""
     if isinstance(client.settle, Settler):          # every process of the server (forked workers too)
         client.settle.pids = [p.pid for p in process_tree(server.pid)]
     try:
@@ -318,8 +318,13 @@ def drive(case, server: ServerProcess, client: CountedClient, settings: Settings
     problem = collect_garbage(pids, ack)
     if problem:
         return failed(case, problem)
-    if isinstance(client.settle, Settler):
-        client.settle()                  # every thread asleep again after its collection
+    # A second warm-up after the collection: the memory it gave back is taken again (allocator arenas) before the
+    # window, as in a server that has been running, and the collector's counters reach the same state every time.
+    rewarm = client.run(settings.warmup_requests) if settings.warmup_requests else None
+    if rewarm is not None and not rewarm.complete:
+        return failed(case, f"warm-up after the collection: {rewarm.first_error or 'incomplete'}",
+                      errors=rewarm.error_count, error_kinds=rewarm.errors)
+    warmed = sum(w.requests for w in (warm, rewarm) if w is not None)
     switched_on = {}
     for pid in pids:
         problem = control(settings, pid, "-i", "on")
@@ -334,9 +339,9 @@ def drive(case, server: ServerProcess, client: CountedClient, settings: Settings
     record = {
         "status": "ok", "measure": "instructions", "connections": case.connections,
         "requests": outcome.requests, "requests_planned": outcome.planned,
-        "warmup_requests": settings.warmup_requests, "window_s": wall,
+        "warmup_requests": warmed, "window_s": wall,
         "errors": outcome.error_count, "error_kinds": dict(outcome.errors),
-        "verified_replies_total": outcome.requests + (warm.requests if warm else 0),
+        "verified_replies_total": outcome.requests + warmed,
         "server_processes": len(pids), "valgrind_version": settings.version, "gc_collected_processes": len(pids),
         "connections_opened": outcome.connections_opened, "unsettled_rounds": client.settle.unsettled,
         "_clocks": clocks,
@@ -398,7 +403,7 @@ def format_outcome(record: dict) -> str:
 
 def context_metadata(settings: Settings) -> dict:
     return {"measure": "instructions", "valgrind_version": settings.version,
-            "instructions_requests": settings.requests, "instructions_warmup_requests": settings.warmup_requests,
+            "instructions_requests": settings.requests, "instructions_warmup_requests": 2 * settings.warmup_requests,
             "instructions_env": ",".join(f"{k}={v}" for k, v in sorted(STABLE_ENV.items()))}
 
 
@@ -413,7 +418,8 @@ def prepare(requests: int | None, runners: list[str]) -> tuple[Settings, list[st
         return None
     settings = replace(settings, requests=requests or DEFAULT_REQUESTS, warmup_requests=DEFAULT_WARMUP_REQUESTS)
     print(f"concbench run --measure instructions: {settings.version}; {settings.warmup_requests} warm-up requests, "
-          f"then {settings.requests} verified requests counted per measurement", flush=True)
+          f"a full garbage collection, {settings.warmup_requests} more, then {settings.requests} verified requests "
+          f"counted per measurement", flush=True)
     kept = []
     for runner in runners:
         why = supported(runner)
