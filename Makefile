@@ -156,10 +156,10 @@ baseline-instructions: $(STAMP)
 	$(BIN)/concbench run --measure instructions --scenarios echo http --connections 1 --repetitions 2 --requests 500 \
 		--force -o results/baseline-instructions.json $(ARGS)
 
-## instructions: instructions per request of every default runner on echo and http (1 and 10 connections), twice,
+## instructions: instructions per request of every default runner on echo and http (1 and 10 connections, 3 repetitions), twice,
 ## side by side (results/instructions-run1.json, -run2.json); pre-forked runners get 16 workers, so that 10
 ## connections do not starve (with the default 3 on one server core, 7 of them would wait forever)
-INSTRUCTIONS_RUN = --measure instructions --scenarios echo http --repetitions 2 \
+INSTRUCTIONS_RUN = --measure instructions --scenarios echo http --repetitions 3 \
 	-O processes:workers=16 -O processes-httpserver:workers=16
 instructions: $(STAMP)
 	$(BIN)/concbench run $(INSTRUCTIONS_RUN) --force -o results/instructions-run1.json $(ARGS)
