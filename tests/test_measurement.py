@@ -55,3 +55,16 @@ def test_server_evidence_gives_cpu_per_request_and_saturation():
     assert report["server_saturated"] is True
     two_cores = add_server_evidence(loadgen_report(outcome()), {"server_cpu_s": 0.95}, 2)
     assert two_cores["server_saturated"] is False
+
+
+def test_the_harnesss_own_sampling_is_not_the_load_generators_work():
+    """The orchestrator samples the server from the load generator's core: its CPU in the window leaves the busy
+    share, so a core made busy by sampling a big server is not called client-bound; what was taken out is kept."""
+    report = loadgen_report(outcome(busy=91.0))
+    report["loadgen_cores"] = "1"
+    assert report["client_bound"] is True
+    adjusted = add_server_evidence(report, {"server_cpu_s": 0.5, "harness_cpu_s": 0.5}, 1)
+    assert abs(adjusted["loadgen_core_busy_pct"] - 41.0) < 1e-9 and adjusted["harness_cpu_s"] == 0.5
+    assert adjusted["client_bound"] is False and verdict(adjusted) == "ok"
+    still = add_server_evidence(loadgen_report(outcome(busy=99.0)), {"server_cpu_s": 0.5, "harness_cpu_s": 0.02}, 1)
+    assert still["client_bound"] is True

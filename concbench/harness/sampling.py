@@ -136,6 +136,9 @@ class ServerSampler:
             self._sample_memory()
 
     def start(self):
+        # this process's CPU from the window's start (the load generator's own edge came just before) to its end
+        # (stop() is called just after the load generator's edge): the harness's work on the load generator's core
+        self._harness0 = time.process_time()
         self._cores0 = cpu.read_cores()
         tree = process_tree(self.pid)
         self._cpu0 = tree_cpu_readings(tree)
@@ -146,6 +149,7 @@ class ServerSampler:
         self._thread.start()
 
     def stop(self) -> dict:
+        harness_cpu_s = time.process_time() - self._harness0
         tree = process_tree(self.pid)
         cpu1 = tree_cpu_readings(tree)
         switches = switches_between(self._switches0, tree_context_switches(tree))
@@ -156,6 +160,7 @@ class ServerSampler:
             self._thread.join()
         self._sample_memory()
         self._figures = {
+            "harness_cpu_s": harness_cpu_s,
             "server_cpu_s": cpu_between(self._cpu0, cpu1),
             "server_core_busy_pct": cpu.busy_pct(self._cores0, cores1, self.server_cores),
             "server_rss_bytes": self.peak["rss"],

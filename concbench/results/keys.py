@@ -105,7 +105,10 @@ record("loadgen_cores", str, "", "the load generator's cpus")
 record("loadgen_idle_polling_s", float, "s", "native engine: CPU time spent polling for replies that found none "
        "(busy-waiting a quiet core would have idled); left out of loadgen_cpu_s and loadgen_core_busy_pct",
        NON_NEGATIVE)
-record("loadgen_core_busy_pct", float, "%", "how busy the load generator's busiest core was", NON_NEGATIVE)
+record("loadgen_core_busy_pct", float, "%", "how busy the load generator's busiest core was, less the harness's own "
+       "sampling on it (harness_cpu_s)", NON_NEGATIVE)
+record("harness_cpu_s", float, "s", "CPU time of concbench's own process (sampling the server, on the load "
+       "generator's cores) in the window; left out of loadgen_core_busy_pct", NON_NEGATIVE)
 record("loadgen_parts", int, "count", "load generator processes merged into the record (run --loadgen-procs)",
        at_least(1))
 record("client_bound", bool, "", "the load generator's core was over 90% busy: a lower bound")

@@ -112,6 +112,14 @@ def add_server_evidence(record: dict, server: dict, server_cpus: int) -> dict:
     record["server_cpu_per_request_s"] = cpu_s / record["requests"] if record["requests"] else 0.0
     record["server_saturated"] = record["server_cpu_pct"] >= SERVER_SATURATED_PCT * server_cpus
     record["server_cpu_count"] = server_cpus
+    # The harness samples the server from the load generator's core (to keep off the server's): its CPU time in the
+    # window is not the load generator's, so it leaves the busy share and the client-bound verdict (sampling a
+    # 1,000-process server's memory took half that core). harness_cpu_s keeps what was taken out.
+    harness = server.get("harness_cpu_s", 0.0)
+    cores = len(str(record.get("loadgen_cores") or "").split(",")) if record.get("loadgen_cores") else 1
+    if harness and window > 0 and record.get("loadgen_core_busy_pct") is not None:
+        record["loadgen_core_busy_pct"] = max(0.0, record["loadgen_core_busy_pct"] - 100.0 * harness / (window * cores))
+        record["client_bound"] = record["loadgen_core_busy_pct"] > CLIENT_BOUND_PCT
     return record
 
 
