@@ -52,3 +52,5 @@ def test_the_ceilings_open_loop_runs_the_c_client_at_the_same_rate():
     ours = open_loop_command("concbench", 150000.0, 5000, plan)
     assert c[-2:] == ["--rate", "150000.0"] and c[:3] == ["taskset", "-c", "1"]
     assert ours[ours.index("--rate") + 1] == "150000.0" and ours[ours.index("--connections") + 1] == "50"
+    uvloop = open_loop_command("concbench", 150000.0, 5000, CeilingPlan(50, 64, 1.0, engine="uvloop"))
+    assert uvloop[uvloop.index("--engine") + 1] == "uvloop" and uvloop[-2:] == ["--rate", "150000.0"]

@@ -116,7 +116,7 @@ def add_server_evidence(record: dict, server: dict, server_cpus: int) -> dict:
     # window is not the load generator's, so it leaves the busy share and the client-bound verdict (sampling a
     # 1,000-process server's memory took half that core). harness_cpu_s keeps what was taken out.
     harness = server.get("harness_cpu_s", 0.0)
-    cores = len(str(record.get("loadgen_cores") or "").split(",")) if record.get("loadgen_cores") else 1
+    cores = len(record["loadgen_cores"].split(",")) if record.get("loadgen_cores") else 1
     if harness and window > 0 and record.get("loadgen_core_busy_pct") is not None:
         record["loadgen_core_busy_pct"] = max(0.0, record["loadgen_core_busy_pct"] - 100.0 * harness / (window * cores))
         record["client_bound"] = record["loadgen_core_busy_pct"] > CLIENT_BOUND_PCT

@@ -98,16 +98,11 @@ OPEN_LOOP_KEYS = ("throughput_rps", "achieved_ratio", "overloaded", "schedule_ba
 
 
 def open_loop_command(client: str, rate: float, port: int, plan: CeilingPlan) -> list[str]:
-    """concbench's load generator (its default engine, or --engine) or the C client, open loop at `rate`."""
-    if client == "c-epoll":
-        return ["taskset", "-c", ",".join(map(str, plan.loadgen_cpus)), str(build_c_client()), "127.0.0.1",
-                str(port), str(plan.connections), str(plan.size), str(WARMUP_S), str(plan.duration),
-                "--rate", str(rate)]
-    command = [sys.executable, "-m", "concbench", "load", "echo", "--target", f"127.0.0.1:{port}",
-               "--connections", str(plan.connections), "--size", str(plan.size), "--warmup", str(WARMUP_S),
-               "--duration", str(plan.duration), "--rate", str(rate),
-               "--cpus", ",".join(map(str, plan.loadgen_cpus)), "--json", "-"]
-    return command + (["--engine", plan.engine] if plan.engine else [])
+    """The closed-loop command of the C client, or of concbench's load generator on its open-loop engine (--engine,
+    else native where built), with the rate that makes it open loop."""
+    if client == "concbench" and (plan.engine == "uvloop" or not native_engine.available()):
+        client = "concbench-uvloop"
+    return client_commands(port, plan, plan.loadgen_cpus)[client] + ["--rate", str(rate)]
 
 
 def open_loop_check(rate: float, plan: CeilingPlan, client: str = "concbench") -> dict:
